@@ -1,0 +1,46 @@
+# tmspio — every target bootstraps .venv when it is missing, so a fresh clone needs only `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PORT    ?=
+PYTEST_ARGS ?=
+
+# Cross-check tools are installed without their (irrelevant, heavy) dependency trees.
+NODEPS  := adafruit-circuitpython-pioasm==1.3.8 rp2040-pio-emulator==0.88.0
+
+.PHONY: install test lint demo test-hw bench firmware-check deploy clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(NODEPS)
+	touch $(STAMP)
+
+# Every firmware file must compile with mpy-cross (real MicroPython) and CPython's compile().
+firmware-check: $(STAMP)
+	$(BIN)/python -m tmspio.tools.firmware_check firmware host/tmspio/emulator/mpy
+
+test: $(STAMP) firmware-check
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check host tests bench firmware
+
+demo: $(STAMP)
+	$(BIN)/tmspio run itbs --emulator --speed max --out runs/demo-itbs
+
+test-hw: $(STAMP)
+	TMSPIO_HW_PORT='$(PORT)' $(BIN)/python -m pytest tests/hw -v
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+deploy: $(STAMP)
+	$(BIN)/tmspio deploy $(if $(PORT),--port $(PORT),)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,82 @@
+"""tmspio command line: a table of verbs, each in its own module under tmspio.commands.
+
+Each command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
+Modules are imported only when their verb runs, so a broken optional dependency of one verb never
+breaks another. This is the only place that prints errors and chooses exit codes.
+"""
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import Interrupted, TmspioError
+
+PROG = "tmspio"
+
+# verb -> module under tmspio.commands (order = order in --help)
+COMMANDS = {
+    "protocols": "library",
+    "show": "show",
+    "check": "check",
+    "stimulators": "stimulators",
+    "run": "run",
+    "plot": "plot",
+    "emulate": "emulate",
+    "deploy": "deploy",
+    "selftest": "selftest",
+}
+
+
+def _load(verb):
+    return importlib.import_module(f"tmspio.commands.{COMMANDS[verb]}")
+
+
+def build_parser(verbs=None):
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Cycle-exact TMS trigger trains from a Raspberry Pi Pico, "
+        "with a safety envelope, timing logs and a desktop emulator.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for verb in verbs or COMMANDS:
+        try:
+            module = _load(verb)
+        except ModuleNotFoundError as e:
+            if e.name and e.name.startswith("tmspio.commands"):
+                continue  # verb not built in this version
+            raise
+        p = sub.add_parser(verb, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    # Build only the verb that runs (fast, and one verb's import never breaks another);
+    # fall back to the full table for --help and usage errors.
+    verbs = [argv[0]] if argv and argv[0] in COMMANDS else None
+    parser = build_parser(verbs)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return Interrupted.exit_code
+    except TmspioError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        for finding in getattr(e, "findings", ()):
+            print(f"  {finding}", file=sys.stderr)
+        return e.exit_code
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
