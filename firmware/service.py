@@ -1,0 +1,367 @@
+# Firmware command loop: wire frames from the host on stdin (USB CDC), replies and captured
+# edges on stdout. It calls only the Engine API (docs/architecture.md §5) and enforces the
+# session order hello -> load -> arm -> start itself, so no byte sequence reaches engine.start()
+# without a verified program. docs/wire-protocol.md is the reference for every rule here.
+import json
+import sys
+
+import wire
+
+try:
+    import time
+
+    _ticks_ms = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+except AttributeError:  # CPython without the stand-in: only used by host-side unit tests
+    import time
+
+    def _ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def _ticks_diff(a, b):
+        return a - b
+
+try:
+    import micropython
+except ImportError:  # CPython host-side tests
+    micropython = None
+
+FIRMWARE_VERSION = "0.1.0"
+DEFAULT_HEARTBEAT_MS = 1000  # host silence while armed/running that aborts the run
+FRAME_TIMEOUT_MS = 250  # a frame whose bytes stop arriving for this long is dropped
+MAX_PROGRAM_BYTES = 1 << 20  # unless the board file's limits say otherwise
+RUN_POLL_MS = 5  # loop period while armed/running: edges drained and heartbeat checked
+IDLE_POLL_MS = 50
+READ_BURST = 1024  # bytes read per loop iteration before the engine is serviced again
+# Engine states during which the outputs may move; every other state is at rest.
+ACTIVE_STATES = ("armed", "waiting", "running")
+_CTRL_C = 3
+
+
+class Service:
+    """The protocol state machine. receive() takes host bytes, tick() services the engine."""
+
+    def __init__(self, engine, board_cfg, write, ticks_ms=_ticks_ms, ticks_diff=_ticks_diff):
+        self.engine = engine
+        self.cfg = board_cfg
+        self.write = write
+        self.ticks_ms = ticks_ms
+        self.ticks_diff = ticks_diff
+        self.decoder = wire.Decoder()
+        self.session = False
+        self.phase = "idle"  # idle | loading | loaded | armed | running
+        self.load_buf = None
+        self.load_total = 0
+        self.load_crc = 0
+        limits = board_cfg.get("limits", {})
+        self.max_program = limits.get("max_program_bytes", MAX_PROGRAM_BYTES)
+        self.default_heartbeat_ms = board_cfg.get("heartbeat_ms", DEFAULT_HEARTBEAT_MS)
+        self.heartbeat_ms = self.default_heartbeat_ms
+        now = ticks_ms()
+        self.last_rx = now  # last valid frame
+        self.last_byte = now  # last byte of any kind
+        self.event_index = 0
+        self.last_state = None
+
+    # ---- input ----
+
+    def receive(self, data):
+        """Feed host bytes. Outside a session a Ctrl-C between frames raises KeyboardInterrupt
+        (mpremote and the REPL get the board back); inside one every byte is data."""
+        self.last_byte = self.ticks_ms()
+        i = 0
+        while i < len(data) and not self.session:
+            if data[i] == _CTRL_C and not self.decoder.pending():
+                self.make_safe("interrupted (Ctrl-C)")
+                raise KeyboardInterrupt
+            self._handle(self.decoder.feed(data[i:i + 1]))  # may open the session
+            i += 1
+        if i < len(data):
+            self._handle(self.decoder.feed(data[i:]))
+
+    def _handle(self, items):
+        for item in items:
+            if item[0] == "frame":
+                self.last_rx = self.ticks_ms()
+                self._frame(item[1], item[2], item[3])
+            else:
+                self._send(wire.ERROR, 0, wire.error(item[1], 0, item[2]))
+
+    def _frame(self, mtype, seq, payload):
+        handler = _HANDLERS.get(mtype)
+        if handler is None:
+            self._error(seq, wire.E_UNKNOWN, mtype, "unknown message type 0x%02x" % mtype)
+            return
+        if not self.session and mtype != wire.HELLO:
+            self._error(seq, wire.E_ORDER, mtype,
+                        "%s: no session open, send hello first" % wire.NAMES[mtype])
+            return
+        try:
+            handler(self, seq, payload)
+        except wire.WireError as e:
+            self._error(seq, wire.E_PAYLOAD, mtype, str(e))
+        except Exception as e:  # engine refusals and anything unforeseen: reply, stay safe
+            if self.phase in ("armed", "running"):
+                self.make_safe("firmware exception: %s" % _text(e))
+            self.phase = "idle" if self.phase == "loading" else self.phase
+            self._error(seq, wire.E_ENGINE, mtype, _text(e))
+
+    # ---- message handlers ----
+
+    def _hello(self, seq, payload):
+        if len(payload) != 2:
+            raise wire.WireError("hello payload: %d bytes, expected 2" % len(payload))
+        version = payload[0] | (payload[1] << 8)
+        if version != wire.WIRE_VERSION:
+            self._error(seq, wire.E_PAYLOAD, wire.HELLO,
+                        "wire version %d: this firmware speaks %d" % (version, wire.WIRE_VERSION))
+            return
+        self.session = True
+        if micropython is not None:
+            micropython.kbd_intr(-1)  # 0x03 is data from now on
+        cfg = self.cfg
+        info = {
+            "wire": wire.WIRE_VERSION,
+            "firmware": FIRMWARE_VERSION,
+            "board": cfg.get("name"),
+            "chip": cfg.get("chip"),
+            "sysclk_hz": cfg.get("sysclk_hz"),
+            "limits": cfg.get("limits", {}),
+            "heartbeat_ms": self.default_heartbeat_ms,
+            "max_program_bytes": self.max_program,
+            "phase": self.phase,
+        }
+        self._send(wire.HELLO_R, seq, json.dumps(info).encode())
+
+    def _status(self, seq, payload):
+        self._send(wire.STATUS_R, seq, json.dumps(self.status()).encode())
+
+    def _load_begin(self, seq, payload):
+        self._require(seq, wire.LOAD_BEGIN, ("idle", "loading", "loaded"))
+        total, crc = wire.parse_load_begin(payload)
+        if not 0 < total <= self.max_program:
+            raise wire.WireError("load-begin total_length %d: allowed 1..%d bytes"
+                                 % (total, self.max_program))
+        self.load_buf = bytearray()
+        self.load_total = total
+        self.load_crc = crc
+        self.phase = "loading"
+        self._send(wire.ACK, seq, bytes([wire.LOAD_BEGIN]))
+
+    def _load_data(self, seq, payload):
+        self._require(seq, wire.LOAD_DATA, ("loading",))
+        offset, chunk = wire.parse_load_data(payload)
+        have = len(self.load_buf)
+        if offset != have:
+            raise wire.WireError("load-data offset %d: expected %d" % (offset, have))
+        if have + len(chunk) > self.load_total:
+            raise wire.WireError("load-data: %d bytes beyond the announced %d"
+                                 % (have + len(chunk) - self.load_total, self.load_total))
+        self.load_buf.extend(chunk)
+        self._send(wire.ACK, seq, bytes([wire.LOAD_DATA]) + wire.u32(len(self.load_buf)))
+
+    def _load_end(self, seq, payload):
+        self._require(seq, wire.LOAD_END, ("loading",))
+        data = bytes(self.load_buf)
+        self.load_buf = None
+        self.phase = "idle"
+        if len(data) != self.load_total:
+            raise wire.WireError("load-end after %d of %d bytes" % (len(data), self.load_total))
+        crc = wire.crc32(data) & 0xFFFFFFFF
+        if crc != self.load_crc:
+            raise wire.WireError("load-end crc32 0x%08x: announced 0x%08x" % (crc, self.load_crc))
+        self.engine.load(data)
+        self.phase = "loaded"
+        self._send(wire.LOADED, seq, wire.load_begin(len(data), crc))
+
+    def _arm(self, seq, payload):
+        self._require(seq, wire.ARM, ("loaded",))
+        hb = self.default_heartbeat_ms if len(payload) == 0 else wire.parse_u32(payload, "arm")
+        self.engine.arm()
+        self.heartbeat_ms = hb
+        self.last_rx = self.ticks_ms()
+        self.phase = "armed"
+        self.last_state = None
+        self._send(wire.ACK, seq, bytes([wire.ARM]))
+
+    def _start(self, seq, payload):
+        self._require(seq, wire.START_RUN, ("armed",))
+        if payload:
+            raise wire.WireError("start payload: %d bytes, expected 0" % len(payload))
+        self.engine.start()
+        self.phase = "running"
+        self._send(wire.ACK, seq, bytes([wire.START_RUN]))
+        self.tick()
+
+    def _stop(self, seq, payload):
+        reason = bytes(payload).decode() or "host stop"
+        self.make_safe(reason)
+        self._drain()
+        self._send(wire.STATUS_R, seq, json.dumps(self.status()).encode())
+
+    def _selftest(self, seq, payload):
+        self._require(seq, wire.SELFTEST, ("idle", "loaded"))
+        fn = getattr(self.engine, "selftest", None)
+        if fn is None:
+            self._error(seq, wire.E_UNSUPPORTED, wire.SELFTEST,
+                        "selftest: this firmware's engine has no selftest")
+            return
+        self._send(wire.SELFTEST_R, seq, json.dumps(fn()).encode())
+
+    def _heartbeat(self, seq, payload):
+        pass  # receiving it refreshed last_rx
+
+    def _bye(self, seq, payload):
+        if self.phase in ("armed", "running") and self.heartbeat_ms:
+            self.make_safe("host closed the session")
+        self._send(wire.ACK, seq, bytes([wire.BYE]))
+        self.close_session()
+
+    def _require(self, seq, mtype, phases):
+        if self.phase not in phases:
+            raise _OrderError("%s not allowed while %s (allowed while %s)"
+                              % (wire.NAMES[mtype], self.phase, " or ".join(phases)))
+
+    # ---- engine servicing ----
+
+    def tick(self):
+        """Drop stalled frames, stream new edges and state changes, enforce the heartbeat."""
+        now = self.ticks_ms()
+        if self.decoder.pending():
+            if self.ticks_diff(now, self.last_byte) > FRAME_TIMEOUT_MS:
+                self._handle(self.decoder.expire())
+        elif self.decoder.junk:
+            out = []
+            self.decoder.flush_junk(out)
+            self._handle(out)
+        if self.phase not in ("armed", "running"):
+            return
+        self._drain()
+        if self.heartbeat_ms and self.ticks_diff(now, self.last_rx) > self.heartbeat_ms:
+            text = "heartbeat: host silent for more than %d ms" % self.heartbeat_ms
+            self.make_safe(text)
+            self._send(wire.FAULT, 0, json.dumps({"code": "heartbeat", "text": text}).encode())
+            self._drain()
+
+    def _drain(self):
+        edges = self.engine.poll()
+        i = 0
+        while i < len(edges):
+            batch = edges[i:i + wire.EVENTS_PER_FRAME]
+            recs = []
+            for source, level, cycle in batch:
+                recs.append((_source_id(self.cfg, source), level, cycle))
+            self._send(wire.EVENTS, 0, wire.events(self.event_index, recs))
+            self.event_index += len(batch)
+            i += len(batch)
+        st = self.engine.status()
+        state = st.get("state")
+        if self.phase in ("armed", "running") and state not in ACTIVE_STATES:
+            self.phase = "loaded"
+        if state != self.last_state:
+            self.last_state = state
+            self._send(wire.STATE, 0, json.dumps(self.status(st)).encode())
+
+    def make_safe(self, reason):
+        try:
+            self.engine.stop(reason)
+        finally:
+            if self.phase in ("armed", "running", "loading"):
+                self.phase = "loaded" if self.phase != "loading" else "idle"
+
+    def close_session(self):
+        self.session = False
+        if micropython is not None:
+            micropython.kbd_intr(_CTRL_C)
+
+    def busy(self):
+        return self.phase in ("armed", "running") or self.decoder.pending()
+
+    def status(self, st=None):
+        st = dict(self.engine.status() if st is None else st)
+        st["phase"] = self.phase
+        st["events_sent"] = self.event_index
+        st["heartbeat_ms"] = self.heartbeat_ms
+        return st
+
+    # ---- output ----
+
+    def _send(self, mtype, seq, payload):
+        self.write(wire.frame(mtype, seq, payload))
+
+    def _error(self, seq, code, mtype, text):
+        self._send(wire.ERROR, seq, wire.error(code, mtype, text))
+
+
+class _OrderError(Exception):
+    pass
+
+
+def _order_error_wrapper(handler):
+    def wrapped(svc, seq, payload):
+        try:
+            handler(svc, seq, payload)
+        except _OrderError as e:
+            svc._error(seq, wire.E_ORDER, _MTYPE_OF[handler], str(e))
+
+    return wrapped
+
+
+_HANDLERS = {}
+_MTYPE_OF = {}
+for _t, _h in (
+    (wire.HELLO, Service._hello), (wire.STATUS, Service._status),
+    (wire.LOAD_BEGIN, Service._load_begin), (wire.LOAD_DATA, Service._load_data),
+    (wire.LOAD_END, Service._load_end), (wire.ARM, Service._arm), (wire.START_RUN, Service._start),
+    (wire.STOP, Service._stop), (wire.SELFTEST, Service._selftest),
+    (wire.HEARTBEAT, Service._heartbeat), (wire.BYE, Service._bye),
+):
+    _MTYPE_OF[_h] = _t
+    _HANDLERS[_t] = _order_error_wrapper(_h)
+
+
+def _text(e):
+    """FirmwareError(code, text) -> 'code: text'; anything else -> 'Type: message'."""
+    args = getattr(e, "args", ())
+    if len(args) == 2:
+        return "%s: %s" % (args[0], args[1])
+    return "%s: %s" % (type(e).__name__, " ".join(str(a) for a in args))
+
+
+def _source_id(cfg, source):
+    """Engine edge source -> wire source byte (channel index, or SRC_* for named inputs)."""
+    if isinstance(source, int):
+        return source
+    if source.startswith("ch"):
+        return int(source[2:])
+    return _SOURCE_IDS[source]
+
+
+_SOURCE_IDS = {"marker": wire.SRC_MARKER, "confirm": wire.SRC_CONFIRM,
+               "confirm_in": wire.SRC_CONFIRM, "trigger_in": wire.SRC_TRIGGER_IN}
+
+
+def run(engine, board_cfg):
+    """main.py calls this after the outputs are safe and the Engine exists. Returns only on
+    Ctrl-C outside a session (KeyboardInterrupt propagates so the board drops to the REPL)."""
+    import select
+
+    inp = sys.stdin.buffer
+    svc = Service(engine, board_cfg, sys.stdout.buffer.write)
+    poller = select.poll()
+    poller.register(sys.stdin, select.POLLIN)
+    try:
+        while True:
+            if poller.poll(RUN_POLL_MS if svc.busy() else IDLE_POLL_MS):
+                chunk = bytearray()
+                while len(chunk) < READ_BURST:
+                    b = inp.read(1)
+                    if not b:
+                        break
+                    chunk.extend(b)
+                    if not poller.poll(0):
+                        break
+                svc.receive(bytes(chunk))
+            svc.tick()
+    finally:
+        svc.close_session()
