@@ -5,14 +5,7 @@ so a test can assert that no byte sequence reached arm() or start() out of order
 planned rising/falling edges of every channel, released as the test advances `now` (cycles).
 """
 
-import os
-import sys
-
-FIRMWARE = os.path.join(os.path.dirname(__file__), "..", "..", "firmware")
-if FIRMWARE not in sys.path:
-    sys.path.insert(0, os.path.abspath(FIRMWARE))
-
-import progformat  # noqa: E402
+import progformat  # firmware/progformat.py (conftest puts firmware/ on sys.path)
 
 
 class FirmwareError(Exception):

@@ -3,12 +3,11 @@
 import json
 import struct
 
+import service  # firmware/service.py (fake_engine put firmware/ on sys.path)
+import wire
 from fake_engine import FakeEngine, progformat
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import service  # firmware/service.py (fake_engine put firmware/ on sys.path)
-import wire
 
 BOARD = {"name": "test", "chip": "rp2040", "sysclk_hz": 125_000_000,
          "limits": {"max_pulses": 100000}}
