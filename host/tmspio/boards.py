@@ -259,13 +259,13 @@ class _Checker:
                 "%d must exceed min_width_us %d (a pulse must end before the next starts)"
                 % (lim["min_interval_us"], lim["min_width_us"]),
             )
-        outs = dict((g, r) for r, g in roles if r == "marker" or r.startswith("trigger["))
+        outs = dict((g, r) for r, g in roles if r.startswith("trigger["))
         caps = dict((g, r) for r, g in roles if r in CAPTURE_ROLES)
         for i, (out, inp) in enumerate(d["loopback"]):
             if out not in outs:
                 self.fail(
                     "loopback[%d][0]" % i,
-                    "GPIO%d is not an output (trigger or marker pin)" % out,
+                    "GPIO%d is not a trigger output (the self-test drives trigger channels)" % out,
                 )
             if inp not in caps:
                 self.fail(

@@ -245,7 +245,7 @@ BROKEN = [
     (
         "loop-from-input",
         _set("loopback", [[10, 11]]),
-        "loopback[0][0]: GPIO10 is not an output (trigger or marker pin)",
+        "loopback[0][0]: GPIO10 is not a trigger output (the self-test drives trigger channels)",
         False,
     ),
     (

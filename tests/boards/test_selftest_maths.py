@@ -1,0 +1,192 @@
+"""The self-test's pure part: test program, planned edges, measurement, certificate, files."""
+
+import datetime
+import json
+
+import pytest
+from tmspio import __version__, firmware, selftest
+from tmspio.boards import load_board
+from tmspio.errors import InputError
+
+progformat = firmware.progformat()
+
+UTC = datetime.UTC
+T0 = datetime.datetime(2026, 11, 26, 4, 30, 0, tzinfo=UTC)
+SYSCLK = 125_000_000
+
+
+def test_program_uses_the_board_limits_in_cycles():
+    board = load_board("pico_w")  # 125 MHz: 125 cycles per us; 10 us min width, 1 ms interval
+    prog = selftest.selftest_program(board, 2)
+    (ch,) = prog.channels
+    assert (ch.index, ch.idle_level, ch.delay) == (0, 0, 0)
+    assert ch.segments == [
+        (10, 1250, 125_000, 625_000, 0),
+        (10, 12_500, 375_001, 375_001, 0),
+    ]
+    assert progformat.decode(progformat.encode(prog)) == prog
+
+
+def test_program_channel_follows_the_trigger_index():
+    board = load_board("xiao_rp2040")  # trigger [0, 1, 2, 3]
+    assert selftest.selftest_program(board, 2).channels[0].index == 2
+    with pytest.raises(InputError) as e:
+        selftest.selftest_program(board, 27)
+    assert str(e.value) == "loopback output GPIO27 is not a trigger pin of board 'xiao_rp2040'"
+
+
+def test_plan_edges_walks_segments_and_gaps():
+    ch = progformat.Channel(0, 0, 100, [(2, 10, 50, 200, 0), (1, 5, 0, 30, 0)])
+    # onsets 100, 150; last onset + gap 200 -> 350
+    assert selftest.plan_edges(ch) == [(100, 1), (110, 0), (150, 1), (160, 0), (350, 1), (355, 0)]
+    inverted = progformat.Channel(1, 1, 0, [(1, 4, 0, 9, 0)])
+    assert selftest.plan_edges(inverted) == [(0, 0), (4, 1)]
+
+
+PLAN = [(0, 1), (1250, 0), (125_000, 1), (126_250, 0)]
+
+
+def shifted(plan, by):
+    return [(c + by, lvl) for c, lvl in plan]
+
+
+def test_perfect_loopback_has_zero_jitter_and_constant_latency():
+    start = 1_000_000
+    r = selftest.measure(PLAN, shifted(PLAN, start + 3), SYSCLK, start_cycle=start)
+    assert r == {
+        "edges_planned": 4,
+        "edges_measured": 4,
+        "edges": [
+            [0, 1_000_003, 1],
+            [1250, 1_001_253, 0],
+            [125_000, 1_125_003, 1],
+            [126_250, 1_126_253, 0],
+        ],
+        "jitter_cycles": 0,
+        "jitter_ns": 0.0,
+        "latency_reference": "start_event",
+        "latency_cycles": {"min": 3, "max": 3},
+        "latency_ns": {"min": 24.0, "max": 24.0},
+        "reasons": [],
+    }
+
+
+def test_one_cycle_of_jitter_is_within_the_default_tolerance_two_are_not():
+    late1 = shifted(PLAN, 10)
+    late1[2] = (late1[2][0] + 1, 1)
+    r = selftest.measure(PLAN, late1, SYSCLK)
+    assert (r["jitter_cycles"], r["jitter_ns"], r["reasons"]) == (1, 8.0, [])
+    assert (r["latency_reference"], r["latency_cycles"]) == ("not_measured", None)
+    late1[2] = (late1[2][0] + 1, 1)
+    r = selftest.measure(PLAN, late1, SYSCLK)
+    assert r["reasons"] == ["jitter 2 cycles (16 ns) exceeds the tolerance of 1 cycles"]
+
+
+def test_missing_extra_wrong_level_and_early_edges_fail():
+    r = selftest.measure(PLAN, shifted(PLAN[:3], 5), SYSCLK, start_cycle=0)
+    assert r["reasons"] == ["1 of 4 planned edges missing"]
+    r = selftest.measure(PLAN, shifted(PLAN, 5) + [(500_000, 1)], SYSCLK, start_cycle=0)
+    assert r["reasons"] == ["1 unplanned edges captured"]
+    flipped = shifted(PLAN, 5)
+    flipped[1] = (flipped[1][0], 1)
+    r = selftest.measure(PLAN, flipped, SYSCLK, start_cycle=0)
+    assert r["reasons"] == [
+        "1 edges have the wrong level (first: edge 1 at cycle 1255 is 1, planned 0)"
+    ]
+    r = selftest.measure(PLAN, shifted(PLAN, 5), SYSCLK, start_cycle=7)
+    assert r["latency_cycles"] == {"min": -2, "max": -2}
+    assert r["reasons"] == [
+        "an edge arrived 2 cycles before it was commanded (wrong wiring or crosstalk)"
+    ]
+
+
+def test_latency_against_the_boards_own_output_capture():
+    outputs = shifted(PLAN, 40)
+    captured = shifted(PLAN, 44)
+    captured[3] = (captured[3][0] + 1, 0)
+    r = selftest.measure(PLAN, captured, SYSCLK, outputs=outputs)
+    assert r["latency_reference"] == "output_edge"
+    assert r["latency_cycles"] == {"min": 4, "max": 5}
+    assert r["latency_ns"] == {"min": 32.0, "max": 40.0}
+
+
+def test_ns_conversion_at_other_clocks():
+    assert selftest.ns(3, 150_000_000) == 20.0
+    assert selftest.ns(1, 133_000_000) == 7.5
+
+
+def make_cert(**measure_kw):
+    board = load_board("pico_w")
+    r = selftest.measure(PLAN, shifted(PLAN, 3), SYSCLK, start_cycle=0, **measure_kw)
+    return selftest.certificate(board, "0.1.0", [(2, 11, r)], "emulator", T0)
+
+
+def test_certificate_fields_and_summary():
+    cert = make_cert()
+    assert cert["format"] == "tmspio-selftest/1"
+    assert cert["created_utc"] == "2026-11-26T04:30:00Z"
+    assert (cert["board"], cert["chip"], cert["firmware_version"]) == ("pico_w", "rp2040", "0.1.0")
+    assert cert["host_version"] == __version__
+    assert (cert["edges_planned"], cert["edges_measured"]) == (4, 4)
+    assert (cert["jitter_cycles"], cert["jitter_ns"]) == (0, 0.0)
+    assert cert["latency_cycles"] == {"min": 3, "max": 3}
+    assert cert["verdict"] == "pass"
+    (loop,) = cert["loopback"]
+    assert (loop["output_role"], loop["input_role"]) == ("trigger[0]", "confirm_in")
+    assert loop["output_pin"] == "GPIO2 = GP2 (pin 4)"
+    assert cert["summary"] == (
+        "selftest PASS: board pico_w, firmware 0.1.0, 125000000 Hz, 4/4 edges, "
+        "latency 3..3 cycles (24..24 ns), jitter 0 cycles (0 ns)"
+    )
+
+
+def test_failed_certificate_names_the_first_reason():
+    board = load_board("pico_w")
+    r = selftest.measure(PLAN, shifted(PLAN[:2], 3), SYSCLK)
+    cert = selftest.certificate(board, "0.1.0", [(2, 11, r)], "/dev/ttyACM0", T0)
+    assert cert["verdict"] == "fail"
+    assert cert["reasons"] == ["GPIO2->GPIO11: 2 of 4 planned edges missing"]
+    assert cert["summary"] == (
+        "selftest FAIL: board pico_w, firmware 0.1.0, 125000000 Hz, 2/4 edges, "
+        "latency not measured, jitter 0 cycles (0 ns); GPIO2->GPIO11: 2 of 4 planned edges missing"
+    )
+    empty = selftest.certificate(board, "0.1.0", [], "emulator", T0)
+    assert empty["verdict"] == "fail"
+    assert empty["reasons"] == ["no loopback pair was measured"]
+
+
+def test_certificate_file_round_trip_and_errors(tmp_path):
+    cert = make_cert()
+    path = tmp_path / "sub" / "cert.json"
+    selftest.write_certificate(cert, str(path))
+    assert selftest.load_certificate(str(path)) == cert
+    assert path.read_text().endswith("}\n")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"format": "something"}))
+    with pytest.raises(InputError) as e:
+        selftest.load_certificate(str(other))
+    assert str(e.value) == (
+        "%s: format: 'something' is not a self-test certificate (expected 'tmspio-selftest/1')"
+        % other
+    )
+    partial = dict(cert)
+    del partial["verdict"]
+    other.write_text(json.dumps(partial))
+    with pytest.raises(InputError) as e:
+        selftest.load_certificate(str(other))
+    assert str(e.value) == "%s: missing field 'verdict'" % other
+
+
+def test_certificate_problems_before_a_session():
+    cert = make_cert()
+    later = T0 + datetime.timedelta(seconds=600)
+    assert selftest.certificate_problems(cert, "pico_w", "0.1.0", later, 3600) == []
+    assert selftest.certificate_problems(cert, "pico", "0.2.0", later, 300) == [
+        "it certifies board 'pico_w', not 'pico'",
+        "it was made with firmware '0.1.0', the board runs '0.2.0'",
+        "it is 600 s old (limit 300 s)",
+    ]
+    earlier = T0 - datetime.timedelta(seconds=5)
+    assert selftest.certificate_problems(cert, "pico_w", "0.1.0", earlier, 3600) == [
+        "it is dated in the future (2026-11-26T04:30:00Z)"
+    ]
