@@ -1,0 +1,76 @@
+"""Power-up loop of the emulated board (runs inside the board's interpreter).
+
+Usage: emurun.py FIRMWARE_DIR SCRIPT [ARGS...]; SCRIPT "-" means the firmware's boot.py then
+main.py, as the rp2 port runs them after every reset. When the board resets (watchdog,
+machine.reset(), machine.soft_reset()) the hardware model raises emuboard.BoardReset out of
+whatever the script was doing; this loop then clears the stand-ins' software state, forgets
+the firmware's modules (a soft reset re-imports them) and runs the scripts again. A script
+that returns normally ends the run (the device would drop to the REPL).
+"""
+
+import sys
+
+import emuboard
+
+
+def _exec_file(path, args):
+    with open(path) as f:
+        source = f.read()
+    sys.argv.clear()
+    sys.argv.append(path)
+    sys.argv.extend(args)
+    exec(compile(source, path, "exec"), {"__name__": "__main__", "__file__": path})
+
+
+def _exists(path):
+    try:
+        open(path).close()
+        return True
+    except OSError:
+        return False
+
+
+def _forget_modules(prefix):
+    for name in list(sys.modules):
+        module = sys.modules[name]
+        path = getattr(module, "__file__", None)
+        if path is not None and path.startswith(prefix):
+            del sys.modules[name]
+
+
+def soft_reset_standins():
+    """What MicroPython's soft reset does to the port's C state, for every stand-in."""
+    import machine
+    import rp2
+    import softirq
+    import time
+
+    rp2.soft_reset()
+    machine.soft_reset_state()
+    softirq.clear()
+    time.forget()
+
+
+def main(argv):
+    firmware_dir, script, args = argv[0], argv[1], argv[2:]
+    if script == "-":
+        scripts = [firmware_dir + "/boot.py", firmware_dir + "/main.py"]
+        scripts = [path for path in scripts if _exists(path)]
+        if not scripts:
+            raise SystemExit("emurun: no boot.py or main.py in " + firmware_dir)
+    else:
+        scripts = [script]
+    while True:
+        try:
+            for path in scripts:
+                _exec_file(path, args)
+            return 0
+        except emuboard.BoardReset:
+            soft_reset_standins()
+            _forget_modules(firmware_dir)
+            if script != "-":
+                _forget_modules(script.rsplit("/", 1)[0] if "/" in script else ".")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
