@@ -1,0 +1,20 @@
+"""The built-in protocol library: one TOML file per protocol in tmspio/data/protocols/."""
+
+import os
+from importlib import resources
+
+
+def directory():
+    return str(resources.files("tmspio").joinpath("data/protocols"))
+
+
+def names():
+    return sorted(f[:-5] for f in os.listdir(directory()) if f.endswith(".toml"))
+
+
+def path_of(name):
+    wanted = name.lower()
+    for n in names():
+        if n.lower() == wanted:
+            return os.path.join(directory(), n + ".toml")
+    return None

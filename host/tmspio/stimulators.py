@@ -1,0 +1,63 @@
+"""Stimulator trigger-input profiles (data/stimulators.json): what each device's trigger input accepts.
+
+Unknown facts are None and stay unknown: the safety envelope reports them as unchecked, never
+guesses them.
+"""
+
+import json
+from importlib import resources
+
+from .errors import InputError
+
+POLARITIES = ("active-high", "active-low", "either", "unknown")
+
+
+class Stimulator:
+    def __init__(self, entry):
+        self.id = entry["id"]
+        self.label = entry["label"]
+        self.connector = entry["connector"]
+        self.polarity = entry["polarity"]
+        self.polarity_note = entry["polarity_note"]
+        self.min_width_us = entry["min_width_us"]
+        self.min_width_note = entry["min_width_note"]
+        self.min_interval_ms = entry["min_interval_ms"]
+        self.min_interval_note = entry["min_interval_note"]
+        self.max_rate_hz = entry["max_rate_hz"]
+        self.trigger_out = entry["trigger_out"]
+        self.notes = entry["notes"]
+        self.sources = list(entry["sources"])
+
+    def source_text(self):
+        refs = _load()["sources"]
+        keys = self.sources or ["no source"]
+        return "%s profile (%s)" % (self.label, "; ".join(
+            "%s %s" % (k, refs[k]) if k in refs else k for k in keys))
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
+_CACHE = {}
+
+
+def _load():
+    if "data" not in _CACHE:
+        text = resources.files("tmspio").joinpath("data/stimulators.json").read_text("utf-8")
+        _CACHE["data"] = json.loads(text)
+    return _CACHE["data"]
+
+
+def all_profiles():
+    return [Stimulator(e) for e in _load()["stimulators"]]
+
+
+def ids():
+    return [e["id"] for e in _load()["stimulators"]]
+
+
+def get(name, field="--stimulator"):
+    for entry in _load()["stimulators"]:
+        if entry["id"] == name:
+            return Stimulator(entry)
+    raise InputError("%s = %r: unknown stimulator; allowed: %s" % (field, name, ", ".join(ids())))
