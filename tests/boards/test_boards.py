@@ -7,6 +7,7 @@ ones a JSON Schema can express must be rejected by jsonschema too, so the two ca
 import copy
 import json
 import os
+import re
 
 import jsonschema
 import pytest
@@ -269,3 +270,50 @@ def test_broken_board_is_rejected(case):
         validate_board(data, source="x.json")
     assert str(e.value) == "x.json: " + message
     assert bool(schema_errors(data)) == schema_rejects
+
+
+def _gpios(cell):
+    out = []
+    for a, b in re.findall(r"GP(?:IO)?(\d+)(?:-(\d+))?", cell):
+        out += list(range(int(a), int(b or a) + 1))
+    return out
+
+
+def test_readme_board_table_matches_the_files():
+    readme = open(os.path.join(boards.BOARDS_DIR, "README.md")).read()
+    table = readme.split("## Supported boards")[1].split("\n\n")[1]
+    rows = [r.strip("|").split("|") for r in table.splitlines()[2:]]
+    assert sorted(r[0].strip() for r in rows) == sorted(MINE)
+    for cells in rows:
+        name, _, chip, trig, marker, t_in, c_in, estop, led, loop = (c.strip() for c in cells)
+        b = load_board(name)
+        p = b["pins"]
+        assert chip == b["chip"]
+        assert _gpios(trig) == p["trigger"]
+        assert [_gpios(c) for c in (marker, t_in, c_in, estop)] == [
+            [p["marker"]],
+            [p["trigger_in"]],
+            [p["confirm_in"]],
+            [p["estop"]],
+        ]
+        kind = led.split()[0]
+        assert kind == b.get("status_led_kind", "gpio")
+        if p["status_led"] is not None:
+            assert int(led.split()[1].rstrip(",")) == p["status_led"]
+        assert _gpios(loop) == b["loopback"][0]
+
+
+def test_wiring_doc_jumpers_match_the_files():
+    text = open(os.path.join(boards.BOARDS_DIR, "..", "docs", "wiring.md")).read()
+    expected = {
+        "pico_w": "| pico_w | GP2 (pin 4) → GP11 (pin 15) |",
+        "feather_rp2040": "| feather_rp2040 | D5 (GPIO7) → A1 (GPIO27) |",
+        "xiao_rp2040": "| xiao_rp2040 | D6/TX (GPIO0, pad 7) → D1/A1 (GPIO27, pad 2) |",
+        "rp2040_zero": "| rp2040_zero | GP2 → GP11 |",
+    }
+    for name, row in expected.items():
+        assert row in text
+        out, inp = load_board(name)["loopback"][0]
+        label = load_board(name)["header"]
+        for gpio in (out, inp):
+            assert label[str(gpio)].split(" ")[0].split("/")[0] in row
