@@ -29,10 +29,13 @@ class Stimulator:
         self.sources = list(entry["sources"])
 
     def source_text(self):
+        """Short source label; `tmspio stimulators ID` resolves the keys."""
+        keys = ", ".join(self.sources) or "no source"
+        return "%s profile: %s, see tmspio stimulators %s" % (self.label, keys, self.id)
+
+    def source_list(self):
         refs = _load()["sources"]
-        keys = self.sources or ["no source"]
-        return "%s profile (%s)" % (self.label, "; ".join(
-            "%s %s" % (k, refs[k]) if k in refs else k for k in keys))
+        return ["%s %s" % (k, refs[k]) for k in self.sources]
 
     def as_dict(self):
         return dict(self.__dict__)

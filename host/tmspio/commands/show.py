@@ -1,0 +1,67 @@
+"""tmspio show: what a protocol will deliver, compiled for a system clock, before any pulse."""
+
+from .. import compile as compiler
+from ..protocols import resolve, units
+from ._common import integer, print_json
+
+HELP = "summarise a protocol (library name or file) as compiled for the board"
+
+
+def add_arguments(parser):
+    parser.add_argument("protocol", metavar="PROTOCOL|FILE",
+                        help="library name (tmspio protocols) or a .toml/.json file")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--sysclk", metavar="HZ", default=str(compiler.DEFAULT_SYSCLK),
+                        help="system clock to compile for (default %(default)s)")
+    parser.add_argument("--methods", action="store_true",
+                        help="also print the citation and methods description")
+
+
+def _ns(seconds):
+    return "%.3f ns" % (float(seconds) * 1e9)
+
+
+def render(c, methods=False):
+    p = c.protocol
+    s = units.seconds_text
+    lines = ["%s: %s" % (p.name, p.title or "(no title)"),
+             "  family %s; start %s%s; pulse width %s" % (
+                 p.family, p.start.mode,
+                 " (refractory %s)" % units.format_seconds(p.start.refractory)
+                 if p.start.refractory is not None else "",
+                 units.format_seconds(p.pulse_width)),
+             "  pulses %d on %d channel%s; first pulse 0 s; last pulse %s; duration %s" % (
+                 c.pulses(), len(p.channels), "" if len(p.channels) == 1 else "s",
+                 s(c.last_onset(), 9), s(c.duration(), 9)),
+             "  compiled for %d Hz: %d segments, largest rounding error %s" % (
+                 c.sysclk_hz, c.program.segment_count(), _ns(c.max_rounding_error()))]
+    for i, ch in enumerate(p.channels):
+        lines.append("  channel %d %s: %s, offset %s, %d pulses" % (
+            i, ch.name, ch.polarity, units.format_seconds(ch.offset), len(c.channel_times[i])))
+    intensity = ("%s%% %s" % (_num(p.intensity.percent), p.intensity.reference)
+                 if p.intensity else "not declared")
+    lines.append("  intensity %s; stimulator %s" % (intensity, p.stimulator or "not declared"))
+    if c.schedule.draws:
+        fields = sorted({d.field for d in c.schedule.draws})
+        lines.append("  jittered: %d drawn intervals (%s); --json lists every value" % (
+            len(c.schedule.draws), ", ".join(fields)))
+    for flag in p.unverified:
+        lines.append("  UNVERIFIED: %s" % flag)
+    if methods:
+        lines.append("  citation: %s" % (p.citation or "(none)"))
+        lines.append("  methods: %s" % (p.methods or "(none)"))
+    return "\n".join(lines)
+
+
+def _num(x):
+    return ("%f" % x).rstrip("0").rstrip(".")
+
+
+def run(args):
+    sysclk = integer("--sysclk", args.sysclk, 1, 0xFFFFFFFF, "an integer 1..4294967295 Hz")
+    compiled = compiler.compile_protocol(resolve(args.protocol), sysclk)
+    if args.json:
+        print_json(compiled.summary())
+    else:
+        print(render(compiled, args.methods))
+    return 0
