@@ -22,9 +22,10 @@ The test pulses leave the trigger output: the stimulator must be disconnected or
 import datetime
 import json
 import os
+import time
 
 from . import __version__, firmware
-from .boards import pin_label, role_of
+from .boards import load_board, pin_label, role_of
 from .errors import DeviceError, InputError
 
 FORMAT = "tmspio-selftest/1"
@@ -337,3 +338,79 @@ def certificate_problems(cert, board_name, firmware_version, now_utc, max_age_s)
     if age < 0:
         problems.append("it is dated in the future (%s)" % cert["created_utc"])
     return problems
+
+
+# -- running it on a board -------------------------------------------------------------------------
+
+ACTIVE_STATES = ("armed", "waiting", "running")
+RUN_TIMEOUT_S = 60.0  # wall-clock bound per loopback run (the program itself lasts ~50 ms)
+
+
+def run_selftest(link, board=None, tolerance_cycles=DEFAULT_TOLERANCE_CYCLES, now=None):
+    """Run the loopback test on a connected board (a tmspio.link.Link after hello) -> certificate.
+
+    `board`: the board dict; by default the host's boards/<name>.json for the name the board
+    reports. Each loopback pair gets its own load/arm/start through the normal session path.
+    The test pulses reach the trigger output: the stimulator must be disconnected or disarmed.
+    """
+    info = link.info if link.info is not None else link.hello()
+    if board is None:
+        board = load_board(info["board"])
+    if info.get("board") != board["name"]:
+        raise SelftestError(
+            "the board reports board file %r but the self-test was given %r"
+            % (info.get("board"), board["name"])
+        )
+    if info.get("sysclk_hz") != board["sysclk_hz"]:
+        raise SelftestError(
+            "the board runs at %s Hz but board file %r says %d Hz"
+            % (info.get("sysclk_hz"), board["name"], board["sysclk_hz"])
+        )
+    wire = firmware.wire()
+    sources = {"confirm_in": wire.SRC_CONFIRM, "trigger_in": wire.SRC_TRIGGER_IN}
+    pairs = []
+    for out, inp in board["loopback"]:
+        prog = selftest_program(board, out)
+        channel = prog.channels[0]
+        link.load(prog)
+        since = len(link.states)
+        link.run()
+        status = _wait_at_rest(link, since, RUN_TIMEOUT_S)
+        edges = list(link.edges)
+        source = sources[role_of(board, inp)]
+        captured = [(cycle, level) for src, level, cycle in edges if src == source]
+        outputs = [(cycle, level) for src, level, cycle in edges if src == channel.index]
+        result = measure(
+            plan_edges(channel),
+            captured,
+            board["sysclk_hz"],
+            start_cycle=status.get("start_cycle"),
+            outputs=outputs or None,
+            tolerance_cycles=tolerance_cycles,
+        )
+        result["run_state"] = status.get("state")
+        planned, delivered = status.get("pulses_planned"), status.get("pulses_delivered")
+        if planned is not None and delivered != planned:
+            result["reasons"].append(
+                "the board delivered %s of %s pulses (%s)"
+                % (delivered, planned, status.get("reason") or status.get("state"))
+            )
+        pairs.append((out, inp, result))
+    now = now or datetime.datetime.now(datetime.UTC)
+    return certificate(board, info["firmware"], pairs, link.port, now, tolerance_cycles)
+
+
+def _wait_at_rest(link, since, timeout):
+    """The first status at rest reported after link.states[since] (the end of this run)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for st in link.states[since:]:
+            if st.get("state") not in ACTIVE_STATES:
+                return st
+        if time.monotonic() > deadline:
+            link.stop("self-test timed out")
+            raise SelftestError(
+                "the self-test program did not finish within %g s (state %r)"
+                % (timeout, link.states[-1].get("state") if link.states else None)
+            )
+        time.sleep(0.01)

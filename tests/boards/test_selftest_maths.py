@@ -190,3 +190,73 @@ def test_certificate_problems_before_a_session():
     assert selftest.certificate_problems(cert, "pico_w", "0.1.0", earlier, 3600) == [
         "it is dated in the future (2026-11-26T04:30:00Z)"
     ]
+
+
+class FakeLink:
+    """A stand-in for tmspio.link.Link: plays the loaded program back as captured edges."""
+
+    def __init__(self, board, latency=3, drop=(), start=5_000, capture_outputs=False):
+        self.info = {"board": board["name"], "firmware": "0.1.0", "sysclk_hz": board["sysclk_hz"]}
+        self.port = "fake://"
+        self.board = board
+        self.latency, self.drop, self.start = latency, drop, start
+        self.capture_outputs = capture_outputs
+        self.states, self.edges, self.loaded = [], [], []
+
+    def load(self, prog):
+        self.loaded.append(progformat.decode(progformat.encode(prog)))
+
+    def run(self):
+        (ch,) = self.loaded[-1].channels
+        self.edges = []
+        inp = self.board["loopback"][len(self.loaded) - 1][1]
+        src = 5 if inp == self.board["pins"]["confirm_in"] else 6
+        for i, (t, level) in enumerate(selftest.plan_edges(ch)):
+            if self.capture_outputs:
+                self.edges.append((ch.index, level, self.start + t + 1))
+            if i not in self.drop:
+                self.edges.append((src, level, self.start + t + self.latency))
+        n = ch.pulses()
+        self.states += [{"state": "armed"}, {"state": "running"}]
+        self.states.append(
+            {
+                "state": "done",
+                "start_cycle": self.start,
+                "pulses_planned": n,
+                "pulses_delivered": n,
+            }
+        )
+
+
+def test_run_selftest_through_a_link():
+    board = load_board("pico_w")
+    link = FakeLink(board)
+    cert = selftest.run_selftest(link, now=T0)
+    assert cert["verdict"] == "pass"
+    assert (cert["edges_planned"], cert["edges_measured"]) == (40, 40)
+    assert cert["latency_cycles"] == {"min": 3, "max": 3}
+    assert cert["jitter_cycles"] == 0
+    assert cert["port"] == "fake://"
+    assert cert["loopback"][0]["run_state"] == "done"
+    assert link.loaded[0] == selftest.selftest_program(board, 2)
+
+
+def test_run_selftest_reports_dropped_edges_and_mismatches():
+    board = load_board("xiao_rp2040")
+    cert = selftest.run_selftest(FakeLink(board, drop=(7,)), now=T0)
+    assert cert["verdict"] == "fail"
+    assert cert["reasons"][0] == "GPIO0->GPIO27: 1 of 40 planned edges missing"
+    wrong = FakeLink(board)
+    wrong.info["board"] = "pico"
+    with pytest.raises(selftest.SelftestError) as e:
+        selftest.run_selftest(wrong, board, now=T0)
+    assert str(e.value) == (
+        "the board reports board file 'pico' but the self-test was given 'xiao_rp2040'"
+    )
+    slow = FakeLink(board)
+    slow.info["sysclk_hz"] = 48_000_000
+    with pytest.raises(selftest.SelftestError) as e:
+        selftest.run_selftest(slow, now=T0)
+    assert str(e.value) == (
+        "the board runs at 48000000 Hz but board file 'xiao_rp2040' says 125000000 Hz"
+    )

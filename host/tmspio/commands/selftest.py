@@ -1,0 +1,84 @@
+"""tmspio selftest: loopback timing check of a board, written as a timing certificate."""
+
+import sys
+
+from .. import boards, selftest
+from ..errors import InputError
+
+HELP = (
+    "pulse a trigger output into a capture input (the board's loopback jumper), measure latency "
+    "and jitter of every edge and write a timing certificate"
+)
+
+
+def add_arguments(parser):
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--port", help="serial port of the board (default: find the one Pico)")
+    where.add_argument(
+        "--emulator", action="store_true", help="run on the emulated board (no hardware)"
+    )
+    parser.add_argument(
+        "--board",
+        help="board name or board file: the host-side description of the board "
+        "(default: the one the board reports; with --emulator: 'emulated')",
+    )
+    parser.add_argument("--out", metavar="FILE", help="write the certificate (JSON) here")
+    parser.add_argument(
+        "--tolerance",
+        type=int,
+        default=selftest.DEFAULT_TOLERANCE_CYCLES,
+        metavar="CYCLES",
+        help="largest peak-to-peak jitter that passes, in system clock cycles (default %(default)s)",
+    )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="confirm that the stimulator is disconnected or disarmed (needed on hardware "
+        "when stdin is not a terminal)",
+    )
+
+
+def run(args):
+    from .. import link  # pyserial: only when the verb runs
+
+    if args.tolerance < 0:
+        raise InputError(
+            "--tolerance: %d is negative (allowed: 0 or more cycles)" % args.tolerance
+        )
+    board = boards.load_board(args.board) if args.board else None
+    if args.emulator:
+        from ..emulator.serial_board import SerialBoard
+
+        name = args.board or "emulated"
+        with SerialBoard(board=boards.board_path(name)) as emu:
+            with link.connect(emu.path) as session:
+                cert = selftest.run_selftest(session, board, args.tolerance)
+    else:
+        with link.connect(args.port) as session:
+            board = board or boards.load_board(session.info["board"])
+            _confirm_stimulator_disconnected(board, args.yes)
+            cert = selftest.run_selftest(session, board, args.tolerance)
+    for line in boards.loopback_wiring(board or boards.load_board(cert["board"])):
+        print("loopback: " + line)
+    if args.out:
+        selftest.write_certificate(cert, args.out)
+        print("certificate: " + args.out)
+    print(cert["summary"])
+    if cert["verdict"] != "pass":
+        raise selftest.SelftestError(
+            "self-test failed (%s); check the loopback jumper" % "; ".join(cert["reasons"])
+        )
+    return 0
+
+
+def _confirm_stimulator_disconnected(board, yes):
+    outs = ", ".join(boards.pin_label(board, out) for out, _ in board["loopback"])
+    question = "The self-test pulses %s. Is the stimulator disconnected or disarmed? [y/N] " % outs
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(
+            "the self-test pulses %s: disconnect or disarm the stimulator, then pass --yes" % outs
+        )
+    if input(question).strip().lower() not in ("y", "yes"):
+        raise InputError("self-test cancelled: the stimulator may still be connected")
