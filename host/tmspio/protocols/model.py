@@ -133,8 +133,7 @@ class Timing(Strict):
             if n == 1 and value is not None:
                 _fail(interval, _show(value), "only allowed when %s > 1 (it is 1)" % count)
         if self.pulses() > MAX_PULSES:
-            _fail("trains_in_protocol", self.trains_in_protocol,
-                  "at most %d pulses in total (this is %d)" % (MAX_PULSES, self.pulses()))
+            _fail("", "%d pulses" % self.pulses(), "at most %d pulses in total" % MAX_PULSES)
         return self
 
     def pulses(self):
@@ -222,8 +221,11 @@ class Protocol(Strict):
 
     @model_validator(mode="after")
     def _consistent(self):
-        if (self.timing is None) == (self.onsets is None):
-            _fail("timing", None, "give exactly one of [timing] or onsets")
+        if self.timing is None and self.onsets is None:
+            _fail("timing", None, "required field missing (or give an onsets list instead)")
+        if self.timing is not None and self.onsets is not None:
+            _fail("onsets", [units.format_seconds(t) for t in self.onsets[:3]],
+                  "not allowed together with [timing]; give one of them")
         if self.pulse_width <= 0:
             _fail("pulse_width", units.format_seconds(self.pulse_width), "above 0")
         names = [c.name for c in self.channels]

@@ -29,6 +29,9 @@ _FRIENDLY = {
 }
 
 
+_LENGTHS = {"channels": (1, model.MAX_CHANNELS), "onsets": (1, model.MAX_PULSES)}
+
+
 def _path(loc):
     return ".".join(str(p) for p in loc if p not in model.UNION_TAGS)
 
@@ -56,8 +59,20 @@ def _allowed(err, model_fields=None):
     if kind == "string_pattern_mismatch":
         return "text matching %s" % ctx.get("pattern")
     if kind in ("too_short", "too_long"):
-        return err["msg"][0].lower() + err["msg"][1:]
+        lo, hi = _LENGTHS.get(_path(err["loc"]).split(".")[-1], ("", ""))
+        return "%s to %s items" % (lo, hi) if lo else err["msg"][0].lower() + err["msg"][1:]
     return _FRIENDLY.get(kind, err["msg"])
+
+
+def _model_in(annotation):
+    """The pydantic model class inside an annotation (Optional, list, union, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, model.BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) + getattr(annotation, "__metadata__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _fields_at(loc):
@@ -67,14 +82,9 @@ def _fields_at(loc):
         if isinstance(part, int) or part in model.UNION_TAGS:
             continue
         info = cls.model_fields.get(part)
-        if info is None:
+        cls = _model_in(info.annotation) if info is not None else None
+        if cls is None:
             return ()
-        ann = info.annotation
-        inner = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)]
-        nxt = next((a for a in inner if issubclass(a, model.BaseModel)), None)
-        if nxt is None:
-            return ()
-        cls = nxt
     return list(cls.model_fields)
 
 
@@ -83,7 +93,9 @@ def format_error(source, err):
     ctx = err.get("ctx") or {}
     loc = tuple(err["loc"])
     if "path" in ctx:  # cross-field rule: the validator names the field itself
-        path = _path(loc + tuple(ctx["path"].split(".")))
+        path = _path(loc + tuple(p for p in ctx["path"].split(".") if p)) or "(top level)"
+        if ctx["value"] is None:
+            return "%s: %s: %s" % (source, path, ctx["allowed"])
         return "%s: %s = %s: %s" % (source, path, _value(ctx["value"]), ctx["allowed"])
     path = _path(loc) or "(top level)"
     if err["type"] == "missing":
