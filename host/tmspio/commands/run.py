@@ -1,0 +1,69 @@
+"""tmspio run: safety envelope, then the protocol on a board (or the emulated one), fully logged."""
+
+import os
+
+from .. import plot, session
+from ..errors import InputError
+
+HELP = "run a protocol on the board (or --emulator) and log every pulse's timing"
+
+
+def add_arguments(p):
+    p.add_argument("protocol", help="library name (tmspio protocols) or a .toml/.json file")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--port", help="serial port or URL (default: the one Pico attached)")
+    where.add_argument("--emulator", action="store_true",
+                       help="run on the emulated board (no hardware)")
+    p.add_argument("--intensity", type=float, metavar="PCT",
+                   help="declared intensity in %% of motor threshold (default: the file's)")
+    p.add_argument("--stimulator", metavar="NAME", help="stimulator profile (tmspio stimulators)")
+    p.add_argument("--override", metavar="REASON",
+                   help="run even if the safety envelope refuses; the reason is logged")
+    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<protocol>-<UTC>)")
+    p.add_argument("--speed", default="1", metavar="X",
+                   help="emulator only: emulated/real time ratio, or max (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _speed(args):
+    if args.speed == "max":
+        return "max"
+    try:
+        value = float(args.speed)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise InputError(f"--speed = {args.speed!r}: a positive number or max")
+    if not args.emulator and args.speed != "1":
+        raise InputError("--speed: only with --emulator (a real board runs in real time)")
+    return value
+
+
+def run(args):
+    speed = _speed(args)
+    protocol, declared, findings, override, source = session.prepare(
+        args.protocol, args.intensity, args.stimulator, args.override)
+    out = args.out or os.path.join("runs", f"{protocol.name}-{session._utc()[:19]}".replace(
+        ":", ""))
+    link, board = session.open_board(args.port, args.emulator, speed)
+    try:
+        run = session.Run(link, protocol, out, source=source, findings=findings,
+                          override=override, speed=speed if args.emulator else None,
+                          show_progress=not args.quiet, declared=declared,
+                          board_name="emulated" if args.emulator else None)
+        summary = run.execute()
+    finally:
+        session.close_board(link, board)
+    plots = plot.write_plots(out)
+    print_summary(summary, out, plots)
+    return 1 if summary["aborted"] else 0
+
+
+def print_summary(s, out, plots):
+    dev = s["max_abs_deviation_ns"]
+    print(f"{s['protocol']}: {s['pulses_delivered']} of {s['pulses_planned']} pulses delivered; "
+          f"max |deviation| {'n/a' if dev is None else f'{dev} ns'}")
+    if s["aborted"]:
+        print(f"aborted: {s['reason']}")
+    print(f"log:     {os.path.join(out, 'events.jsonl')} (+ pulses.csv, events.tsv, summary.json)")
+    print(f"plot:    {plots[0]} and {plots[1]}")

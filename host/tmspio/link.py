@@ -1,0 +1,328 @@
+"""The host end of the wire protocol: open a port, handshake, load, arm, start, stream edges.
+
+Also the small API for experiment scripts (PsychoPy and the like)::
+
+    from tmspio import link
+    with link.connect("/dev/ttyACM0") as board:     # or connect() to find a Pico by USB id
+        board.load(program)                          # progformat.Program or its bytes
+        board.run()                                  # arm + start; returns at once
+        status = board.wait()                        # until the program ends; edges in board.edges
+        board.stop("participant moved")              # abort to safe outputs at any time
+
+Ports are opened only through serial.serial_for_url (a device path, socket://, loop://) with
+exclusive=True, so a second host on the same port gets a clear error instead of half the bytes.
+A reader thread decodes every frame; a heartbeat thread keeps the board's host-silence bound
+satisfied while a session is open. docs/wire-protocol.md is the protocol reference.
+"""
+
+import json
+import struct
+import threading
+import time
+
+import serial
+import serial.tools.list_ports
+
+from . import __version__
+from .errors import DeviceError
+from .firmware import progformat as _progformat
+from .firmware import wire as _wire
+
+wire = _wire()
+progformat = _progformat()
+
+RASPBERRY_PI_VID = 0x2E8A
+BAUD = 115200  # ignored by USB CDC and ptys; set for real UARTs
+REPLY_TIMEOUT_S = 3.0
+HEARTBEAT_PERIOD_S = 0.1
+HEARTBEAT_WALL_MS = 1000  # host silence bound enforced by the board, in real milliseconds
+CHUNK = wire.MAX_PAYLOAD - 4
+COMPATIBLE_FIRMWARE = ("0.1.",)  # firmware versions this host speaks to
+_ACTIVE = ("armed", "waiting", "running")
+
+
+class LinkError(DeviceError):
+    """The port, the link or the board's firmware failed."""
+
+
+class BoardRefused(LinkError):
+    """The board answered a request with an error reply."""
+
+    def __init__(self, code, request, text):
+        name = wire.ERROR_NAMES.get(code, str(code))
+        what = wire.NAMES.get(request, "frame") if request else "frame"
+        super().__init__(f"board refused {what} ({name}): {text}")
+        self.code = code
+        self.text = text
+
+
+def find_board():
+    """The port of the one Raspberry Pi USB device attached (VID 0x2E8A)."""
+    found = [p.device for p in serial.tools.list_ports.comports() if p.vid == RASPBERRY_PI_VID]
+    if not found:
+        raise LinkError("no board found: no USB serial device with Raspberry Pi vendor id 2e8a; "
+                        "connect a Pico, pass --port PORT, or use --emulator")
+    if len(found) > 1:
+        raise LinkError(f"{len(found)} boards found ({', '.join(found)}): pass --port PORT")
+    return found[0]
+
+
+def open_port(port):
+    """serial_for_url with exclusive access; errors say which port and why."""
+    try:
+        ser = serial.serial_for_url(port, baudrate=BAUD, timeout=0.05, do_not_open=True,
+                                    exclusive=True)
+        ser.open()
+    except serial.SerialException as e:
+        text = str(e)
+        if "exclusively lock" in text or "Resource temporarily unavailable" in text:
+            raise LinkError(f"port {port} is in use by another program (a second tmspio, "
+                            "mpremote or a terminal); close it and retry") from None
+        raise LinkError(f"cannot open port {port}: {text}") from None
+    except ValueError as e:
+        raise LinkError(f"cannot open port {port}: {e}") from None
+    return ser
+
+
+class Link:
+    """One session with the board over an open serial object."""
+
+    def __init__(self, ser, port="?"):
+        self.ser = ser
+        self.port = port
+        self.decoder = wire.Decoder()
+        self.info = None
+        self.edges = []  # (source, level, cycle) in arrival order
+        self.states = []  # every STATE report
+        self.faults = []  # every FAULT report
+        self.board_errors = []  # errors the board reported about our frames (seq 0)
+        self.on_edges = None  # callback(list of edges) from the reader thread
+        self.on_state = None  # callback(status dict)
+        self.on_fault = None  # callback(fault dict)
+        self.last_state = None
+        self.raw_tail = b""  # last bytes that were not frames (REPL banner, traceback)
+        self._replies = {}
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._write_lock = threading.Lock()
+        self._closed = threading.Event()
+        self._heartbeat = threading.Event()
+        self._next_edge = 0
+        self._rx_error = None
+        self._reader = threading.Thread(target=self._read_loop, name="tmspio-link-rx",
+                                        daemon=True)
+        self._reader.start()
+        self._beater = threading.Thread(target=self._beat_loop, name="tmspio-link-hb",
+                                        daemon=True)
+        self._beater.start()
+
+    # ---- plumbing ----
+
+    def _send(self, mtype, payload=b""):
+        with self._write_lock:
+            self._seq = self._seq % 255 + 1
+            seq = self._seq
+            with self._cond:
+                self._replies.pop(seq, None)
+            try:
+                self.ser.write(wire.frame(mtype, seq, payload))
+            except (serial.SerialException, OSError) as e:
+                raise LinkError(f"write to {self.port} failed: {e}") from None
+        return seq
+
+    def request(self, mtype, payload=b"", timeout=REPLY_TIMEOUT_S):
+        """Send one request and return (reply_type, payload); an ERROR reply raises."""
+        seq = self._send(mtype, payload)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while seq not in self._replies:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._rx_error:
+                    break
+                self._cond.wait(min(left, 0.1))
+            reply = self._replies.pop(seq, None)
+        if reply is None:
+            raise LinkError(self._silence(wire.NAMES[mtype], timeout))
+        rtype, body = reply
+        if rtype == wire.ERROR:
+            code, req, text = wire.parse_error(body)
+            raise BoardRefused(code, req, text)
+        return rtype, body
+
+    def _silence(self, what, timeout):
+        if self._rx_error:
+            return f"link to {self.port} lost: {self._rx_error}"
+        msg = f"no reply to {what} from {self.port} within {timeout:g} s"
+        tail = self.raw_tail.decode("utf-8", "replace").strip()
+        if tail:
+            msg += f"; the board printed {tail[-200:]!r} (is the tmspio firmware running? " \
+                   "try `tmspio deploy`)"
+        return msg
+
+    def _read_loop(self):
+        while not self._closed.is_set():
+            try:
+                data = self.ser.read(self.ser.in_waiting or 1)
+            except (serial.SerialException, OSError, TypeError, AttributeError) as e:
+                if not self._closed.is_set():
+                    self._rx_error = str(e) or type(e).__name__
+                    with self._cond:
+                        self._cond.notify_all()
+                return
+            if not data:
+                continue
+            junk_before = self.decoder.junk
+            items = self.decoder.feed(data)
+            if self.decoder.junk > junk_before or any(i[0] == "error" for i in items):
+                self.raw_tail = (self.raw_tail + data)[-512:]
+            for item in items:
+                if item[0] == "frame":
+                    self._dispatch(item[1], item[2], item[3])
+
+    def _dispatch(self, mtype, seq, payload):
+        if mtype == wire.EVENTS:
+            first, recs = wire.parse_events(payload)
+            if first != self._next_edge:
+                self.faults.append({"code": "link", "text":
+                                    f"edges {self._next_edge}..{first - 1} lost on the link"})
+            self._next_edge = first + len(recs)
+            self.edges.extend(recs)
+            if self.on_edges:
+                self.on_edges(recs)
+            return
+        if mtype == wire.STATE:
+            st = json.loads(payload)
+            self.states.append(st)
+            self.last_state = st
+            if self.on_state:
+                self.on_state(st)
+            with self._cond:
+                self._cond.notify_all()
+            return
+        if mtype == wire.FAULT:
+            fault = json.loads(payload)
+            self.faults.append(fault)
+            if self.on_fault:
+                self.on_fault(fault)
+            return
+        if seq == 0 and mtype == wire.ERROR:
+            self.board_errors.append(wire.parse_error(payload))
+            return
+        with self._cond:
+            self._replies[seq] = (mtype, payload)
+            self._cond.notify_all()
+
+    def _beat_loop(self):
+        while not self._closed.wait(HEARTBEAT_PERIOD_S):
+            if self._heartbeat.is_set():
+                try:
+                    self._send(wire.HEARTBEAT)
+                except LinkError:
+                    return
+
+    # ---- the session ----
+
+    def hello(self, timeout=REPLY_TIMEOUT_S):
+        rtype, body = self.request(wire.HELLO, struct.pack("<H", wire.WIRE_VERSION), timeout)
+        info = json.loads(body)
+        fw = str(info.get("firmware"))
+        if not fw.startswith(COMPATIBLE_FIRMWARE):
+            raise LinkError(f"firmware {fw} on {self.port} is not supported by tmspio "
+                            f"{__version__} (needs {' or '.join(COMPATIBLE_FIRMWARE)}x); "
+                            "run `tmspio deploy`")
+        self.info = info
+        self._heartbeat.set()
+        return info
+
+    def status(self):
+        return json.loads(self.request(wire.STATUS)[1])
+
+    def load(self, program, progress=None):
+        """Upload a progformat.Program (or its bytes); the board verifies and echoes the CRC."""
+        data = program if isinstance(program, bytes | bytearray) else progformat.encode(program)
+        data = bytes(data)
+        crc = wire.crc32(data) & 0xFFFFFFFF
+        self.request(wire.LOAD_BEGIN, wire.load_begin(len(data), crc))
+        for off in range(0, len(data), CHUNK):
+            self.request(wire.LOAD_DATA, wire.load_data(off, data[off:off + CHUNK]))
+            if progress:
+                progress(min(off + CHUNK, len(data)), len(data))
+        rtype, body = self.request(wire.LOAD_END, timeout=REPLY_TIMEOUT_S + len(data) / 20000)
+        echo = struct.unpack("<II", body)
+        if echo != (len(data), crc):
+            raise LinkError(f"board echoed length {echo[0]} crc32 0x{echo[1]:08x}; "
+                            f"sent {len(data)} and 0x{crc:08x}")
+        return crc
+
+    def arm(self, heartbeat_ms=None):
+        """heartbeat_ms: board-side host-silence bound (0 = off, None = the board's default)."""
+        payload = b"" if heartbeat_ms is None else wire.u32(heartbeat_ms)
+        self.edges.clear()
+        self._next_edge = 0
+        self.request(wire.ARM, payload)
+
+    def start(self):
+        self.request(wire.START_RUN)
+
+    def run(self, heartbeat_ms=None):
+        self.arm(heartbeat_ms)
+        self.start()
+
+    def stop(self, reason="host stop"):
+        return json.loads(self.request(wire.STOP, reason.encode())[1])
+
+    def wait(self, timeout=None, poll_s=0.25):
+        """Block until the board reports a state at rest; returns that status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            st = self.last_state
+            if st is not None and st.get("state") not in _ACTIVE:
+                return st
+            if self._rx_error:
+                raise LinkError(f"link to {self.port} lost: {self._rx_error}")
+            if deadline is not None and time.monotonic() > deadline:
+                raise LinkError(f"program still {st and st.get('state')} after {timeout:g} s")
+            with self._cond:
+                self._cond.wait(poll_s)
+
+    def selftest(self):
+        return json.loads(self.request(wire.SELFTEST, timeout=30)[1])
+
+    def bye(self):
+        self._heartbeat.clear()
+        self.request(wire.BYE)
+
+    def close(self):
+        """End the session politely if the link still works, then release the port."""
+        self._heartbeat.clear()
+        if self.info is not None and not self._rx_error:
+            try:
+                self.bye()
+            except LinkError:
+                pass
+        self._closed.set()
+        try:
+            self.ser.close()
+        except (serial.SerialException, OSError):
+            pass
+        self._reader.join(1)
+        self._beater.join(1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(port=None, hello_timeout=REPLY_TIMEOUT_S):
+    """Open `port` (auto-detect a Pico when None), handshake and return a Link."""
+    port = port or find_board()
+    link = Link(open_port(port), port)
+    try:
+        link.hello(hello_timeout)
+    except BaseException:
+        link._closed.set()
+        link.ser.close()
+        raise
+    return link

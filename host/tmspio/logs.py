@@ -1,0 +1,160 @@
+"""The files of one run directory, and the pure matching of planned to captured pulses.
+
+events.jsonl   one JSON object per line, appended and flushed as it happens; line 1 is the
+               provenance record, so a log cut short by a crash is still self-describing
+pulses.csv     channel,index,planned_s,captured_s,deviation_ns,confirmed
+events.tsv     BIDS-style events (onset, duration, trial_type, channel, ...) + events.json
+summary.json   pulses_planned, pulses_delivered, max_abs_deviation_ns, aborted, reason, ...
+"""
+
+import csv
+import json
+import os
+from fractions import Fraction
+
+EVENTS = "events.jsonl"
+PULSES = "pulses.csv"
+BIDS_TSV = "events.tsv"
+BIDS_JSON = "events.json"
+SUMMARY = "summary.json"
+PULSE_COLUMNS = ["channel", "index", "planned_s", "captured_s", "deviation_ns", "confirmed"]
+
+BIDS_SIDECAR = {
+    "onset": {"Description": "Captured onset of the TTL trigger pulse, seconds from the "
+                             "program's start event (board clock)", "Units": "s"},
+    "duration": {"Description": "Planned TTL pulse width", "Units": "s"},
+    "trial_type": {"Description": "Event kind", "Levels": {
+        "tms_pulse": "TTL trigger pulse delivered to the stimulator"}},
+    "channel": {"Description": "Trigger output channel name from the protocol file"},
+    "pulse_index": {"Description": "Index of the pulse on its channel, from 0"},
+    "planned_onset": {"Description": "Planned onset from the compiled program", "Units": "s"},
+    "deviation_ns": {"Description": "Captured minus planned onset", "Units": "ns"},
+    "confirmed": {"Description": "A stimulator confirmation edge followed the pulse before "
+                                 "the channel's next pulse (n/a: no confirmation input seen)"},
+}
+
+
+class EventLog:
+    """events.jsonl: append one record per call and flush it to disk at once."""
+
+    def __init__(self, path):
+        self.path = path
+        self._f = open(path, "a", encoding="utf-8")
+
+    def write(self, kind, **fields):
+        record = {"event": kind}
+        record.update(fields)
+        self._f.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._f.flush()  # on disk for any reader even if this process is killed next
+
+    def close(self):
+        if not self._f.closed:
+            self._f.close()
+
+
+def read_events(path):
+    """Every complete record of an events.jsonl (a torn last line is ignored)."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.endswith("\n"):
+                out.append(json.loads(line))
+    return out
+
+
+def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_source=None):
+    """Pair each planned onset with the captured onset edge of its channel, in order.
+
+    planned: {channel index: [onset cycles after the start event]}; idle_levels: {index: 0|1};
+    edges: [(source, level, cycle)] with absolute cycles; start_cycle: absolute cycle of the
+    start event. Returns one row dict per planned pulse (captured None when not delivered).
+    """
+    onsets = {ch: [] for ch in planned}
+    confirms = []
+    for source, level, cycle in edges:
+        if source in planned and level != idle_levels[source]:
+            onsets[source].append(cycle)
+        elif confirm_source is not None and source == confirm_source and level == 1:
+            confirms.append(cycle)
+    confirms.sort()
+    rows = []
+    for ch in sorted(planned):
+        plan = planned[ch]
+        got = onsets[ch]
+        for k, p in enumerate(plan):
+            captured = got[k] if k < len(got) else None
+            row = {"channel": ch, "index": k, "planned_cycle": p,
+                   "planned_s": Fraction(p, sysclk_hz), "captured_cycle": None,
+                   "captured_s": None, "deviation_ns": None, "confirmed": None}
+            if captured is not None and start_cycle is not None:
+                rel = captured - start_cycle
+                row["captured_cycle"] = rel
+                row["captured_s"] = Fraction(rel, sysclk_hz)
+                row["deviation_ns"] = Fraction((rel - p) * 1_000_000_000, sysclk_hz)
+                if confirms:
+                    end = got[k + 1] if k + 1 < len(got) else None
+                    row["confirmed"] = any(c >= captured and (end is None or c < end)
+                                           for c in confirms)
+            rows.append(row)
+    return rows
+
+
+def _num(value, places):
+    if value is None:
+        return "n/a"
+    return f"{float(value):.{places}f}"
+
+
+def _ns(value):
+    if value is None:
+        return "n/a"
+    return str(int(value)) if value.denominator == 1 else f"{float(value):.3f}"
+
+
+def write_pulses(path, rows, names):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(PULSE_COLUMNS)
+        for r in rows:
+            w.writerow([names[r["channel"]], r["index"], _num(r["planned_s"], 9),
+                        _num(r["captured_s"], 9), _ns(r["deviation_ns"]),
+                        "n/a" if r["confirmed"] is None else str(r["confirmed"]).lower()])
+
+
+def write_bids(tsv_path, json_path, rows, names, width_s):
+    delivered = sorted((r for r in rows if r["captured_s"] is not None),
+                       key=lambda r: (r["captured_s"], r["channel"]))
+    with open(tsv_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n")
+        w.writerow(["onset", "duration", "trial_type", "channel", "pulse_index",
+                    "planned_onset", "deviation_ns", "confirmed"])
+        for r in delivered:
+            w.writerow([_num(r["captured_s"], 9), _num(width_s, 9), "tms_pulse",
+                        names[r["channel"]], r["index"], _num(r["planned_s"], 9),
+                        _ns(r["deviation_ns"]),
+                        "n/a" if r["confirmed"] is None else str(r["confirmed"]).lower()])
+    write_json(json_path, BIDS_SIDECAR)
+
+
+def summarize(rows, aborted, reason, extra=None):
+    devs = [abs(r["deviation_ns"]) for r in rows if r["deviation_ns"] is not None]
+    worst = max(devs) if devs else None
+    summary = {
+        "pulses_planned": len(rows),
+        "pulses_delivered": sum(1 for r in rows if r["captured_s"] is not None),
+        "max_abs_deviation_ns": None if worst is None else (
+            int(worst) if worst.denominator == 1 else float(worst)),
+        "aborted": aborted,
+        "reason": reason,
+    }
+    if extra:
+        summary.update(extra)
+    return summary
+
+
+def write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)

@@ -1,0 +1,247 @@
+"""One stimulation session: safety envelope, connect, load, run, log every edge, summarize.
+
+The order is fixed: the envelope runs before any port is opened, so a refused protocol never
+reaches a board. events.jsonl is written as things happen (provenance first); pulses.csv,
+events.tsv/json and summary.json are written at the end, also after Ctrl-C or a lost link.
+"""
+
+import datetime
+import hashlib
+import os
+import sys
+
+from . import __version__, compile, logs, safety
+from .errors import DeviceError, Interrupted
+from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
+from .protocols import parser
+
+
+class SessionError(DeviceError):
+    """The run could not complete on the board."""
+
+
+def prepare(protocol_name, intensity=None, stimulator=None, override=None):
+    """Parse and safety-check: (protocol, declared, findings, override_reason, source_path).
+
+    Raises InputError for bad input and SafetyRefused when the envelope refuses it."""
+    protocol = parser.resolve(protocol_name)
+    declared = safety.declared_intensity(protocol, intensity)
+    findings = safety.check(protocol, declared, stimulator)
+    reason = safety.enforce(findings, override, protocol.name)
+    source = _source_path(protocol_name)
+    return protocol, declared, findings, reason, source
+
+
+def _source_path(name):
+    if os.path.exists(name):
+        return os.path.abspath(name)
+    from .protocols import library
+
+    return library.path_of(name)
+
+
+def heartbeat_for(speed):
+    """Board-side host-silence bound in board milliseconds for a given emulation speed.
+
+    The bound is a wall-clock promise (HEARTBEAT_WALL_MS of real silence). On hardware and at
+    a fixed emulation speed s the board's clock runs s times real time; at "max" it has no fixed
+    ratio, so the bound cannot be expressed in board time and is switched off (logged)."""
+    if speed is None:
+        return HEARTBEAT_WALL_MS
+    if speed == "max":
+        return 0
+    return max(1, round(HEARTBEAT_WALL_MS * float(speed)))
+
+
+class Run:
+    """Runs one compiled protocol over an open Link, writing the run directory as it goes."""
+
+    def __init__(self, link, protocol, out_dir, source=None, findings=(), override=None,
+                 speed=None, show_progress=True, board_name=None, declared=None):
+        self.link = link
+        self.protocol = protocol
+        self.out_dir = out_dir
+        self.source = source
+        self.findings = list(findings)
+        self.override = override
+        self.speed = speed
+        self.show_progress = show_progress
+        self.board_name = board_name
+        self.declared = declared  # safety.Declared: the intensity the operator declared
+        self.compiled = None
+        self.summary = None
+        self.log = None
+        self._bar = None
+        self._onsets = 0
+
+    def execute(self):
+        info = self.link.info
+        os.makedirs(self.out_dir, exist_ok=True)
+        for name in (logs.EVENTS, logs.PULSES, logs.BIDS_TSV, logs.BIDS_JSON, logs.SUMMARY):
+            path = os.path.join(self.out_dir, name)
+            if os.path.exists(path):
+                os.remove(path)
+        self.compiled = compile.compile_protocol(self.protocol, int(info["sysclk_hz"]))
+        data = self.compiled.encode()
+        self.log = logs.EventLog(os.path.join(self.out_dir, logs.EVENTS))
+        hb = heartbeat_for(self.speed)
+        self.log.write("provenance", **self._provenance(data, hb))
+        for f in self.findings:
+            self.log.write("safety", **f.as_dict())
+        aborted, reason = True, None
+        try:
+            crc = self.link.load(data)
+            self.log.write("loaded", bytes=len(data), crc32=f"0x{crc:08x}",
+                           segments=self.compiled.program.segment_count())
+            self._idle = {ch.index: ch.idle_level for ch in self.compiled.program.channels}
+            self.link.on_edges = self._edges
+            self.link.on_state = lambda st: self.log.write("state", **st)
+            self.link.on_fault = lambda f: self.log.write("fault", **f)
+            self._open_bar()
+            self.link.run(hb)
+            self.log.write("started", utc=_utc(), heartbeat_ms=hb)
+            final = self.link.wait()
+            aborted = final.get("state") != "done"
+            reason = final.get("reason")
+        except KeyboardInterrupt:
+            reason = "operator interrupt (Ctrl-C)"
+            self._stop(reason)
+            self._finish(True, reason)
+            raise Interrupted("run stopped by Ctrl-C; outputs idle; log in " + self.out_dir) \
+                from None
+        except LinkError as e:
+            reason = f"link: {e}"
+            self._finish(True, reason)
+            raise
+        self._finish(aborted, reason)
+        return self.summary
+
+    def _stop(self, reason):
+        try:
+            st = self.link.stop(reason)
+            self.log.write("stopped", **st)
+        except LinkError as e:
+            self.log.write("stop_failed", error=str(e))
+
+    def _provenance(self, data, hb):
+        info = self.link.info
+        src = self.source
+        sha = None
+        if src and os.path.exists(src):
+            with open(src, "rb") as f:
+                sha = hashlib.sha256(f.read()).hexdigest()
+        return {
+            "tmspio_version": __version__,
+            "firmware_version": info.get("firmware"),
+            "wire_version": info.get("wire"),
+            "board": self.board_name or info.get("board"),
+            "chip": info.get("chip"),
+            "port": self.link.port,
+            "sysclk_hz": info.get("sysclk_hz"),
+            "protocol": self.protocol.name,
+            "protocol_source": src,
+            "protocol_sha256": sha,
+            "program_sha256": hashlib.sha256(data).hexdigest(),
+            "seed": _seeds(self.protocol),
+            "draws": [d.as_dict() for d in self.compiled.schedule.draws],
+            "intensity": None if self.declared is None else str(self.declared),
+            "stimulator": self.protocol.stimulator,
+            "safety_override": self.override,
+            "heartbeat_ms": hb,
+            "emulator_speed": self.speed,
+            "utc_start": _utc(),
+            "host": {"python": sys.version.split()[0], "platform": sys.platform},
+        }
+
+    def _open_bar(self):
+        if not self.show_progress:
+            return
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=self.compiled.pulses(), unit="pulse", desc=self.protocol.name,
+                         dynamic_ncols=True, leave=True, file=sys.stderr)
+
+    def _edges(self, recs):
+        n = 0
+        for source, level, cycle in recs:
+            self.log.write("edge", source=wire.SOURCE_NAMES.get(source, str(source)),
+                           level=level, cycle=cycle)
+            if source in self._idle and level != self._idle[source]:
+                n += 1
+        if self._bar is not None and n:
+            self._bar.update(n)
+
+    def _finish(self, aborted, reason):
+        if self._bar is not None:
+            self._bar.close()
+        c = self.compiled
+        status = {}
+        try:
+            status = self.link.status()
+        except LinkError as e:
+            self.log.write("status_failed", error=str(e))
+        start = status.get("start_cycle")
+        if start is None and self.link.last_state:
+            start = self.link.last_state.get("start_cycle")
+        planned = {ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)}
+        rows = logs.match_pulses(planned, self._idle_levels(), start, list(self.link.edges),
+                                 c.sysclk_hz, confirm_source=wire.SRC_CONFIRM)
+        names = {i: ch.name for i, ch in enumerate(self.protocol.channels)}
+        logs.write_pulses(os.path.join(self.out_dir, logs.PULSES), rows, names)
+        logs.write_bids(os.path.join(self.out_dir, logs.BIDS_TSV),
+                        os.path.join(self.out_dir, logs.BIDS_JSON), rows, names,
+                        c.protocol.pulse_width)
+        extra = {"protocol": self.protocol.name, "board_pulses_delivered":
+                 status.get("pulses_delivered"), "start_cycle": start,
+                 "sysclk_hz": c.sysclk_hz, "faults": list(self.link.faults),
+                 "board_errors": [list(e) for e in self.link.board_errors],
+                 "out_dir": os.path.abspath(self.out_dir)}
+        self.summary = logs.summarize(rows, aborted, reason, extra)
+        self.log.write("summary", **self.summary)
+        self.log.close()
+        logs.write_json(os.path.join(self.out_dir, logs.SUMMARY), self.summary)
+
+    def _idle_levels(self):
+        return {ch.index: ch.idle_level for ch in self.compiled.program.channels}
+
+
+def _seeds(protocol):
+    seeds = []
+    t = protocol.timing
+    if t is not None:
+        for name in ("inter_pulse_interval", "inter_burst_interval", "inter_train_interval"):
+            seed = getattr(getattr(t, name, None), "seed", None)
+            if seed is not None:
+                seeds.append({"field": f"timing.{name}", "seed": seed})
+    return seeds
+
+
+def _utc():
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+
+def open_board(port=None, emulator=False, speed="max", hello_timeout=None):
+    """(link, emulated_board_or_None). The emulated board is powered off by close_board()."""
+    board = None
+    if emulator:
+        from .emulator.serial_board import SerialBoard
+
+        board = SerialBoard(speed=speed)
+        port = board.start()
+    try:
+        link = connect(port, hello_timeout=hello_timeout or (20 if emulator else 3))
+    except BaseException:
+        if board is not None:
+            board.close()
+        raise
+    return link, board
+
+
+def close_board(link, board):
+    try:
+        if link is not None:
+            link.close()
+    finally:
+        if board is not None:
+            board.close()
+
