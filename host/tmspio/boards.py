@@ -36,6 +36,7 @@ OPTIONAL = (
     "header",
     "broken_out",
     "reserved",
+    "rig",
     "sources",
     "notes",
 )
@@ -191,6 +192,10 @@ class _Checker:
                 self.integer(g, "broken_out[%d]" % i, 0, 47)
             if len(set(bo)) != len(bo):
                 self.fail("broken_out", "lists a GPIO twice")
+        if "rig" in d:
+            self.obj(d["rig"], "rig", (), ("estop_driver",))
+            if "estop_driver" in d["rig"]:
+                self.integer(d["rig"]["estop_driver"], "rig.estop_driver", 0, 47)
         for key in ("sources", "notes"):
             if key in d:
                 if not isinstance(d[key], list):
@@ -271,6 +276,21 @@ class _Checker:
                 self.fail(
                     "loopback[%d][1]" % i,
                     "GPIO%d is not a capture input (trigger_in or confirm_in pin)" % inp,
+                )
+
+        driver = d.get("rig", {}).get("estop_driver")
+        if driver is not None:
+            if driver not in outs:
+                self.fail(
+                    "rig.estop_driver",
+                    "GPIO%d is not a trigger output (the e-stop test pulses a trigger channel)"
+                    % driver,
+                )
+            if driver in [out for out, _ in d["loopback"]]:
+                self.fail(
+                    "rig.estop_driver",
+                    "GPIO%d is also a loopback output: the self-test would press the e-stop"
+                    % driver,
                 )
 
 

@@ -118,7 +118,7 @@ BROKEN = [
         _set("colour", "red"),
         "board: unknown field 'colour' (allowed: name, chip, "
         "sysclk_hz, pins, polarity, pulls, limits, loopback, description, status_led_kind, "
-        "status_led_active, header, broken_out, reserved, sources, notes)",
+        "status_led_active, header, broken_out, reserved, rig, sources, notes)",
         True,
     ),
     (
@@ -248,6 +248,24 @@ BROKEN = [
         _set("loopback", [[10, 11]]),
         "loopback[0][0]: GPIO10 is not a trigger output (the self-test drives trigger channels)",
         False,
+    ),
+    (
+        "rig-not-trigger",
+        _set("rig", {"estop_driver": 6}),
+        "rig.estop_driver: GPIO6 is not a trigger output (the e-stop test pulses a trigger channel)",
+        False,
+    ),
+    (
+        "rig-is-loopback",
+        _set("rig", {"estop_driver": 2}),
+        "rig.estop_driver: GPIO2 is also a loopback output: the self-test would press the e-stop",
+        False,
+    ),
+    (
+        "rig-field",
+        _set("rig", {"estop": 5}),
+        "rig: unknown field 'estop' (allowed: estop_driver)",
+        True,
     ),
     (
         "loop-to-estop",
