@@ -1,0 +1,92 @@
+# MicroPython test double of the Engine API (docs/architecture.md §5). Edges are the program's
+# planned edges; they become visible as `SPEED` x real time passes after start().
+import time
+
+import progformat
+
+SPEED = 200  # board seconds per real second
+
+
+class FirmwareError(Exception):
+    pass
+
+
+class FakeEngine:
+    def __init__(self, cfg):
+        self.sysclk = cfg["sysclk_hz"]
+        self.state = "idle"
+        self.program = None
+        self.edges = []
+        self.sent = 0
+        self.reason = None
+        self.t0 = 0
+        self.start_cycle = None
+        self.stop_cycle = None
+
+    def _now(self):
+        return time.ticks_diff(time.ticks_ms(), self.t0) * SPEED * (self.sysclk // 1000)
+
+    def load(self, data):
+        if self.state in ("armed", "running"):
+            raise FirmwareError("busy", "load while " + self.state)
+        try:
+            self.program = progformat.decode(data)
+        except progformat.FormatError as e:
+            raise FirmwareError("format", str(e))
+        self.state = "loaded"
+
+    def arm(self):
+        if self.state not in ("loaded", "done", "aborted"):
+            raise FirmwareError("order", "arm while " + self.state)
+        self.state = "armed"
+
+    def start(self):
+        if self.state != "armed":
+            raise FirmwareError("order", "start while " + self.state)
+        self.t0 = time.ticks_ms()
+        self.start_cycle = 1000
+        edges = []
+        for ch in self.program.channels:
+            widths = []
+            for seg in ch.segments:
+                for _ in range(seg[0]):
+                    widths.append(seg[1])
+            active = 1 - ch.idle_level
+            k = 0
+            for t in ch.onsets():
+                edges.append((1000 + t, ch.index, active))
+                edges.append((1000 + t + widths[k], ch.index, ch.idle_level))
+                k += 1
+        edges.sort()
+        self.edges = edges
+        self.sent = 0
+        self.state = "running"
+
+    def stop(self, reason):
+        if self.state in ("armed", "running"):
+            self.stop_cycle = self._now()
+            self.state = "aborted"
+            self.reason = reason
+
+    def poll(self):
+        limit = self.stop_cycle if self.state == "aborted" else self._now()
+        out = []
+        while self.sent < len(self.edges) and self.edges[self.sent][0] <= limit:
+            cycle, ch, level = self.edges[self.sent]
+            out.append((ch, level, cycle))
+            self.sent += 1
+        if self.state == "running" and self.sent == len(self.edges):
+            self.state = "done"
+        return out
+
+    def status(self):
+        n = 0
+        for i in range(self.sent):
+            cycle, ch, level = self.edges[i]
+            for c in self.program.channels:
+                if c.index == ch and level != c.idle_level:
+                    n += 1
+        return {"state": self.state,
+                "pulses_planned": self.program.pulses() if self.program else 0,
+                "pulses_delivered": n, "reason": self.reason, "faults": [],
+                "start_cycle": self.start_cycle}
