@@ -346,11 +346,15 @@ ACTIVE_STATES = ("armed", "waiting", "running")
 RUN_TIMEOUT_S = 60.0  # wall-clock bound per loopback run (the program itself lasts ~50 ms)
 
 
-def run_selftest(link, board=None, tolerance_cycles=DEFAULT_TOLERANCE_CYCLES, now=None):
+def run_selftest(
+    link, board=None, tolerance_cycles=DEFAULT_TOLERANCE_CYCLES, now=None, heartbeat_ms=None
+):
     """Run the loopback test on a connected board (a tmspio.link.Link after hello) -> certificate.
 
     `board`: the board dict; by default the host's boards/<name>.json for the name the board
     reports. Each loopback pair gets its own load/arm/start through the normal session path.
+    `heartbeat_ms`: the board's host-silence bound for each run (None: the board's default;
+    0 on an emulated board running faster than real time, see session.heartbeat_for).
     The test pulses reach the trigger output: the stimulator must be disconnected or disarmed.
     """
     info = link.info if link.info is not None else link.hello()
@@ -374,7 +378,7 @@ def run_selftest(link, board=None, tolerance_cycles=DEFAULT_TOLERANCE_CYCLES, no
         channel = prog.channels[0]
         link.load(prog)
         since = len(link.states)
-        link.run()
+        link.run(heartbeat_ms)
         status = _wait_at_rest(link, since, RUN_TIMEOUT_S)
         edges = list(link.edges)
         source = sources[role_of(board, inp)]

@@ -206,7 +206,8 @@ class FakeLink:
     def load(self, prog):
         self.loaded.append(progformat.decode(progformat.encode(prog)))
 
-    def run(self):
+    def run(self, heartbeat_ms=None):
+        self.heartbeat_ms = heartbeat_ms
         (ch,) = self.loaded[-1].channels
         self.edges = []
         inp = self.board["loopback"][len(self.loaded) - 1][1]

@@ -51,13 +51,20 @@ def run(args):
 
         name = args.board or "emulated"
         with SerialBoard(board=boards.board_path(name)) as emu:
-            with link.connect(emu.path) as session:
-                cert = selftest.run_selftest(session, board, args.tolerance)
+            with link.connect(emu.path) as conn:
+                cert = selftest.run_selftest(
+                    conn,
+                    board,
+                    args.tolerance,
+                    heartbeat_ms=0,  # board time outruns wall time
+                )
     else:
-        with link.connect(args.port) as session:
-            board = board or boards.load_board(session.info["board"])
+        with link.connect(args.port) as conn:
+            board = board or boards.load_board(conn.info["board"])
             _confirm_stimulator_disconnected(board, args.yes)
-            cert = selftest.run_selftest(session, board, args.tolerance)
+            cert = selftest.run_selftest(
+                conn, board, args.tolerance, heartbeat_ms=link.HEARTBEAT_WALL_MS
+            )
     for line in boards.loopback_wiring(board or boards.load_board(cert["board"])):
         print("loopback: " + line)
     if args.out:
