@@ -132,7 +132,7 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
     _check_sysclk(sysclk_hz)
     width = nearest_cycle(protocol.pulse_width, sysclk_hz)
     if width < 1:
-        raise InputError("%s: pulse_width = %r: at least one cycle (%s) at %d Hz"
+        raise InputError("%s: pulse_width = \"%s\": at least one cycle (%s) at %d Hz"
                          % (protocol.name, units.format_seconds(protocol.pulse_width),
                             units.seconds_text(Fraction(1, sysclk_hz), 12), sysclk_hz))
     sched = schedule.expand(protocol)

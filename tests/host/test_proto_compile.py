@@ -1,0 +1,183 @@
+"""Compilation to the segment program: exact cycles, no drift, round trip through progformat."""
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from proto_helpers import BASE, protocol
+from tmspio import compile as compiler
+from tmspio import firmware
+from tmspio.errors import InputError
+from tmspio.protocols import from_dict, resolve
+
+pf = firmware.progformat()
+MARK = pf.FLAG_MARKER
+
+
+def expand(channel):
+    return list(channel.onsets())
+
+
+def test_itbs_segments_at_125_mhz():
+    c = compiler.compile_protocol(resolve("itbs"))
+    prog = c.program
+    assert prog.sysclk_hz == 125_000_000 and prog.start_mode == pf.START_IMMEDIATE
+    (ch,) = prog.channels
+    assert (ch.index, ch.idle_level, ch.delay) == (0, 0, 0)
+    width, ipi = 125_000, 2_500_000  # 1 ms, 20 ms
+    burst_gap = 25_000_000 - 2 * ipi  # next burst 200 ms after this burst's first pulse
+    train_gap = 1_250_000_000 - (9 * 25_000_000 + 2 * ipi)  # 10 s train period
+    expected = []
+    for _train in range(20):
+        for burst in range(10):
+            gap = burst_gap if burst < 9 else train_gap
+            expected.append((3, width, ipi, gap, MARK if burst == 0 else 0))
+    expected[-1] = (3, width, ipi, 2 * width, 0)  # program ends one width after the last pulse
+    assert ch.segments == expected
+    assert expand(ch)[-1] == 191_840 * 125_000  # 191.84 s
+
+
+def test_0_9_hz_onsets_are_nearest_cycles_without_drift():
+    c = compiler.compile_protocol(resolve("rtms-0.9hz"))
+    onsets = expand(pf.decode(c.encode()).channels[0])
+    period = Fraction(1_250_000_000, 9)  # 10/9 s in cycles, not an integer
+    assert onsets == [int(k * period + Fraction(1, 2)) for k in range(810)]
+    assert onsets[-1] == 112_361_111_111
+    assert c.max_rounding_error() == Fraction(4, 9) / 125_000_000  # worst: 4/9 of a cycle
+    # a one-period approximation would drift: round(period) * 809 is 90 cycles late
+    assert round(period) * 809 - onsets[-1] == 90
+
+
+def test_segments_from_cycles_pure_rules():
+    seg = compiler.segments_from_cycles
+    assert seg([0, 10, 20, 35, 50, 60], 2, 4) == [
+        (3, 2, 10, 15, 0), (2, 2, 15, 10, 0), (1, 2, 0, 4, 0)]
+    assert seg([0, 10, 20, 30], 2, 4, breaks=[2], marks=[0, 2]) == [
+        (2, 2, 10, 10, MARK), (2, 2, 10, 4, MARK)]
+    assert seg([0], 2, 5) == [(1, 2, 0, 5, 0)]
+    big = pf.U32 + 1
+    assert seg([0, big, 2 * big], 2, 4) == [(1, 2, 0, big, 0), (1, 2, 0, big, 0),
+                                           (1, 2, 0, 4, 0)]
+
+
+def test_multichannel_offsets_become_delays_and_polarity_becomes_idle_level():
+    p = protocol(channels=[{"name": "a", "polarity": "active-high"},
+                           {"name": "b", "polarity": "active-low", "offset": "2.5 ms"}])
+    c = compiler.compile_protocol(p, 1_000_000)
+    a, b = c.program.channels
+    assert (a.index, a.idle_level, a.delay) == (0, 0, 0)
+    assert (b.index, b.idle_level, b.delay) == (1, 1, 2500)
+    assert [s[:4] for s in a.segments[:-1]] == [s[:4] for s in b.segments[:-1]] == [
+        (40, 1000, 100_000, 30_000_000 - 3_900_000)] * 2
+    assert (a.segments[-1][3], b.segments[-1][3]) == (2500 + 2000, 2000)
+    assert [s[4] for s in a.segments] == [MARK, MARK, MARK]
+    assert [s[4] for s in b.segments] == [0, 0, 0]
+    end_a = expand(a)[-1] + a.segments[-1][3]
+    end_b = expand(b)[-1] + b.segments[-1][3]
+    assert end_a == end_b == expand(b)[-1] + 2 * 1000  # both channels end together
+
+
+def test_start_modes():
+    gated = protocol(start={"mode": "gated", "refractory": "1.5 s"})
+    prog = compiler.compile_protocol(gated, 1000).program
+    assert (prog.start_mode, prog.refractory) == (pf.START_GATED, 1500)
+    trig = compiler.compile_protocol(protocol(start={"mode": "trigger"}), 1000).program
+    assert (trig.start_mode, trig.refractory) == (pf.START_TRIGGER, 0)
+
+
+def test_explicit_onsets_compile_one_segment_per_period_run():
+    data = dict(BASE)
+    data.pop("timing")
+    data["onsets"] = ["0 s", "1 s", "2 s", "2.5 s", "4 s"]
+    c = compiler.compile_protocol(from_dict(data), 1000)
+    assert c.program.channels[0].segments == [
+        (3, 1, 1000, 500, MARK), (2, 1, 1500, 2, 0)]
+
+
+def test_clock_too_slow_for_the_protocol_is_an_input_error():
+    with pytest.raises(InputError) as e:
+        compiler.compile_protocol(resolve("itbs"), 100)
+    assert str(e.value) == 'itbs: pulse_width = "1 ms": at least one cycle (0.01 s) at 100 Hz'
+    with pytest.raises(InputError) as e:
+        compiler.compile_protocol(resolve("itms"), 700)
+    assert str(e.value) == ("itms: channels.0 onset 1 = 0.0015 s: more than one pulse width "
+                            "(1 cycles) after the previous onset at 700 Hz")
+    for bad in (0, -5, 2**32, 1.5e6, "125000000", True):
+        with pytest.raises(InputError) as e:
+            compiler.compile_protocol(resolve("itbs"), bad)
+        assert str(e.value) == "sysclk_hz = %r: an integer 1..4294967295 Hz" % (bad,)
+
+
+def test_summary_json_fields():
+    s = compiler.compile_protocol(resolve("pas25")).summary()
+    assert s["pulses"] == 180 and s["sysclk_hz"] == 125_000_000
+    assert (s["first_pulse_s"], s["last_pulse_s"], s["duration_s"]) == (0.0, 1780.025, 1780.026)
+    assert s["segments"] == 180 and s["max_rounding_error_s"] == 0.0
+    assert [(ch["name"], ch["pulses"], ch["onsets_s"][:2]) for ch in s["channels"]] == [
+        ("nerve", 90, [0.0, 20.0]), ("tms", 90, [0.025, 20.025])]
+    assert s["unverified"] == list(resolve("pas25").unverified)
+
+
+timings = st.fixed_dictionaries({
+    "pulses": st.integers(1, 5), "bursts": st.integers(1, 4), "trains": st.integers(1, 4),
+    "ipi_us": st.integers(1_001, 40_000), "ibi_extra_us": st.integers(1_001, 300_000),
+    "iti_extra_us": st.integers(1_001, 3_000_000), "jitter": st.booleans(),
+    "seed": st.integers(0, 2**40), "offset_us": st.integers(0, 20_000),
+    "sysclk": st.sampled_from([1_000_000, 12_000_000, 48_000_000, 125_000_000, 133_000_000,
+                               150_000_000, 200_000_000, 3_333_333]),
+})
+
+
+def _protocol_from(t):
+    timing = {"pulses_in_burst": t["pulses"], "bursts_in_train": t["bursts"],
+              "trains_in_protocol": t["trains"]}
+    burst = (t["pulses"] - 1) * t["ipi_us"]
+    ibi = burst + t["ibi_extra_us"]
+    train = (t["bursts"] - 1) * ibi + burst
+    iti = train + t["iti_extra_us"]
+    if t["pulses"] > 1:
+        timing["inter_pulse_interval"] = "%d us" % t["ipi_us"]
+    if t["bursts"] > 1:
+        timing["inter_burst_interval"] = "%d us" % ibi
+    if t["trains"] > 1:
+        timing["inter_train_interval"] = (
+            {"uniform": ["%d us" % iti, "%d us" % (iti + 777_777)], "seed": t["seed"]}
+            if t["jitter"] else "%d us" % iti)
+    channels = [{"name": "a", "polarity": "active-high"}]
+    if t["offset_us"]:
+        channels.append({"name": "b", "polarity": "active-low",
+                         "offset": "%d us" % t["offset_us"]})
+    return from_dict(dict(BASE, timing=timing, channels=channels)), ibi, iti
+
+
+@settings(max_examples=150, deadline=None)
+@given(timings)
+def test_compiled_onsets_are_the_nearest_cycle_to_exact_time(t):
+    p, ibi_us, iti_us = _protocol_from(t)
+    c = compiler.compile_protocol(p, t["sysclk"])
+    f = t["sysclk"]
+    data = c.encode()
+    back = pf.decode(data)
+    assert back == c.program and pf.encode(back) == data
+    n = t["pulses"] * t["bursts"] * t["trains"]
+    assert back.pulses() == n * len(p.channels)
+    # independent closed form: train start (drawn or fixed) + b*IBI + p*IPI
+    draws = [d.value for d in c.schedule.draws]
+    assert len(draws) == (t["trains"] - 1 if t["jitter"] else 0)
+    starts = [Fraction(0)]
+    for k in range(1, t["trains"]):
+        starts.append(starts[-1] + (draws[k - 1] if t["jitter"] else Fraction(iti_us, 10**6)))
+    exact = [s + b * Fraction(ibi_us, 10**6) + q * Fraction(t["ipi_us"], 10**6)
+             for s in starts for b in range(t["bursts"]) for q in range(t["pulses"])]
+    for ci, ch in enumerate(p.channels):
+        want = [int((e + ch.offset) * f + Fraction(1, 2)) for e in exact]
+        assert list(back.channels[ci].onsets()) == want
+        assert all(abs(Fraction(w, f) - (e + ch.offset)) <= Fraction(1, 2 * f)
+                   for w, e in zip(want, exact))
+    assert c.max_rounding_error() <= Fraction(1, 2 * f)
+    # marker on channel 0 with each train's first pulse, nowhere else
+    marked = sum(1 for s in back.channels[0].segments if s[4] & MARK)
+    assert marked == t["trains"]
+    for d in c.schedule.draws:
+        assert Fraction(iti_us, 10**6) <= d.value <= Fraction(iti_us + 777_777, 10**6)

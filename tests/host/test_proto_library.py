@@ -1,0 +1,139 @@
+"""The built-in library against the published numbers (tms-domain.md §1)."""
+
+import tomllib
+from fractions import Fraction
+
+import pytest
+from tmspio import compile as compiler
+from tmspio.protocols import library, resolve
+
+# name: (pulses per channel, channels, exact last onset of channel 0 in s, segments per channel)
+PUBLISHED = {
+    "itbs": (600, 1, Fraction("191.84"), 200),
+    "threed-itbs": (600, 1, Fraction("191.84"), 200),
+    "ctbs600": (600, 1, Fraction("39.84"), 200),
+    "ctbs300": (300, 1, Fraction("19.84"), 100),
+    "imtbs": (600, 1, Fraction("109.84"), 200),
+    "saint": (1800, 1, Fraction("591.84"), 600),
+    "rtms-10hz": (3000, 1, Fraction("2223.9"), 75),
+    "rtms-10hz-short-iti": (3000, 1, Fraction("1113.9"), 75),
+    "rtms-1hz": (900, 1, Fraction(899), 1),
+    "rtms-0.9hz": (810, 1, Fraction(809) / Fraction("0.9"), None),
+    "rtms-20hz": (40, 1, Fraction("1.95"), 1),
+    "rtms-5hz": (600, 1, Fraction("119.8"), 1),
+    "qps5": (1440, 1, 1795 + 3 * Fraction("0.005"), 360),
+    "qps50": (1440, 1, 1795 + 3 * Fraction("0.05"), 360),
+    "itms": (360, 1, Fraction("895.0015"), 180),
+    "pas25": (90, 2, Fraction(89 * 20), 90),
+    "pas10": (90, 2, Fraction(89 * 20), 90),
+    "sici": (10, 2, None, 10),
+    "icf": (10, 2, None, 10),
+    "tms-eeg": (100, 1, None, None),
+}
+
+
+def test_library_holds_exactly_the_published_entries():
+    assert library.names() == sorted(PUBLISHED)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_entry_matches_published_numbers(name):
+    pulses, channels, last, segments = PUBLISHED[name]
+    p = resolve(name)
+    c = compiler.compile_protocol(p)
+    assert p.name == name
+    assert p.citation and p.methods and p.title
+    assert len(p.channels) == channels
+    assert [len(t) for t in c.channel_times] == [pulses] * channels
+    assert c.channel_times[0][0] == 0
+    if last is not None:
+        assert c.channel_times[0][-1] == last
+    if segments is not None:
+        assert [len(ch.segments) for ch in c.program.channels] == [segments] * channels
+
+
+def test_itbs_last_pulse_and_duration():
+    c = compiler.compile_protocol(resolve("itbs"))
+    assert c.pulses() == 600
+    assert c.last_onset() == Fraction("191.84")
+    assert c.duration() == Fraction("191.841")  # last onset + 1 ms pulse
+    assert c.max_rounding_error() == 0
+
+
+def test_chen_0_9_hz_last_pulse_is_809_over_0_9():
+    c = compiler.compile_protocol(resolve("rtms-0.9hz"))
+    assert c.pulses() == 810
+    assert c.last_onset() == Fraction(8090, 9)
+    assert round(float(c.last_onset()), 3) == 898.889
+
+
+def test_qps_is_1440_pulses_in_360_bursts_every_5_s():
+    for name, ipi in (("qps5", Fraction(5, 1000)), ("qps50", Fraction(50, 1000))):
+        c = compiler.compile_protocol(resolve(name))
+        onsets = c.channel_times[0]
+        assert len(onsets) == 1440
+        firsts = onsets[::4]
+        assert len(firsts) == 360
+        assert all(b - a == 5 for a, b in zip(firsts, firsts[1:]))
+        assert all(onsets[4 * k + j] - onsets[4 * k] == j * ipi
+                   for k in range(360) for j in range(4))
+
+
+def test_pas_tms_channel_follows_the_nerve_shock():
+    for name, offset, last in (("pas25", Fraction(25, 1000), Fraction("1780.025")),
+                               ("pas10", Fraction(10, 1000), Fraction("1780.01"))):
+        c = compiler.compile_protocol(resolve(name))
+        nerve, tms = c.channel_times
+        assert [p.name for p in c.protocol.channels] == ["nerve", "tms"]
+        assert all(t - n == offset for n, t in zip(nerve, tms))
+        assert tms[-1] == last
+        assert c.program.channels[1].delay == offset * compiler.DEFAULT_SYSCLK
+
+
+@pytest.mark.parametrize("name, isi", [("sici", Fraction(3, 1000)), ("icf", Fraction(1, 100))])
+def test_paired_pulse_conditioning_test_interval_and_jittered_trials(name, isi):
+    c = compiler.compile_protocol(resolve(name))
+    cond, test = c.channel_times
+    assert all(t - k == isi for k, t in zip(cond, test))
+    gaps = [b - a for a, b in zip(cond, cond[1:])]
+    assert len(gaps) == 9 and all(10 <= g <= 15 for g in gaps)
+    assert [d.value for d in c.schedule.draws] == gaps
+
+
+def test_tms_eeg_intervals_are_drawn_in_range_and_reported():
+    c = compiler.compile_protocol(resolve("tms-eeg"))
+    onsets = c.channel_times[0]
+    gaps = [b - a for a, b in zip(onsets, onsets[1:])]
+    assert all(Fraction("1.1") <= g <= Fraction("1.4") for g in gaps)
+    assert [d.value for d in c.schedule.draws] == gaps
+    assert [d.index for d in c.schedule.draws] == list(range(99))
+    assert len(set(gaps)) > 90  # really drawn, not one repeated value
+    again = compiler.compile_protocol(resolve("tms-eeg"))
+    assert again.channel_times == c.channel_times  # the seed makes it reproducible
+
+
+def test_unverified_flags_follow_the_reference():
+    # Values marked UNVERIFIED/UNKNOWN in tms-domain.md stay flagged in the library.
+    assert any("80% AMT" in f for f in resolve("itbs").unverified)
+    assert any("5 s on / 10 s off" in f for f in resolve("imtbs").unverified)
+    assert any("UNKNOWN" in f for f in resolve("rtms-20hz").unverified)
+    assert any("UNKNOWN" in f for f in resolve("rtms-5hz").unverified)
+    assert any("1800/30" in f or "60 trains" in f for f in resolve("saint").unverified)
+    assert any("0.05 Hz" in f for f in resolve("pas25").unverified)
+    assert resolve("rtms-10hz").unverified == []
+
+
+def test_library_files_carry_a_citation_comment_and_methods_sentence():
+    for name in library.names():
+        path = library.path_of(name)
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+        assert data["methods"].endswith(".")
+        assert data["methods"].count(". ") == 0  # one sentence
+        with open(path, encoding="utf-8") as f:
+            assert f.readline().startswith("# ")
+
+
+def test_library_lookup_is_case_insensitive():
+    assert resolve("iTBS").name == "itbs"
+    assert library.path_of("nope") is None
