@@ -11,10 +11,14 @@ the plan:
               otherwise captured_i - output_i when it captures its own output edges too;
               otherwise not measured (the certificate says so, it never guesses)
 
-The verdict is "pass" when every planned edge arrived once, with the planned level, never before
-it was commanded, and the jitter is within the tolerance (default 1 cycle: one capture sample,
-because an external buffer's delay may straddle a sample edge). Everything here except
-`run_selftest` is pure and unit-tested; `run_selftest(link)` drives a connected board.
+The board's capture samples its inputs every CAP_SLOT cycles (firmware/timing.py: 2), so a
+captured edge is its pad cycle rounded up to that grid. The test program therefore puts every
+edge on the grid (all widths and periods are multiples of the slot): the rounding is then the
+same for every edge, and any spread is real. The verdict is "pass" when every planned edge
+arrived once, with the planned level, never before it was commanded, and the jitter is within
+the tolerance (default: one capture slot, because on hardware an external buffer's delay may
+straddle a sample). Everything here except `run_selftest` is pure and unit-tested;
+`run_selftest(link)` drives a connected board.
 
 The test pulses leave the trigger output: the stimulator must be disconnected or disarmed.
 """
@@ -29,7 +33,9 @@ from .boards import load_board, pin_label, role_of
 from .errors import DeviceError, InputError
 
 FORMAT = "tmspio-selftest/1"
-DEFAULT_TOLERANCE_CYCLES = 1
+# Capture resolution of the firmware: one sample every CAP_SLOT cycles.
+RESOLUTION_CYCLES = firmware.load("timing").CAP_SLOT
+DEFAULT_TOLERANCE_CYCLES = RESOLUTION_CYCLES
 # Number of pulses in each of the two test segments: enough edges for a jitter figure, short
 # enough (about 50 ms at the default limits) for a quick check before every session.
 PULSES_PER_SEGMENT = 10
@@ -50,7 +56,8 @@ def selftest_program(board, output_gpio):
     """Program driving the trigger channel on `output_gpio`: two segments of PULSES_PER_SEGMENT.
 
     Segment A runs at the board's limits (narrowest pulse, shortest interval); segment B uses a
-    longer pulse and an odd period (3 x min interval + 1 cycle) so edges fall on odd cycles too.
+    longer pulse and a period that is not a round number of microseconds (3 x min interval + one
+    capture slot). Every count is a multiple of the capture slot (see the module docstring).
     """
     pins = board["pins"]["trigger"]
     if output_gpio not in pins:
@@ -60,10 +67,10 @@ def selftest_program(board, output_gpio):
         )
     lim = board["limits"]
     us = cycles_per_us(board["sysclk_hz"])
-    width_a = lim["min_width_us"] * us
-    period_a = lim["min_interval_us"] * us
-    period_b = 3 * period_a + 1
-    width_b = min(10 * width_a, lim["max_width_us"] * us, period_b // 2)
+    width_a = _on_grid(lim["min_width_us"] * us)
+    period_a = _on_grid(lim["min_interval_us"] * us)
+    period_b = 3 * period_a + RESOLUTION_CYCLES
+    width_b = _on_grid(min(10 * width_a, lim["max_width_us"] * us, period_b // 2))
     n = PULSES_PER_SEGMENT
     segments = [
         (n, width_a, period_a, 5 * period_a, 0),
@@ -73,6 +80,11 @@ def selftest_program(board, output_gpio):
         pins.index(output_gpio), idle_level=0, delay=0, segments=segments
     )
     return firmware.progformat().Program(board["sysclk_hz"], [channel])
+
+
+def _on_grid(cycles):
+    """Round up to a multiple of the capture slot."""
+    return -(-cycles // RESOLUTION_CYCLES) * RESOLUTION_CYCLES
 
 
 def plan_edges(channel):
@@ -93,7 +105,14 @@ def plan_edges(channel):
 # -- measurement -------------------------------------------------------------------------------
 
 
-def measure(plan, captured, sysclk_hz, start_cycle=None, outputs=None, tolerance_cycles=1):
+def measure(
+    plan,
+    captured,
+    sysclk_hz,
+    start_cycle=None,
+    outputs=None,
+    tolerance_cycles=DEFAULT_TOLERANCE_CYCLES,
+):
     """Compare captured input edges [(cycle, level)] with planned edges [(cycle, level)].
 
     `outputs`: the board's capture of its own output edges, if it has one (same format).
@@ -173,7 +192,9 @@ def _fmt(x):
 # -- the certificate ---------------------------------------------------------------------------
 
 
-def certificate(board, firmware_version, pairs, port, created_utc, tolerance_cycles=1):
+def certificate(
+    board, firmware_version, pairs, port, created_utc, tolerance_cycles=DEFAULT_TOLERANCE_CYCLES
+):
     """Combine per-loopback results into the certificate dict.
 
     pairs: [(output_gpio, input_gpio, measure() result)]. created_utc: an aware datetime.
@@ -215,6 +236,7 @@ def certificate(board, firmware_version, pairs, port, created_utc, tolerance_cyc
         "host_version": __version__,
         "port": port,
         "sysclk_hz": sysclk,
+        "resolution_cycles": RESOLUTION_CYCLES,
         "tolerance_cycles": tolerance_cycles,
         "edges_planned": planned,
         "edges_measured": measured,

@@ -22,7 +22,7 @@ def test_program_uses_the_board_limits_in_cycles():
     assert (ch.index, ch.idle_level, ch.delay) == (0, 0, 0)
     assert ch.segments == [
         (10, 1250, 125_000, 625_000, 0),
-        (10, 12_500, 375_001, 375_001, 0),
+        (10, 12_500, 375_002, 375_002, 0),
     ]
     assert progformat.decode(progformat.encode(prog)) == prog
 
@@ -71,15 +71,25 @@ def test_perfect_loopback_has_zero_jitter_and_constant_latency():
     }
 
 
-def test_one_cycle_of_jitter_is_within_the_default_tolerance_two_are_not():
-    late1 = shifted(PLAN, 10)
-    late1[2] = (late1[2][0] + 1, 1)
-    r = selftest.measure(PLAN, late1, SYSCLK)
-    assert (r["jitter_cycles"], r["jitter_ns"], r["reasons"]) == (1, 8.0, [])
+def test_jitter_up_to_one_capture_slot_passes_by_default_more_fails():
+    assert selftest.RESOLUTION_CYCLES == selftest.DEFAULT_TOLERANCE_CYCLES == 2
+    late = shifted(PLAN, 10)
+    late[2] = (late[2][0] + 2, 1)
+    r = selftest.measure(PLAN, late, SYSCLK)
+    assert (r["jitter_cycles"], r["jitter_ns"], r["reasons"]) == (2, 16.0, [])
     assert (r["latency_reference"], r["latency_cycles"]) == ("not_measured", None)
-    late1[2] = (late1[2][0] + 1, 1)
-    r = selftest.measure(PLAN, late1, SYSCLK)
-    assert r["reasons"] == ["jitter 2 cycles (16 ns) exceeds the tolerance of 1 cycles"]
+    late[2] = (late[2][0] + 1, 1)
+    r = selftest.measure(PLAN, late, SYSCLK)
+    assert r["reasons"] == ["jitter 3 cycles (24 ns) exceeds the tolerance of 2 cycles"]
+    r = selftest.measure(PLAN, late, SYSCLK, tolerance_cycles=0)
+    assert r["reasons"] == ["jitter 3 cycles (24 ns) exceeds the tolerance of 0 cycles"]
+
+
+def test_every_test_edge_is_on_the_capture_grid():
+    for name in ("pico_w", "feather_rp2040", "xiao_rp2040", "rp2040_zero"):
+        board = load_board(name)
+        (ch,) = selftest.selftest_program(board, board["loopback"][0][0]).channels
+        assert all(c % selftest.RESOLUTION_CYCLES == 0 for c, _ in selftest.plan_edges(ch))
 
 
 def test_missing_extra_wrong_level_and_early_edges_fail():
@@ -127,6 +137,7 @@ def test_certificate_fields_and_summary():
     assert cert["created_utc"] == "2026-11-26T04:30:00Z"
     assert (cert["board"], cert["chip"], cert["firmware_version"]) == ("pico_w", "rp2040", "0.1.0")
     assert cert["host_version"] == __version__
+    assert (cert["resolution_cycles"], cert["tolerance_cycles"]) == (2, 2)
     assert (cert["edges_planned"], cert["edges_measured"]) == (4, 4)
     assert (cert["jitter_cycles"], cert["jitter_ns"]) == (0, 0.0)
     assert cert["latency_cycles"] == {"min": 3, "max": 3}

@@ -42,7 +42,9 @@ class Target:
 
     def jitter_tolerance(self):
         """Emulated timing is exact; hardware may straddle one capture sample (selftest doc)."""
-        return 0 if self.emulated else 1
+        from tmspio.selftest import RESOLUTION_CYCLES
+
+        return 0 if self.emulated else RESOLUTION_CYCLES
 
     def estop_driver(self, board):
         """The trigger output jumpered to the e-stop input (rig.estop_driver or the env var)."""
