@@ -1,0 +1,707 @@
+"""The emulated RP2040 board: virtual sysclk, register bus, GPIO pads, PIO, DMA, watchdog.
+
+Contract: docs/architecture.md §2; timing model and fast path: docs/emulator.md.
+Cycle order inside one sysclk cycle t: scheduled callbacks and external drives at t, watchdog,
+pin-visibility events, DMA (one transfer), every SM whose divider fires at t (SM0..SM7), then
+commit: pin writes (pads change at t + 1), IRQ flags (visible at t + 1), interrupt lines.
+CPU-side code (callbacks, the stand-ins) runs between cycles; its bus accesses act at
+`board.cycle` before that cycle's hardware step.
+"""
+
+import heapq
+
+try:
+    from .dmasim import DMA
+    from .emuerror import BoardReset, EmulatorError
+    from .pioblock import PIOBlock
+    from .piosim import DEP_PINS, INF
+except ImportError:
+    from dmasim import DMA
+    from emuerror import BoardReset, EmulatorError
+    from pioblock import PIOBlock
+    from piosim import DEP_PINS, INF
+
+__all__ = ["ACCESS_CYCLES", "Board", "BoardReset", "EmulatorError", "current"]
+
+# CPU cycles the stand-ins charge per register access: a modelling choice (1 us at 125 MHz),
+# not a measurement of MicroPython's real cost per mem32 access (UNVERIFIED).
+ACCESS_CYCLES = 125
+NUM_GPIO = 30
+GPIO_MASK = (1 << NUM_GPIO) - 1
+SYNC_STAGES = 2  # input synchroniser flip-flops (bypassable per pin)
+
+PIO_BASES = (0x50200000, 0x50300000)
+DMA_BASE = 0x50000000
+IO_BANK0 = 0x40014000
+PADS_BANK0 = 0x4001C000
+SIO_BASE = 0xD0000000
+
+FUNC_SIO = 5
+FUNC_PIO0 = 6
+FUNC_PIO1 = 7
+FUNC_NULL = 31
+PAD_RESET = 0x56  # IE, DRIVE 4 mA, pull-down, Schmitt
+
+_current = None
+
+
+def current():
+    """The board the stand-ins act on (created with the defaults on first use)."""
+    global _current
+    if _current is None:
+        _current = Board()
+    return _current
+
+
+def _bit(mask, pin, on):
+    return (mask | (1 << pin)) if on else (mask & ~(1 << pin))
+
+
+class Board:
+    def __init__(self, chip="rp2040", sysclk=125_000_000, single_step=False):
+        if chip != "rp2040":
+            raise EmulatorError(
+                "chip %r is not modelled; allowed: 'rp2040' (RP2350 PIO v1, 3 blocks and "
+                "48 GPIOs are not implemented)" % (chip,)
+            )
+        self.chip = chip
+        self.sysclk = sysclk
+        self.single_step = bool(single_step)
+        self.cycle = 0
+        self.reset_cause = None
+        self.pio = [PIOBlock(self, 0), PIOBlock(self, 1)]
+        self.dma = DMA(self)
+        self._sms = self.pio[0].sm + self.pio[1].sm
+        self._seq = 0
+        self._schedule = []  # heap of (cycle, seq, callback)
+        self._drives = []  # heap of (cycle, seq, pin, level or None)
+        self._env = []  # heap of cycles at which a pad change becomes visible to the SMs
+        self._ext_mask = 0
+        self._ext_val = 0
+        self._wires = []  # (src, dst)
+        self._watch = {}  # handle -> (pin, callback, rising, falling, cpu)
+        self._irq_watch = []  # (kind, block, line, callback)
+        self._next_handle = 1
+        self._pending_cb = []
+        self._in_cycle = False
+        self._commit = []  # blocks with pending pin/IRQ writes
+        self._fifo_dirty = False
+        self._wd_deadline = None
+        self._wd_timeout = 0
+        self._power_up_io()
+        self.pads = 0
+        self.pads = self._compute_pads()
+        self._pad_hist = [(0, self.pads)]
+        self._traces = [[(0, (self.pads >> p) & 1)] for p in range(NUM_GPIO)]
+
+    def activate(self):
+        global _current
+        _current = self
+        return self
+
+    def _power_up_io(self):
+        self._gpio_ctrl = [FUNC_NULL] * NUM_GPIO
+        self._pads_reg = [PAD_RESET] * NUM_GPIO
+        self._pads_vsel = 0
+        self._sio_out = 0
+        self._sio_oe = 0
+        self._decode_io()
+
+    # -- pads ----------------------------------------------------------------------------------
+
+    def _decode_io(self):
+        fs = [0, 0, 0]
+        ov = [0, 0, 0, 0]
+        oe = [0, 0, 0, 0]
+        pu = pd = ie = od = 0
+        for p in range(NUM_GPIO):
+            c = self._gpio_ctrl[p]
+            f = c & 31
+            if f == FUNC_SIO:
+                fs[0] |= 1 << p
+            elif f == FUNC_PIO0:
+                fs[1] |= 1 << p
+            elif f == FUNC_PIO1:
+                fs[2] |= 1 << p
+            ov[(c >> 8) & 3] |= 1 << p
+            oe[(c >> 12) & 3] |= 1 << p
+            r = self._pads_reg[p]
+            pu |= ((r >> 3) & 1) << p
+            pd |= ((r >> 2) & 1) << p
+            ie |= ((r >> 6) & 1) << p
+            od |= ((r >> 7) & 1) << p
+        self._fs = fs
+        self._ov = ov
+        self._oev = oe
+        self._pu = pu
+        self._pd = pd
+        self._ie = ie
+        self._od = od
+
+    def _compute_pads(self):
+        fs = self._fs
+        p0 = self.pio[0]
+        p1 = self.pio[1]
+        out = (self._sio_out & fs[0]) | (p0.pad_out & fs[1]) | (p1.pad_out & fs[2])
+        oe = (self._sio_oe & fs[0]) | (p0.pad_oe & fs[1]) | (p1.pad_oe & fs[2])
+        ov = self._ov
+        out = (out & ov[0]) | (~out & ov[1]) | ov[3]
+        e = self._oev
+        oe = ((oe & e[0]) | (~oe & e[1]) | e[3]) & ~self._od & GPIO_MASK
+        und = ~oe & GPIO_MASK
+        ext = self._ext_mask & und
+        # pull-up and pull-down together act as a bus keeper: the pad keeps its last level
+        pull = (self._pu & ~self._pd) | (self._pu & self._pd & self.pads)
+        return (out & oe) | (self._ext_val & ext) | (pull & und & ~ext)
+
+    def _update_pads(self, c):
+        for _ in range(8):
+            new = self._compute_pads()
+            old = self.pads
+            if new == old:
+                return
+            self.pads = new
+            self._pad_hist.append((c, new))
+            if len(self._pad_hist) > 64:
+                self._prune_hist(c)
+            changed = new ^ old
+            heapq.heappush(self._env, c + SYNC_STAGES + 1)
+            if self.pio[0].bypass or self.pio[1].bypass:
+                heapq.heappush(self._env, c + 1)
+            p = 0
+            while changed >> p:
+                if (changed >> p) & 1:
+                    level = (new >> p) & 1
+                    self._traces[p].append((c, level))
+                    for h in self._watch:
+                        w = self._watch[h]
+                        if w[0] == p and (w[2] if level else w[3]):
+                            self._pending_cb.append((w[1], (p, c)))
+                p += 1
+            rewired = False
+            for src, dst in self._wires:
+                if (changed >> src) & 1:
+                    self._ext_mask |= 1 << dst
+                    self._ext_val = _bit(self._ext_val, dst, (new >> src) & 1)
+                    rewired = True
+            if not rewired:
+                return
+        raise EmulatorError("wires form a loop that never settles")
+
+    def _prune_hist(self, c):
+        h = self._pad_hist
+        i = len(h) - 1
+        while i > 0 and h[i][0] >= c - 8:
+            i -= 1
+        self._pad_hist = h[i:]
+
+    def _pad_at(self, c):
+        h = self._pad_hist
+        i = len(h) - 1
+        while i > 0 and h[i][0] > c:
+            i -= 1
+        return h[i][1]
+
+    def pio_inputs(self, bypass, u):
+        """The 32-bit GPIO input vector a PIO SM samples at cycle u (§1.10 model: pad(u - 3)
+        through the synchroniser, pad(u - 1) when bypassed)."""
+        v = self._pad_at(u - SYNC_STAGES - 1)
+        if bypass:
+            v = (v & ~bypass) | (self._pad_at(u - 1) & bypass)
+        return v & self._ie
+
+    # -- public API: pins ------------------------------------------------------------------------
+
+    def _check_pin(self, pin, what="pin"):
+        if not isinstance(pin, int) or not 0 <= pin < NUM_GPIO:
+            raise EmulatorError("%s %r: allowed 0..%d" % (what, pin, NUM_GPIO - 1))
+
+    def level(self, pin):
+        self._check_pin(pin)
+        return (self.pads >> pin) & 1
+
+    def trace(self, pin):
+        self._check_pin(pin)
+        return list(self._traces[pin])
+
+    def drive(self, pin, level, at=None):
+        """External input on `pin` from cycle `at` (default now); level None releases it."""
+        self._check_pin(pin)
+        if level not in (0, 1, None):
+            raise EmulatorError("drive level %r: allowed 0, 1 or None (release)" % (level,))
+        if at is None or at == self.cycle:
+            self._apply_drive(pin, level, self.cycle)
+            self._after_cpu_access()
+            return
+        if at < self.cycle:
+            raise EmulatorError("drive at cycle %d is in the past (now %d)" % (at, self.cycle))
+        self._seq += 1
+        heapq.heappush(self._drives, (at, self._seq, pin, level))
+
+    def _apply_drive(self, pin, level, c):
+        self._ext_mask = _bit(self._ext_mask, pin, level is not None)
+        self._ext_val = _bit(self._ext_val, pin, level == 1)
+        self._update_pads(c)
+
+    def wire(self, src, dst):
+        """A wire from pad `src` to input pad `dst` (loopback): dst follows src in the same cycle."""
+        self._check_pin(src, "wire source")
+        self._check_pin(dst, "wire destination")
+        self._wires.append((src, dst))
+        self._apply_drive(dst, (self.pads >> src) & 1, self.cycle)
+        self._after_cpu_access()
+
+    def watch_edges(self, pin, callback, rising=True, falling=True, cpu=False):
+        """callback(pin, cycle) at the cycle the pad changes. cpu=True hooks belong to the
+        firmware (Pin.irq) and are dropped by a reset. Returns a handle for unwatch()."""
+        self._check_pin(pin)
+        h = self._next_handle
+        self._next_handle += 1
+        self._watch[h] = (pin, callback, rising, falling, cpu)
+        return h
+
+    def unwatch(self, handle):
+        self._watch.pop(handle, None)
+
+    def watch_pio_irq(self, block, callback, line=0):
+        """callback(block, line) when PIO `block`'s IRQ`line` INTS goes from 0 to non-zero."""
+        if block not in (0, 1) or line not in (0, 1):
+            raise EmulatorError("watch_pio_irq(%r, line=%r): allowed block 0..1, line 0..1" % (block, line))
+        self._irq_watch.append(("pio", block, line, callback))
+
+    def watch_dma_irq(self, callback, line=0):
+        """callback(line) when DMA INTS`line` goes from 0 to non-zero."""
+        if line not in (0, 1):
+            raise EmulatorError("watch_dma_irq(line=%r): allowed 0..1" % (line,))
+        self._irq_watch.append(("dma", 0, line, callback))
+
+    def schedule(self, at_cycle, callback):
+        """callback(board) when the clock reaches at_cycle (before that cycle's hardware step)."""
+        if at_cycle < self.cycle:
+            raise EmulatorError("schedule at cycle %d is in the past (now %d)" % (at_cycle, self.cycle))
+        self._seq += 1
+        heapq.heappush(self._schedule, (at_cycle, self._seq, callback))
+
+    def dma_address(self, obj):
+        """Fake SRAM address of a Python buffer so DMA (and read32/write32) can reach it."""
+        return self.dma.memory.address(obj)
+
+    # -- watchdog / reset ------------------------------------------------------------------------
+
+    def watchdog_start(self, timeout_cycles):
+        if timeout_cycles <= 0:
+            raise EmulatorError("watchdog timeout %r cycles: must be > 0" % (timeout_cycles,))
+        self._wd_timeout = timeout_cycles
+        self._wd_deadline = self.cycle + timeout_cycles
+
+    def watchdog_feed(self):
+        if self._wd_deadline is not None:
+            self._wd_deadline = self.cycle + self._wd_timeout
+
+    def reset(self, cause):
+        """Hardware back to its power-up state at the current cycle (the clock keeps counting;
+        traces, external drives, wires, test-side watchers and schedules survive)."""
+        now = self.cycle
+        self.reset_cause = cause
+        for blk in self.pio:
+            blk.power_up(now)
+        self.dma.power_up()
+        self._power_up_io()
+        self._wd_deadline = None
+        self._irq_watch = []
+        for h in list(self._watch):
+            if self._watch[h][4]:
+                del self._watch[h]
+        self._commit = []
+        self._pending_cb = []
+        self._update_pads(now)
+        self._pending_cb = []
+
+    # -- hardware notifications -------------------------------------------------------------------
+
+    def commit_needed(self, blk):
+        if blk not in self._commit:
+            self._commit.append(blk)
+
+    def fifo_changed(self):
+        self._fifo_dirty = True
+
+    def active_changed(self):
+        self._fifo_dirty = True  # the DMA re-checks DREQs; the lines are re-evaluated
+
+    # -- bus -------------------------------------------------------------------------------------
+
+    def _device(self, addr):
+        hi = addr & 0xFFFFC000
+        if hi == PIO_BASES[0]:
+            return self.pio[0]
+        if hi == PIO_BASES[1]:
+            return self.pio[1]
+        if hi == DMA_BASE:
+            return self.dma
+        if hi == IO_BANK0 or hi == PADS_BANK0:
+            return self
+        return None
+
+    def read32(self, addr):
+        addr &= 0xFFFFFFFF
+        if addr & 3:
+            raise EmulatorError("bus read at 0x%08x: address must be 4-aligned" % addr)
+        if addr >> 28 == 0xD:
+            return self._sio_read(addr)
+        r = self.dma.memory.find(addr)
+        if r is not None:
+            return self.dma.memory.read(r, addr, 4)
+        dev = self._device(addr)
+        if dev is None:
+            raise EmulatorError("bus read at 0x%08x: no modelled register there" % addr)
+        if dev is self:
+            v = self._io_read(addr & 0xFFFFCFFF)
+        else:
+            v = dev.read(addr & 0xFFF, self.cycle)
+        self._after_cpu_access()
+        return v
+
+    def write32(self, addr, value):
+        addr &= 0xFFFFFFFF
+        value &= 0xFFFFFFFF
+        if addr & 3:
+            raise EmulatorError("bus write at 0x%08x: address must be 4-aligned" % addr)
+        if addr >> 28 == 0xD:
+            self._sio_write(addr, value)
+            self._after_cpu_access()
+            return
+        r = self.dma.memory.find(addr)
+        if r is not None:
+            self.dma.memory.write(r, addr, value, 4)
+            return
+        dev = self._device(addr)
+        if dev is None:
+            raise EmulatorError("bus write at 0x%08x: no modelled register there" % addr)
+        alias = (addr >> 12) & 3
+        off = addr & 0xFFF
+        if dev is self:
+            self._io_write(addr & 0xFFFFCFFF, value, alias)
+        elif alias == 0:
+            dev.write(off, value, self.cycle)
+        else:
+            kind = dev.alias_kind(off)
+            if kind == "none":
+                raise EmulatorError(
+                    "atomic %s alias write at 0x%08x: not modelled for this register"
+                    % (("XOR", "SET", "CLR")[alias - 1], addr)
+                )
+            if kind == "w1c":
+                if alias != 3:
+                    dev.write(off, value, self.cycle)
+            else:
+                cur = dev.read(off, self.cycle)
+                dev.write(off, _alias(cur, value, alias), self.cycle)
+        self._after_cpu_access()
+
+    def _after_cpu_access(self):
+        if self._fifo_dirty:
+            self._fifo_dirty = False
+            if self.dma.wake > self.cycle:
+                self.dma.wake = self.cycle
+        if not self._in_cycle:
+            self._check_irq_lines()
+            self._flush_callbacks()
+
+    def dma_read(self, addr, size):
+        mem = self.dma.memory
+        r = mem.find(addr)
+        if r is not None:
+            return mem.read(r, addr, size)
+        v = self.read32(addr & ~3)
+        if size == 4:
+            return v
+        return (v >> (8 * (addr & 3))) & ((1 << (8 * size)) - 1)
+
+    def dma_write(self, addr, value, size):
+        mem = self.dma.memory
+        r = mem.find(addr)
+        if r is not None:
+            mem.write(r, addr, value, size)
+            return
+        if size == 1:
+            value = (value & 0xFF) * 0x01010101  # narrow writes to IO are replicated
+        elif size == 2:
+            value = (value & 0xFFFF) * 0x00010001
+        self.write32(addr & ~3, value)
+
+    def _io_read(self, addr):
+        off = addr & 0xFFF
+        if addr & 0xFFFFC000 == IO_BANK0:
+            n = off >> 3
+            if n < NUM_GPIO:
+                if off & 4:
+                    return self._gpio_ctrl[n]
+                return self._gpio_status(n)
+            raise EmulatorError("IO_BANK0 register at offset 0x%03x is not modelled" % off)
+        if off == 0:
+            return self._pads_vsel
+        n = (off >> 2) - 1
+        if 0 <= n < NUM_GPIO:
+            return self._pads_reg[n]
+        raise EmulatorError("PADS_BANK0 register at offset 0x%03x is not modelled" % off)
+
+    def _gpio_status(self, n):
+        oe = 0
+        for f, m in ((FUNC_SIO, self._sio_oe), (FUNC_PIO0, self.pio[0].pad_oe), (FUNC_PIO1, self.pio[1].pad_oe)):
+            if self._gpio_ctrl[n] & 31 == f:
+                oe = (m >> n) & 1
+        level = (self.pads >> n) & 1
+        v = level << 17 | ((level & (self._ie >> n)) << 19)
+        if (self._compute_oe() >> n) & 1:
+            v |= (1 << 13) | (level << 9)
+        return v | (oe << 12)
+
+    def _compute_oe(self):
+        fs = self._fs
+        oe = (self._sio_oe & fs[0]) | (self.pio[0].pad_oe & fs[1]) | (self.pio[1].pad_oe & fs[2])
+        e = self._oev
+        return ((oe & e[0]) | (~oe & e[1]) | e[3]) & ~self._od & GPIO_MASK
+
+    def _io_write(self, addr, value, alias):
+        off = addr & 0xFFF
+        is_io = addr & 0xFFFFC000 == IO_BANK0
+        if is_io:
+            n = off >> 3
+            if n >= NUM_GPIO:
+                raise EmulatorError("IO_BANK0 register at offset 0x%03x is not modelled" % off)
+            if not off & 4:
+                return  # GPIOn_STATUS is read-only
+            value = _alias(self._gpio_ctrl[n], value, alias)
+            f = value & 31
+            if f not in (FUNC_SIO, FUNC_PIO0, FUNC_PIO1, FUNC_NULL):
+                raise EmulatorError(
+                    "IO_BANK0 GPIO%d_CTRL FUNCSEL=%d is not modelled; allowed: 5 (SIO), "
+                    "6 (PIO0), 7 (PIO1), 31 (NULL)" % (n, f)
+                )
+            if value & 0x30030000:
+                raise EmulatorError(
+                    "IO_BANK0 GPIO%d_CTRL INOVER/IRQOVER (0x%08x) are not modelled" % (n, value)
+                )
+            self._gpio_ctrl[n] = value & 0x3331F
+        else:
+            if off == 0:
+                self._pads_vsel = _alias(self._pads_vsel, value, alias) & 1
+                return
+            n = (off >> 2) - 1
+            if not 0 <= n < NUM_GPIO:
+                raise EmulatorError("PADS_BANK0 register at offset 0x%03x is not modelled" % off)
+            self._pads_reg[n] = _alias(self._pads_reg[n], value, alias) & 0xFF
+            for blk in self.pio:  # input enables change what the SMs see
+                for sm in blk.sm:
+                    sm.interrupt(self.cycle)
+        self._decode_io()
+        self._update_pads(self.cycle)
+
+    def _sio_read(self, addr):
+        off = addr - SIO_BASE
+        if off == 0x004:
+            return self._pad_at(self.cycle - SYNC_STAGES) & self._ie
+        if off == 0x000:
+            return 0  # CPUID: the firmware runs on core 0
+        if off == 0x010:
+            return self._sio_out
+        if off == 0x020:
+            return self._sio_oe
+        raise EmulatorError("SIO register at offset 0x%03x is not modelled" % off)
+
+    def _sio_write(self, addr, v):
+        off = addr - SIO_BASE
+        v &= GPIO_MASK
+        if 0x010 <= off <= 0x01C:
+            self._sio_out = _sio_op(self._sio_out, v, off & 0xC)
+        elif 0x020 <= off <= 0x02C:
+            self._sio_oe = _sio_op(self._sio_oe, v, off & 0xC)
+        else:
+            raise EmulatorError("SIO register at offset 0x%03x is not modelled" % off)
+        self._update_pads(self.cycle)
+
+    # -- time --------------------------------------------------------------------------------------
+
+    def cpu(self, cycles):
+        """Model CPU time: the hardware runs while the firmware spends `cycles`."""
+        self.advance(cycles)
+
+    def advance(self, cycles):
+        if cycles < 0:
+            raise EmulatorError("advance(%r): cycles must be >= 0" % (cycles,))
+        self._run_to(self.cycle + cycles)
+
+    def run(self, cycles=None, until=None, max_cycles=None):
+        """Advance `cycles`, or until `until(board)` is true (checked after every cycle in
+        which something happened; returns False if cycles/max_cycles ran out first)."""
+        if until is None:
+            if cycles is None:
+                raise EmulatorError("run() needs cycles or until")
+            self.advance(cycles)
+            return True
+        limit = cycles if cycles is not None else max_cycles
+        limit = INF if limit is None else self.cycle + limit
+        while not until(self):
+            if self.cycle >= limit:
+                return False
+            if self._idle():
+                raise EmulatorError(
+                    "run(until=...) can never finish: the board is idle at cycle %d" % self.cycle
+                )
+            t = self._next_event()
+            self._run_to(min(t + 1, limit))
+        return True
+
+    def run_until_idle(self, max_cycles):
+        """Advance until nothing can happen any more; returns the cycle."""
+        limit = self.cycle + max_cycles
+        while not self._idle():
+            if self.cycle >= limit:
+                raise EmulatorError("board still busy after %d cycles" % max_cycles)
+            t = self._next_event()
+            self._run_to(min(t + 1, limit))
+        return self.cycle
+
+    def _idle(self):
+        if self._schedule or self._drives or self._env or self._commit:
+            return False
+        if self._wd_deadline is not None or self.dma.wake < INF:
+            return False
+        for sm in self._sms:
+            if sm.enabled and not sm.quiet:
+                return False
+        return True
+
+    def _next_event(self):
+        t = self.cycle
+        if self.single_step or self._commit:
+            return t
+        n = INF
+        for sm in self._sms:
+            if sm.wake < n:
+                n = sm.wake
+        if self.dma.wake < n:
+            n = self.dma.wake
+        if self._schedule and self._schedule[0][0] < n:
+            n = self._schedule[0][0]
+        if self._drives and self._drives[0][0] < n:
+            n = self._drives[0][0]
+        if self._env and self._env[0] < n:
+            n = self._env[0]
+        if self._wd_deadline is not None and self._wd_deadline < n:
+            n = self._wd_deadline
+        return n if n > t else t
+
+    def _run_to(self, target):
+        while self.cycle < target:
+            t = self._next_event()
+            if t >= target:
+                self.cycle = target
+                break
+            self._process(t)
+
+    def _process(self, t):
+        self.cycle = t
+        while self._schedule and self._schedule[0][0] <= t:
+            cb = heapq.heappop(self._schedule)[2]
+            cb(self)
+            if self.cycle != t:
+                return
+        if self._drives and self._drives[0][0] <= t:
+            while self._drives and self._drives[0][0] <= t:
+                d = heapq.heappop(self._drives)
+                self._ext_mask = _bit(self._ext_mask, d[2], d[3] is not None)
+                self._ext_val = _bit(self._ext_val, d[2], d[3] == 1)
+            self._update_pads(t)
+            self._flush_callbacks()
+            if self.cycle != t:
+                return
+        if self._wd_deadline is not None and t >= self._wd_deadline:
+            self.reset("watchdog")
+            raise BoardReset("watchdog", t)
+        env = self._env
+        if env and env[0] <= t:
+            while env and env[0] <= t:
+                heapq.heappop(env)
+            for sm in self._sms:
+                if sm.deps & DEP_PINS and sm.wake > t:
+                    sm.interrupt(t)
+        self._in_cycle = True
+        try:
+            self._hardware_cycle(t)
+        finally:
+            self._in_cycle = False
+        self._check_irq_lines()
+        self._flush_callbacks()
+
+    def _hardware_cycle(self, t):
+        if self.dma.wake <= t:
+            self.dma.run(t)
+            if self._fifo_dirty:
+                self._fifo_dirty = False
+        stepped = []
+        single = self.single_step
+        for sm in self._sms:
+            if sm.enabled and (sm.wake <= t if not single else sm.next_tick(t) == t):
+                sm.sync(t)
+                sm.plan = None
+                if sm.next_tick(t) == t:
+                    sm.step(t)
+                    stepped.append(sm)
+        outputs = False
+        commit = self._commit
+        self._commit = []
+        for blk in commit:
+            if blk.commit_outputs(t, stepped):
+                outputs = True
+        for sm in stepped:
+            sm.make_plan()
+            if single:
+                sm.plan = None
+                sm.wake = sm.next_tick(sm.t)
+        for blk in commit:
+            blk.commit_irq(t)
+        if self._fifo_dirty:
+            self._fifo_dirty = False
+            if self.dma.wake > t + 1:
+                self.dma.wake = t + 1
+        self.cycle = t + 1
+        if outputs:
+            self._update_pads(t + 1)
+
+    def _check_irq_lines(self):
+        if not self._irq_watch:
+            return
+        for kind, block, line, cb in self._irq_watch:
+            dev = self.pio[block] if kind == "pio" else self.dma
+            on = 1 if dev.ints(line) else 0
+            if on and not dev.line[line]:
+                self._pending_cb.append((cb, (block, line) if kind == "pio" else (line,)))
+        for dev in (self.pio[0], self.pio[1], self.dma):
+            dev.line = [1 if dev.ints(0) else 0, 1 if dev.ints(1) else 0]
+
+    def _flush_callbacks(self):
+        while self._pending_cb:
+            cb, args = self._pending_cb.pop(0)
+            cb(*args)
+
+
+def _alias(cur, v, alias):
+    if alias == 1:
+        return cur ^ v
+    if alias == 2:
+        return cur | v
+    if alias == 3:
+        return cur & ~v
+    return v
+
+
+def _sio_op(cur, v, op):
+    if op == 0:
+        return v
+    if op == 4:
+        return cur | v
+    if op == 8:
+        return cur & ~v
+    return cur ^ v
