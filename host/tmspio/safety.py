@@ -193,13 +193,13 @@ def _show_interval(interval):
     if interval is None:
         return "none"
     if isinstance(interval, model.Jitter):
-        return "uniform %s-%s" % (_ms(interval.lowest), _ms(interval.highest))
+        return "uniform %s-%s" % (_num(interval.lowest * 1000), _ms(interval.highest))
     return _ms(interval)
 
 
 def _show_bounds(bounds):
     lo, hi = _range(bounds)
-    return _ms(lo) if lo == hi else "%s-%s" % (_ms(lo), _ms(hi))
+    return _ms(lo) if lo == hi else "%s-%s" % (_num(lo * 1000), _ms(hi))
 
 
 def _mismatches(protocol, variant, sched):

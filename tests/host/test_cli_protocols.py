@@ -1,0 +1,169 @@
+"""The protocols/show/check/stimulators verbs, run in-process through cli.main."""
+
+import json
+
+import pytest
+from tmspio import cli
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_protocols_lists_the_library(capsys):
+    code, out, err = run(capsys, "protocols")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split() == ["name", "family", "pulses", "last", "pulse", "title"]
+    itbs = next(line for line in lines if line.startswith("itbs "))
+    assert itbs.split()[:5] == ["itbs", "theta-burst", "600", "191.84", "s"]
+    assert itbs.endswith("[UNVERIFIED x1]")
+    code, out, _ = run(capsys, "protocols", "--json")
+    rows = json.loads(out)
+    assert len(rows) == 20
+    assert {r["name"]: (r["pulses"], r["last_pulse_s"]) for r in rows}["rtms-10hz"] == (
+        3000, 2223.9)
+
+
+def test_show_text(capsys):
+    code, out, err = run(capsys, "show", "itbs", "--methods")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "itbs: iTBS: intermittent theta burst, 600 pulses",
+        "  family theta-burst; start immediate; pulse width 1 ms",
+        "  pulses 600 on 1 channel; first pulse 0 s; last pulse 191.84 s; duration 191.841 s",
+        "  compiled for 125000000 Hz: 200 segments, largest rounding error 0.000 ns",
+        "  channel 0 tms: active-high, offset 0 s, 600 pulses",
+        "  intensity 80% AMT; stimulator not declared",
+        "  UNVERIFIED: intensity 80% AMT (Huang 2005 intensity not confirmed against the paper; "
+        "later iTBS studies list 80% AMT or 70% RMT)",
+        "  citation: Huang YZ, Edwards MJ, Rounis E, Bhatia KP, Rothwell JC (2005) Theta burst "
+        "stimulation of the human motor cortex. Neuron 45:201-206",
+        "  methods: Bursts of 3 pulses at 50 Hz repeated at 5 Hz in 2 s trains every 10 s "
+        "(20 trains, 600 pulses, last pulse 191.84 s).",
+    ]
+
+
+def test_show_json(capsys):
+    code, out, err = run(capsys, "show", "rtms-0.9hz", "--json", "--sysclk", "48000000")
+    assert (code, err) == (0, "")
+    s = json.loads(out)
+    assert s["pulses"] == 810 and s["sysclk_hz"] == 48_000_000
+    assert s["first_pulse_s"] == 0.0
+    assert s["last_pulse_s"] == pytest.approx(809 / 0.9, abs=1e-9)
+    assert s["duration_s"] == pytest.approx(809 / 0.9 + 0.001, abs=1e-9)
+    assert s["max_rounding_error_s"] <= 0.5 / 48e6
+    assert isinstance(s["segments"], int) and s["segments"] >= 1
+    (ch,) = s["channels"]
+    assert (ch["name"], ch["pulses"], len(ch["onsets_s"])) == ("tms", 810, 810)
+    assert s["unverified"] == ["intensity not given in the reference (declare it with "
+                               "--intensity)"]
+
+
+def test_show_json_reports_drawn_intervals(capsys):
+    code, out, _ = run(capsys, "show", "tms-eeg", "--json")
+    s = json.loads(out)
+    assert len(s["draws"]) == 99
+    onsets = s["channels"][0]["onsets_s"]
+    assert [d["value_ns"] for d in s["draws"]] == [
+        round((b - a) * 1e9) for a, b in zip(onsets, onsets[1:])]
+
+
+def test_show_a_file(capsys, tmp_path):
+    f = tmp_path / "mine.toml"
+    f.write_text('name = "mine"\nfamily = "single-pulse"\npulse_width = "500 us"\n'
+                 'channels = [{ name = "tms", polarity = "active-low" }]\n'
+                 'onsets = ["0 s", "2 s", "5 s"]\n')
+    code, out, err = run(capsys, "show", str(f), "--json")
+    assert (code, err) == (0, "")
+    s = json.loads(out)
+    assert s["channels"][0]["onsets_s"] == [0.0, 2.0, 5.0]
+    assert s["channels"][0]["segments"] == [[2, 62_500, 250_000_000, 375_000_000, 1],
+                                            [1, 62_500, 0, 125_000, 0]]
+
+
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('name = "bad"\nfamily = "rtms"\npulse_width = "1 ms"\n'
+                 'channels = [{ name = "tms", polarity = "active-high" }]\n'
+                 '[timing]\ninter_pulse_interval = "20 mss"\npulses_in_burst = 3\n')
+    code, out, err = run(capsys, "show", str(f))
+    assert (code, out) == (2, "")
+    assert err == ('tmspio: error: bad.toml: timing.inter_pulse_interval = "20 mss": a duration '
+                   'string such as "20 ms" (units s, ms, us) or a rate such as "10 Hz"\n')
+    code, _, err = run(capsys, "show", "nope")
+    assert code == 2 and err.startswith('tmspio: error: protocol = "nope": not a file and not '
+                                        "in the library; library: ctbs300, ctbs600,")
+    assert err.count("\n") == 1
+    code, _, err = run(capsys, "show", "itbs", "--sysclk", "fast")
+    assert (code, err) == (2, "tmspio: error: --sysclk = 'fast': an integer 1..4294967295 Hz\n")
+    code, _, err = run(capsys, "check", "itbs", "--intensity", "lots")
+    assert (code, err) == (2, "tmspio: error: --intensity = 'lots': a number (percent of motor "
+                              "threshold)\n")
+    code, _, err = run(capsys, "check", "qps5")
+    assert (code, err) == (2, "tmspio: error: qps5: intensity: not declared in the protocol; "
+                              "give --intensity PCT\n")
+    code, _, err = run(capsys, "check", "itbs", "--stimulator", "acme")
+    assert (code, err) == (2, "tmspio: error: --stimulator = 'acme': unknown stimulator; "
+                              "allowed: magstim-200, magstim-bistim, magstim-rapid2, "
+                              "magstim-rapid2-dual, magventure-magpro, deymed-duomag, "
+                              "generic-ttl\n")
+
+
+def test_check_refuses_with_exit_3_and_the_findings(capsys):
+    code, out, err = run(capsys, "check", "rtms-10hz", "--intensity", "130")
+    assert code == 3
+    assert out.splitlines()[0] == ("rtms-10hz at 130% RMT on generic-ttl: REFUSED "
+                                   "(7 rules, 1 refused, 4 warnings)")
+    assert err.splitlines() == [
+        'tmspio: error: rtms-10hz refused by the safety envelope (1 rule); --override "reason" '
+        "runs it anyway and logs the reason",
+        "  REFUSE wassermann-train-duration: train 4 s at 10 Hz, 130% RMT; limit 2.9 s "
+        "[Wassermann 1998 via Rossi 2009 Table 3; UNVERIFIED: transcribed from memory of "
+        "Rossi 2009 Table 3]",
+    ]
+
+
+def test_check_passes_and_override_lets_a_refusal_through(capsys):
+    code, out, err = run(capsys, "check", "itbs", "--stimulator", "magstim-rapid2")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == ("itbs at 80% AMT on magstim-rapid2: PASS "
+                                   "(6 rules, 0 refused, 1 warnings)")
+    code, out, err = run(capsys, "check", "rtms-10hz", "--intensity", "130",
+                         "--override", "IRB 2026-17 approves 130%")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0].endswith("REFUSED, OVERRIDDEN (7 rules, 1 refused, 4 warnings)")
+    assert out.splitlines()[-1] == "OVERRIDDEN by the operator: IRB 2026-17 approves 130%"
+    code, _, err = run(capsys, "check", "rtms-10hz", "--intensity", "130", "--override", " ")
+    assert (code, err) == (2, "tmspio: error: --override = ' ': a written reason (not empty)\n")
+
+
+def test_check_json(capsys):
+    code, out, _ = run(capsys, "check", "ctbs600", "--intensity", "90", "--reference", "AMT",
+                       "--json")
+    assert code == 3
+    report = json.loads(out)
+    assert report["verdict"] == "REFUSED" and report["intensity"] == "90% AMT"
+    refused = [f for f in report["findings"] if f["outcome"] == "refuse"]
+    assert [(f["rule"], f["value"], f["limit"]) for f in refused] == [
+        ("family-intensity", "90% AMT", "80% AMT")]
+
+
+def test_stimulators(capsys):
+    code, out, err = run(capsys, "stimulators")
+    assert (code, err) == (0, "")
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:8]}
+    assert rows["magstim-rapid2"][:7] == ["magstim-rapid2", "either", "UNKNOWN", "20", "ms",
+                                          "50", "Hz"]
+    assert rows["magventure-magpro"][1:5] == ["UNKNOWN"] * 4
+    code, out, _ = run(capsys, "stimulators", "magstim-200")
+    assert "min width:    10 us: not stated by Magstim" in out
+    assert "S41 CED Signal manual" in out
+    code, out, _ = run(capsys, "stimulators", "--json")
+    assert [p["id"] for p in json.loads(out)] == [
+        "magstim-200", "magstim-bistim", "magstim-rapid2", "magstim-rapid2-dual",
+        "magventure-magpro", "deymed-duomag", "generic-ttl"]
+    code, _, err = run(capsys, "stimulators", "acme")
+    assert code == 2 and err.startswith("tmspio: error: stimulator = 'acme': unknown stimulator")
