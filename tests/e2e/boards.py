@@ -11,12 +11,12 @@ FAKE_BOARD = {"name": "fake", "chip": "rp2040", "sysclk_hz": 125_000_000,
               "limits": {"max_pulses": 100000}, "heartbeat_ms": 1000}
 
 
-def fake_flash(path):
+def fake_flash(path, speed=200):
     os.makedirs(path, exist_ok=True)
     for name in ("wire.py", "service.py", "progformat.py"):
         shutil.copyfile(os.path.join(FIRMWARE, name), os.path.join(path, name))
     for name in ("main.py", "fakeengine.py"):
         shutil.copyfile(os.path.join(HERE, "fakefw", name), os.path.join(path, name))
     with open(os.path.join(path, "board.json"), "w") as f:
-        json.dump(FAKE_BOARD, f)
+        json.dump(dict(FAKE_BOARD, fake_speed=speed), f)
     return path

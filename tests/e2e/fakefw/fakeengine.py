@@ -4,7 +4,7 @@ import time
 
 import progformat
 
-SPEED = 200  # board seconds per real second
+SPEED = 200  # board seconds per real second, unless the board file sets "fake_speed"
 
 
 class FirmwareError(Exception):
@@ -14,6 +14,7 @@ class FirmwareError(Exception):
 class FakeEngine:
     def __init__(self, cfg):
         self.sysclk = cfg["sysclk_hz"]
+        self.speed = cfg.get("fake_speed", SPEED)
         self.state = "idle"
         self.program = None
         self.edges = []
@@ -24,7 +25,7 @@ class FakeEngine:
         self.stop_cycle = None
 
     def _now(self):
-        return time.ticks_diff(time.ticks_ms(), self.t0) * SPEED * (self.sysclk // 1000)
+        return time.ticks_diff(time.ticks_ms(), self.t0) * self.speed * (self.sysclk // 1000)
 
     def load(self, data):
         if self.state in ("armed", "running"):
