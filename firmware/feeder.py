@@ -1,0 +1,119 @@
+# DMA between RAM and the PIO FIFOs: no Python in the timing path.
+#
+# GenFeed: two DMA channels per generator, each with its own RAM buffer, paced by the SM's TX
+# DREQ. The running channel chains to the other one only after Python has refilled and re-armed
+# the other one (chain_to is written last), so a late refill can never replay stale words: the
+# FIFO runs dry instead, the SM stalls on a pull with its output idle and FDEBUG.TXSTALL
+# reports the underrun as a fault.
+#
+# CapFeed: one DMA channel per capture SM, RX DREQ paced, into a RAM buffer; Python reads the
+# words that arrived and re-arms the channel when the buffer is full. While it is re-armed the
+# 8-word RX FIFO absorbs edges; beyond that the SM stalls (FDEBUG.RXSTALL = capture overflow).
+from array import array
+
+import rp2
+
+
+def _fill(buf, it):
+    n = 0
+    size = len(buf)
+    for w in it:
+        buf[n] = w
+        n += 1
+        if n == size:
+            break
+    return n
+
+
+class GenFeed:
+    def __init__(self, sm, pio, sm_index, words, half):
+        self._it = words
+        self._bufs = (array("I", [0] * half), array("I", [0] * half))
+        self._dma = (rp2.DMA(), rp2.DMA())
+        self._sm = sm
+        self._treq = (pio << 3) + sm_index
+        self._counts = [0, 0]
+        self._active = 0
+        self.exhausted = False
+        self.words = 0
+        for i in (0, 1):
+            self._arm(i)
+
+    def channels(self):
+        return (self._dma[0].channel, self._dma[1].channel)
+
+    def _ctrl(self, i, chain):
+        d = self._dma[i]
+        return d.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=self._treq,
+                           chain_to=self._dma[chain].channel, irq_quiet=True)
+
+    def _arm(self, i):
+        """Refill buffer i and arm its channel (not triggered, not chained to)."""
+        n = 0 if self.exhausted else _fill(self._bufs[i], self._it)
+        if n < len(self._bufs[i]):
+            self.exhausted = True
+        self._counts[i] = n
+        self.words += n
+        if n:
+            self._dma[i].config(read=self._bufs[i], write=self._sm, count=n,
+                                ctrl=self._ctrl(i, i), trigger=False)
+
+    def start(self):
+        """Trigger buffer 0 (fills the TX FIFO before the SMs start); chain to buffer 1."""
+        if self._counts[1]:
+            self._dma[0].ctrl = self._ctrl(0, 1)
+        self._dma[0].active(1)
+
+    def service(self):
+        """Re-arm the buffer the DMA has left. Returns True while words remain to be sent."""
+        a = self._active
+        if self._dma[a].active():
+            return True
+        other = 1 - a
+        if not self._counts[other]:
+            return False  # nothing more was queued: this was the last buffer
+        self._active = other
+        self._arm(a)
+        if self._counts[a]:
+            # chain only now, so a channel never starts on a buffer that was not refilled
+            self._dma[other].ctrl = self._ctrl(other, a)
+        return True
+
+    def close(self):
+        for d in self._dma:
+            d.active(0)
+            d.close()
+
+
+class CapFeed:
+    def __init__(self, sm, pio, sm_index, size):
+        self._buf = array("I", [0] * size)
+        self._size = size
+        self._dma = rp2.DMA()
+        self._sm = sm
+        self._ctrl = self._dma.pack_ctrl(size=2, inc_read=False, inc_write=True,
+                                         treq_sel=(pio << 3) + 4 + sm_index, irq_quiet=True)
+        self._pos = 0
+        self._rearm()
+
+    def channel(self):
+        return self._dma.channel
+
+    def _rearm(self):
+        self._pos = 0
+        self._dma.config(read=self._sm, write=self._buf, count=self._size, ctrl=self._ctrl,
+                         trigger=True)
+
+    def drain(self, sink):
+        """Pass every word that arrived to sink(word); re-arm when the buffer is full."""
+        done = self._size - self._dma.count
+        buf = self._buf
+        for i in range(self._pos, done):
+            sink(buf[i])
+        self._pos = done
+        if done == self._size:
+            self._rearm()
+
+    def close(self):
+        self._dma.active(0)
+        self._dma.close()

@@ -1,0 +1,72 @@
+# Planned pad edges of a segment program: what the generators must put on the pins, to the cycle.
+# Pure; used by the engine (pulses planned), the tests and the host to compare with the capture.
+import timing as T
+from progformat import FLAG_MARKER, START_GATED, START_IMMEDIATE
+
+
+def accepted_triggers(prog, start, triggers):
+    """Gated/trigger mode: the rising trigger_in pad cycles the generators accept.
+
+    start: the generators' first cycle; triggers: sorted pad cycles of the active edges (each
+    followed by the opposite edge before the generator re-arms)."""
+    out = []
+    armed = start  # an edge at pad cycle >= armed is accepted
+    n = 1
+    if prog.start_mode == START_GATED:
+        n = 0
+        for ch in prog.channels:
+            n = max(n, len(ch.segments))
+    for d in triggers:
+        if len(out) == n:
+            break
+        if d >= armed:
+            out.append(d)
+            armed = d + prog.refractory
+    return out
+
+
+def channel_onsets(prog, ci, start, triggers=()):
+    """Onset pad cycles of channel ci as (cycle, width, marker) tuples."""
+    ch = prog.channels[ci]
+    out = []
+    if prog.start_mode == START_IMMEDIATE:
+        t = start + T.ONSET_LATENCY + T.OUTPUT_LATENCY + ch.delay
+        bases = None
+    else:
+        acc = accepted_triggers(prog, start, triggers)
+        if not acc:
+            return out
+        t = acc[0] + T.TRIGGER_LATENCY + ch.delay
+        bases = acc
+    for si in range(len(ch.segments)):
+        count, width, period, gap, flags = ch.segments[si]
+        if prog.start_mode == START_GATED:
+            if si >= len(bases):
+                break
+            t = bases[si] + T.TRIGGER_LATENCY + ch.delay
+        for k in range(count):
+            out.append((t, width, k == 0 and flags & FLAG_MARKER != 0))
+            if k < count - 1:
+                t += period
+        t += gap
+    return out
+
+
+def pad_edges(onsets, idle=0):
+    """[(cycle, level)] of one output from its onsets; level is the pad level after the edge."""
+    out = []
+    for t, width, marker in onsets:
+        out.append((t, 1 - idle))
+        out.append((t + width, idle))
+    return out
+
+
+def marker_edges(prog, start, triggers=()):
+    out = []
+    for ci in range(len(prog.channels)):
+        for t, width, marker in channel_onsets(prog, ci, start, triggers):
+            if marker:
+                out.append((t, 1))
+                out.append((t + width, 0))
+    out.sort()
+    return out

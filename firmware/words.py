@@ -1,0 +1,110 @@
+# Word builder: segment program -> the 32-bit FIFO words of each channel's pulse generator.
+# Pure (no rp2/machine); the cycle arithmetic is in timing.py and docs/program-format.md.
+#
+# Command words (bits 4:0 = absolute PC the generator jumps to with `out pc, 5`):
+#   segment   pc(SEG) | (1 - marker) << 5 | (count - 1) << 6,  then R_l,  then R_w
+#             R_w = width - 3, R_l = period - width - 5 (0 when count == 1)
+#   wait      pc(WAIT) | X << 5                 lasts X + 4 cycles, X < 2**27
+#   long wait pc(WAIT_LONG), then X             lasts X + 6 cycles, X < 2**32
+#   trigger   pc(TRIG_RISING or TRIG_FALLING)   waits for an edge of trigger_in
+#   end       pc(END)                           parks the generator, output idle
+# Stream per channel: [trigger] wait(delay + 4) seg0 wait(gap0 - width0 - 9) seg1 ... end
+# (gated: [trigger] wait(delay + 4) seg_k wait(refractory - delay - (count-1)*period - width - 18)
+#  before every segment).
+import timing as T
+from fwerror import FirmwareError
+from progformat import FLAG_MARKER, START_GATED, START_IMMEDIATE
+
+
+def _fail(field, value, allowed):
+    raise FirmwareError("timing", "%s = %r: %s" % (field, value, allowed))
+
+
+def wait_words(total, base):
+    """Words for a wait of exactly `total` cycles (>= MIN_WAIT), long waits first."""
+    if total < T.MIN_WAIT:
+        _fail("wait", total, "at least %d cycles" % T.MIN_WAIT)
+    out = []
+    while total - T.WAIT_OVERHEAD > T.WAIT_SHORT_MAX:
+        # leave at least MIN_WAIT cycles for the closing short wait
+        x = total - T.WAIT_LONG_OVERHEAD - T.MIN_WAIT
+        if x > T.WAIT_LONG_MAX:
+            x = T.WAIT_LONG_MAX
+        out.append(base + T.GEN_WAIT_LONG)
+        out.append(x)
+        total -= x + T.WAIT_LONG_OVERHEAD
+    out.append((base + T.GEN_WAIT) | ((total - T.WAIT_OVERHEAD) << 5))
+    return out
+
+
+def segment_words(seg, base):
+    count, width, period, gap, flags = seg
+    r_l = period - width - T.LOW_OVERHEAD if count > 1 else 0
+    head = (base + T.GEN_SEG) | ((0 if flags & FLAG_MARKER else 1) << 5) | ((count - 1) << 6)
+    return [head, r_l, width - T.WIDTH_OVERHEAD]
+
+
+def check_channel(prog, ci):
+    """Raise FirmwareError naming the field if the generator cannot play channel ci exactly."""
+    ch = prog.channels[ci]
+    name = "channels[%d]" % ci
+    gated = prog.start_mode == START_GATED
+    for si, (count, width, period, gap, flags) in enumerate(ch.segments):
+        sname = "%s.segments[%d]" % (name, si)
+        if count > T.MAX_COUNT:
+            _fail(sname + ".count", count, "at most %d pulses per segment" % T.MAX_COUNT)
+        if width < T.MIN_WIDTH:
+            _fail(sname + ".width", width, "at least %d cycles" % T.MIN_WIDTH)
+        if count > 1 and period - width < T.MIN_LOW:
+            _fail(sname + ".period", period,
+                  "at least width + %d = %d cycles" % (T.MIN_LOW, width + T.MIN_LOW))
+        if gated:
+            busy = ch.delay + (count - 1) * period
+            need = busy + max(gap, width + T.GATED_SLACK)
+            if prog.refractory < need:
+                _fail("refractory", prog.refractory,
+                      "at least delay + (count-1)*period + max(gap, width + %d) = %d cycles "
+                      "for %s" % (T.GATED_SLACK, need, sname))
+        elif gap - width < T.MIN_GAP_SLACK:
+            _fail(sname + ".gap", gap,
+                  "at least width + %d = %d cycles" % (T.MIN_GAP_SLACK, width + T.MIN_GAP_SLACK))
+
+
+def marker_channel(prog):
+    """Index (in prog.channels) of the one channel whose segments raise the marker, or -1."""
+    found = -1
+    for ci, ch in enumerate(prog.channels):
+        for seg in ch.segments:
+            if seg[4] & FLAG_MARKER:
+                if found >= 0 and found != ci:
+                    raise FirmwareError(
+                        "timing", "channels[%d].segments flags = marker: the marker output is "
+                        "already raised by channels[%d]; allowed: marker flags on one channel"
+                        % (ci, found))
+                found = ci
+    return found
+
+
+def channel_words(prog, ci, base, trig_falling=False):
+    """Generator over channel ci's FIFO words; `base` is the generator's load offset."""
+    ch = prog.channels[ci]
+    mode = prog.start_mode
+    trig = base + (T.GEN_TRIG_FALLING if trig_falling else T.GEN_TRIG_RISING)
+    gated = mode == START_GATED
+    segs = ch.segments
+    for si in range(len(segs)):
+        count, width, period, gap, flags = segs[si]
+        if si == 0 or gated:
+            if mode != START_IMMEDIATE:
+                yield trig
+            for w in wait_words(ch.delay + T.WAIT_OVERHEAD, base):
+                yield w
+        for w in segment_words(segs[si], base):
+            yield w
+        if gated:
+            after = prog.refractory - ch.delay - (count - 1) * period - width - T.GATED_OVERHEAD
+        else:
+            after = gap - width - T.SEG_TAIL - T.SEG_LEAD
+        for w in wait_words(after, base):
+            yield w
+    yield base + T.GEN_END
