@@ -332,7 +332,9 @@ def _source_id(cfg, source):
     """Engine edge source -> wire source byte (channel index, or SRC_* for named inputs)."""
     if isinstance(source, int):
         return source
-    if source.startswith("ch"):
+    if source.startswith("trigger") and source[7:].isdigit():  # engine: "trigger0".."trigger3"
+        return int(source[7:])
+    if source.startswith("ch") and source[2:].isdigit():
         return int(source[2:])
     return _SOURCE_IDS[source]
 

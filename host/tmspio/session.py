@@ -180,9 +180,7 @@ class Run:
             status = self.link.status()
         except LinkError as e:
             self.log.write("status_failed", error=str(e))
-        start = status.get("start_cycle")
-        if start is None and self.link.last_state:
-            start = self.link.last_state.get("start_cycle")
+        start, reference = _start_cycle(status, self.link.last_state, c.program)
         planned = {ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)}
         rows = logs.match_pulses(planned, self._idle_levels(), start, list(self.link.edges),
                                  c.sysclk_hz, confirm_source=wire.SRC_CONFIRM)
@@ -193,6 +191,7 @@ class Run:
                         c.protocol.pulse_width)
         extra = {"protocol": self.protocol.name, "board_pulses_delivered":
                  status.get("pulses_delivered"), "start_cycle": start,
+                 "timing_reference": reference,
                  "sysclk_hz": c.sysclk_hz, "faults": list(self.link.faults),
                  "board_errors": [list(e) for e in self.link.board_errors],
                  "out_dir": os.path.abspath(self.out_dir)}
@@ -203,6 +202,21 @@ class Run:
 
     def _idle_levels(self):
         return {ch.index: ch.idle_level for ch in self.compiled.program.channels}
+
+
+def _start_cycle(status, last_state, program):
+    """(cycle of the start event on the capture clock, how it is known).
+
+    The engine reports `start_cycle` when it knows it; otherwise, for an immediate start, the
+    generators and the capture state machines are enabled by one CTRL write (engine.py), so
+    the start event is capture cycle 0. A triggered start without a reported cycle leaves the
+    deviations unknown rather than guessed."""
+    for st in (status, last_state or {}):
+        if st.get("start_cycle") is not None:
+            return st["start_cycle"], "start_cycle reported by the board"
+    if program.start_mode == compile._pf.START_IMMEDIATE:
+        return 0, "immediate start: capture and generators enabled on the same cycle"
+    return None, "start event cycle not reported by the board: deviations unknown"
 
 
 def _seeds(protocol):

@@ -36,7 +36,7 @@ class FakeEngine:
 
     def arm(self):
         self.calls.append("arm")
-        if self.state not in ("loaded", "done", "aborted"):
+        if self.state not in ("loaded", "done", "stopped"):
             raise FirmwareError("order", "arm while " + self.state)
         self.state = "armed"
 
@@ -59,7 +59,7 @@ class FakeEngine:
         self.calls.append("stop")
         if self.state in ("armed", "running"):
             self.edges = [e for e in self.edges if e[2] <= self.now]
-            self.state = "aborted"
+            self.state = "stopped"
             self.reason = reason
 
     def poll(self):

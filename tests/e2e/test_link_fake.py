@@ -14,11 +14,10 @@ import sys
 import time
 
 import pytest
-import serial
-from boards import fake_flash
-
 from tmspio import cli, link, logs
 from tmspio.emulator.serial_board import SerialBoard
+
+from boards import fake_flash
 
 wire = link.wire
 pytestmark = pytest.mark.timeout(60)
@@ -112,7 +111,7 @@ def test_stop_mid_train(slow_board):
         while len(b.edges) < 20:
             time.sleep(0.01)
         st = b.stop("operator")
-        assert (st["state"], st["reason"]) == ("aborted", "operator")
+        assert (st["state"], st["reason"]) == ("stopped", "operator")
         assert 10 <= st["pulses_delivered"] < 3000
         n = len(b.edges)
         time.sleep(0.3)
@@ -165,7 +164,7 @@ def test_host_killed_mid_run_board_aborts_within_the_heartbeat_bound(slow_board,
     time.sleep(1.0)
     with link.connect(board.path, hello_timeout=10) as b:
         st = b.status()
-    assert st["state"] == "aborted"
+    assert st["state"] == "stopped"
     assert st["reason"] == "heartbeat: host silent for more than 300 ms"
     # After the last edge the host logged, the board ran on for at most the 300 ms bound plus
     # 200 ms of slack for the loop period and the host's own delay: 0.5 s real = 5 s board.
@@ -199,7 +198,7 @@ def test_ctrl_c_stops_the_run_closes_the_log_and_exits_130(slow_board, tmp_path)
     assert [e["event"] for e in events if e["event"] in ("stopped", "summary")] == [
         "stopped", "summary"]
     with link.connect(board.path, hello_timeout=10) as b:
-        assert b.status()["state"] == "aborted"
+        assert b.status()["state"] == "stopped"
 
 
 def test_mpremote_exec_fs_and_soft_reset(board, tmp_path):

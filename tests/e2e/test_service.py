@@ -189,13 +189,13 @@ def test_heartbeat_silence_aborts_a_running_program():
     assert h.engine.state == "running"
     h.clock.ms = 901
     h.svc.tick()
-    assert h.engine.state == "aborted"
+    assert h.engine.state == "stopped"
     assert h.engine.reason == "heartbeat: host silent for more than 500 ms"
     frames = h.replies()
     kinds = [f[0] for f in frames]
     assert wire.FAULT in kinds
     final = json.loads(frames[-1][2])
-    assert (final["state"], final["pulses_delivered"]) == ("aborted", 3)
+    assert (final["state"], final["pulses_delivered"]) == ("stopped", 3)
 
 
 def test_heartbeat_zero_disables_the_bound():
@@ -219,7 +219,7 @@ def test_stop_mid_run_returns_status_and_bye_closes_session():
     replies = h.send(wire.STOP, b"operator")
     st = json.loads(replies[-1][2])
     assert replies[-1][0] == wire.STATUS_R
-    assert (st["state"], st["reason"], st["pulses_delivered"]) == ("aborted", "operator", 3)
+    assert (st["state"], st["reason"], st["pulses_delivered"]) == ("stopped", "operator", 3)
     assert h.send(wire.BYE) == [(wire.ACK, h.seq, bytes([wire.BYE]))]
     assert not h.svc.session
 

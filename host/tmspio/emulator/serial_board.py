@@ -24,7 +24,10 @@ import threading
 import time
 import tty
 
+from .. import firmware
 from . import runner
+
+_wire = firmware.wire()
 
 EMULATED_BOARD = "emulated"
 BOARDS_DIR = os.path.join(runner.REPO_DIR, "boards")
@@ -79,6 +82,11 @@ class SerialBoard:
         self.dropped = 0  # board output bytes no host read
         self._stop = threading.Event()
         self._thread = None
+        # Host bytes held back while the unix port's REPL starts: it flushes pending tty input
+        # (TCSAFLUSH) when it takes the terminal, which would eat mpremote's Ctrl-A.
+        self._held = bytearray()
+        self._hold_until = None
+        self._frames = _wire.Decoder()  # tells a Ctrl-C between frames from a 0x03 inside one
 
     # ---- processes ----
 
@@ -196,6 +204,8 @@ class SerialBoard:
                         self.log.write(data)
                         self.log.flush()
                     tail = (tail + data)[-64:]
+                    if b">>> " in tail:
+                        self._release()
                     if rebooting:  # swallow the banner; re-enter the raw REPL like the Pico
                         if data.endswith(b">>> "):
                             os.write(self.dev, b"\x01")
@@ -205,7 +215,30 @@ class SerialBoard:
                         data, rebooting = data[i:], False
                     self._write_host(data)
                 elif data:
-                    self._write_dev(data)
+                    self._from_host(data, rebooting)
+            if self._hold_until is not None and time.monotonic() > self._hold_until:
+                self._release()  # no REPL came up: the 0x03 was data after all
+
+    def _from_host(self, data, rebooting):
+        if self._hold_until is not None or rebooting:
+            self._held.extend(data)
+            if self._hold_until is None:
+                self._hold_until = time.monotonic() + REPL_WAIT_S
+            return
+        for i in range(len(data)):
+            if data[i] == 3 and not self._frames.pending():
+                self._write_dev(data[: i + 1])
+                self._held.extend(data[i + 1:])
+                self._hold_until = time.monotonic() + REPL_WAIT_S
+                return
+            self._frames.feed(data[i:i + 1])
+        self._write_dev(data)
+
+    def _release(self):
+        held, self._held = bytes(self._held), bytearray()
+        self._hold_until = None
+        if held:
+            self._from_host(held, False)
 
     def _write_host(self, data):
         # Like USB CDC with no reader: when nobody drains the port for HOST_STALL_S, the
@@ -218,6 +251,7 @@ class SerialBoard:
 
 
 HOST_STALL_S = 0.5
+REPL_WAIT_S = 0.5  # longest hold of host bytes after a Ctrl-C between frames
 
 
 def _write_all(fd, data, give_up_s):

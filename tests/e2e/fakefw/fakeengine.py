@@ -33,11 +33,11 @@ class FakeEngine:
         try:
             self.program = progformat.decode(data)
         except progformat.FormatError as e:
-            raise FirmwareError("format", str(e))
+            raise FirmwareError("format", str(e)) from None
         self.state = "loaded"
 
     def arm(self):
-        if self.state not in ("loaded", "done", "aborted"):
+        if self.state not in ("loaded", "done", "stopped"):
             raise FirmwareError("order", "arm while " + self.state)
         self.state = "armed"
 
@@ -66,15 +66,15 @@ class FakeEngine:
     def stop(self, reason):
         if self.state in ("armed", "running"):
             self.stop_cycle = self._now()
-            self.state = "aborted"
+            self.state = "stopped"
             self.reason = reason
 
     def poll(self):
-        limit = self.stop_cycle if self.state == "aborted" else self._now()
+        limit = self.stop_cycle if self.state == "stopped" else self._now()
         out = []
         while self.sent < len(self.edges) and self.edges[self.sent][0] <= limit:
             cycle, ch, level = self.edges[self.sent]
-            out.append((ch, level, cycle))
+            out.append(("trigger%d" % ch, level, cycle))  # the engine's source names
             self.sent += 1
         if self.state == "running" and self.sent == len(self.edges):
             self.state = "done"

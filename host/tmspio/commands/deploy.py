@@ -1,0 +1,18 @@
+"""tmspio deploy: firmware and board file onto a board with mpremote, verified and handshaken."""
+
+from .. import boards, deploy, link
+
+HELP = "upload the firmware (mpy-cross compiled) and a board file with mpremote, verify, reset"
+
+
+def add_arguments(p):
+    p.add_argument("--port", help="serial port or URL (default: the one Pico attached)")
+    p.add_argument("--board", default="pico",
+                   help="board file name in boards/ or a path (default: pico)")
+
+
+def run(args):
+    boards.load_board(args.board)  # validated before anything is written to the board
+    port = args.port or link.find_board()
+    deploy.deploy(port, boards.board_path(args.board))
+    return 0
