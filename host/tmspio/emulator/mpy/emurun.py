@@ -40,10 +40,11 @@ def _forget_modules(prefix):
 
 def soft_reset_standins():
     """What MicroPython's soft reset does to the port's C state, for every stand-in."""
+    import time
+
     import machine
     import rp2
     import softirq
-    import time
 
     rp2.soft_reset()
     machine.soft_reset_state()

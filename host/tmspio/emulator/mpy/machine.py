@@ -67,6 +67,11 @@ def _wr(board, addr, value):
     board.write32(addr, value & 0xFFFFFFFF)
 
 
+def _charge(board):
+    """CPU time of one call into the port (emuboard.ACCESS_CYCLES per stand-in call)."""
+    board.cpu(emuboard.ACCESS_CYCLES)
+
+
 def _num_gpios(board):
     return getattr(board, "num_gpios", 30)
 
@@ -79,7 +84,6 @@ class _State:
         self.board = board
         self.open_drain = 0
         self.pin_irq = {}
-        self.watched = 0
 
 
 _states = [None]
@@ -200,6 +204,7 @@ class _PinIRQ:
         self._hard = False
         self._flags = 0
         self._trigger = 0
+        self._watches = []
 
     def flags(self):
         return self._flags
@@ -207,8 +212,7 @@ class _PinIRQ:
     def trigger(self, new_trigger=None):
         if new_trigger is None:
             return self._trigger
-        self._flags = 0
-        self._trigger = new_trigger
+        self._pin.irq(self._handler, new_trigger, self._hard)
         return 0
 
 
@@ -294,10 +298,14 @@ class Pin:
         # Pulls are rewritten unconditionally: None means no pull.
         pull = 0 if pull is None else pull
         _gpio_set_pulls(board, gpio, pull & Pin.PULL_UP, pull & Pin.PULL_DOWN)
+        _charge(board)
 
     def value(self, value=_UNSET):
         if value is _UNSET:
-            return _gpio_get(_board(), self._id)
+            board = _board()
+            level = _gpio_get(board, self._id)
+            _charge(board)
+            return level
         self._set(1 if value else 0)
         return None
 
@@ -310,6 +318,7 @@ class Pin:
             _gpio_set_dir(board, self._id, not level)
         else:
             _gpio_put(board, self._id, level)
+        _charge(board)
 
     def on(self):
         self._set(1)
@@ -326,6 +335,7 @@ class Pin:
             _gpio_set_dir(board, self._id, not _gpio_is_dir_out(board, self._id))
         else:
             _wr(board, SIO_BASE + SIO_GPIO_OUT_XOR, 1 << self._id)
+        _charge(board)
 
     def irq(self, handler=_UNSET, trigger=_UNSET, hard=_UNSET):
         st = _state()
@@ -341,10 +351,21 @@ class Pin:
         irq._handler = handler
         irq._hard = bool(hard)
         irq._flags = 0
-        irq._trigger = trigger if handler is not None else 0
-        if handler is not None and trigger and not st.watched & (1 << self._id):
-            st.watched |= 1 << self._id
-            st.board.watch_edges(self._id, _make_edge_callback(st, self._id))
+        irq._trigger = trigger
+        board = st.board
+        for handle in irq._watches:
+            board.unwatch(handle)
+        irq._watches = []
+        if handler is not None and trigger:
+            for event, rising in ((Pin.IRQ_RISING, True), (Pin.IRQ_FALLING, False)):
+                if trigger & event:
+                    irq._watches.append(
+                        board.watch_edges(
+                            self._id, _make_edge_callback(st, irq, event), rising=rising,
+                            falling=not rising, cpu=True,
+                        )
+                    )
+        _charge(board)
         return irq
 
 
@@ -352,14 +373,9 @@ for _name, _value in _alt_functions(_chip(_board())).items():
     setattr(Pin, _name, _value)
 
 
-def _make_edge_callback(st, gpio):
+def _make_edge_callback(st, irq, event):
     def on_edge(pin, cycle):
-        irq = st.pin_irq.get(gpio)
-        if irq is None or irq._handler is None or _states[0] is not st:
-            return
-        level = st.board.level(gpio)
-        event = Pin.IRQ_RISING if level else Pin.IRQ_FALLING
-        if not event & irq._trigger:
+        if _states[0] is not st or irq._handler is None:
             return
         irq._flags = event
         _dispatch(irq, irq._pin)
@@ -423,7 +439,9 @@ class _Mem:
 
     def __getitem__(self, addr):
         addr = self._addr(addr)
-        word = _rd(_board(), addr & ~3)
+        board = _board()
+        word = _rd(board, addr & ~3)
+        _charge(board)
         if self._width == 4:
             return word - (1 << 32) if word & 0x80000000 else word  # signed, as on the device
         shift = 8 * (addr & 3)
@@ -436,7 +454,9 @@ class _Mem:
             value *= 0x01010101  # narrow writes to IO registers replicate across the bus
         elif self._width == 2:
             value *= 0x00010001
-        _wr(_board(), addr & ~3, value)
+        board = _board()
+        _wr(board, addr & ~3, value)
+        _charge(board)
 
 
 mem8 = _Mem(1)
@@ -470,14 +490,13 @@ def freq(hz=None, peri_hz=None):
     if peri_hz is not None and peri_hz != 48000000 and peri_hz != hz:
         raise ValueError("peripheral freq must be 48_000_000 or the same as the MCU freq")
     _time.rebase(board)  # the 1 MHz timer runs from clk_ref: keep microseconds continuous
-    board.set_sysclk(khz * 1000)
+    board.sysclk = khz * 1000
     _time.rebase(board)
     return None
 
 
 def reset_cause():
-    cause = getattr(_board(), "reset_cause", "power-on")
-    return WDT_RESET if cause == "watchdog" else PWRON_RESET
+    return WDT_RESET if _board().reset_cause == "watchdog" else PWRON_RESET
 
 
 def reset():
@@ -541,7 +560,12 @@ class WDT:
             raise ValueError("WDT(%d) doesn't exist" % id)
         if not 0 <= timeout <= WDT_TIMEOUT_MAX:
             raise ValueError("timeout exceeds %d" % WDT_TIMEOUT_MAX)
-        _board().watchdog_enable(timeout)
+        board = _board()
+        # The watchdog counts microsecond ticks from clk_ref, not sysclk cycles.
+        board.watchdog_start(max(1, _time.cycles_for_us(timeout * 1000, board)))
+        _charge(board)
 
     def feed(self):
-        _board().watchdog_feed()
+        board = _board()
+        board.watchdog_feed()
+        _charge(board)

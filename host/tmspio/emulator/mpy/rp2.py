@@ -177,15 +177,17 @@ def soft_reset():
 
 
 def _hook_irqs(st):
-    """Ask the board to call us when a PIO IRQ0 line or DMA_IRQ_0 is raised."""
+    """Have the board call us when a PIO block's IRQ0 line or DMA_IRQ_0 goes high."""
     board = st.board
     st.irq_hooked = True
-    hook = getattr(board, "on_irq", None)
-    if hook is None:
-        return
     for index in range(len(st.used)):
-        hook("PIO%d_IRQ_0" % index, _make_pio_isr(st, index))
-    hook("DMA_IRQ_0", _make_dma_isr(st))
+        board.watch_pio_irq(index, _make_pio_isr(st, index), line=0)
+    board.watch_dma_irq(_make_dma_isr(st), line=0)
+
+
+def _charge(board):
+    """CPU time of one call into the port (emuboard.ACCESS_CYCLES per stand-in call)."""
+    board.cpu(emuboard.ACCESS_CYCLES)
 
 
 def _dispatch(irq, arg):
@@ -205,7 +207,10 @@ def _dispatch(irq, arg):
 
 
 def _make_pio_isr(st, index):
-    def isr(board):
+    def isr(block, line):
+        if _states[0] is not st:
+            return  # stale hook of a state that a soft reset dropped
+        board = st.board
         base = PIO_BASES[index]
         chip = _chip(board)
         ints = _rd(board, base + IRQ0_INTS[chip])
@@ -225,7 +230,10 @@ def _make_pio_isr(st, index):
 
 
 def _make_dma_isr(st):
-    def isr(board):
+    def isr(line):
+        if _states[0] is not st:
+            return
+        board = st.board
         ints = _rd(board, DMA_BASE + DMA_INTS0)
         for channel in range(DMA_CHANNELS[_chip(board)]):
             if ints & (1 << channel):
@@ -309,6 +317,7 @@ class PIO:
         st.used[self._index] |= mask
         st.managed[self._index] |= mask
         prog[pioasm.PROG_OFFSET_PIO0 + self._index] = offset
+        _charge(board)
 
     def remove_program(self, prog=None):
         st = _state()
@@ -495,6 +504,7 @@ class StateMachine:
                 _gpio_set_function(board, chip, jmp, GPIO_FUNC_PIO0 + self._pio)
         if side_cfg is not None:
             self._init_gpio(board, chip, side_cfg)
+        _charge(board)
 
     def _write_config(self, board, clkdiv, execctrl, shiftctrl, pinctrl):
         # pio_sm_set_config order: CLKDIV, SHIFTCTRL, EXECCTRL, PINCTRL
@@ -537,12 +547,15 @@ class StateMachine:
         board = _board()
         if value is not None:
             self._set_enabled(board, value)
-        return bool((_rd(board, self._base + CTRL) >> self._sm) & 1)
+        result = bool((_rd(board, self._base + CTRL) >> self._sm) & 1)
+        _charge(board)
+        return result
 
     def restart(self):
         st = _state()
         _wr(st.board, self._base + CTRL + SET_ALIAS, 1 << (4 + self._sm))
         _wr(st.board, self._smbase + INSTR, st.initial_pc[self._id])
+        _charge(st.board)
 
     def exec(self, instr):
         board = _board()
@@ -551,6 +564,7 @@ class StateMachine:
             opt = 1 if _rd(board, self._smbase + EXECCTRL) & EXECCTRL_SIDE_EN else 0
             instr = asm_pio_encode(instr, count, opt)
         _wr(board, self._smbase + INSTR, instr)
+        _charge(board)
 
     def _rx_empty(self, board):
         return (_rd(board, self._base + FSTAT) >> (8 + self._sm)) & 1
@@ -562,7 +576,9 @@ class StateMachine:
         board = _board()
         if buf is None:
             self._wait(board, self._rx_empty, "get", "RX FIFO empty")
-            return (_rd(board, self._base + RXF0 + 4 * self._sm) >> shift) & 0xFFFFFFFF
+            value = (_rd(board, self._base + RXF0 + 4 * self._sm) >> shift) & 0xFFFFFFFF
+            _charge(board)
+            return value
         code = _typecode(buf, writable=True)
         kind = "b" if code == "bytearray" else code.lower()
         if kind not in ("b", "h", "i"):
@@ -575,6 +591,7 @@ class StateMachine:
             if signed and value >> (bits - 1):
                 value -= 1 << bits
             buf[i] = value
+        _charge(board)
         return buf
 
     def put(self, value, shift=0):
@@ -589,6 +606,7 @@ class StateMachine:
         for word in words:
             self._wait(board, self._tx_full, "put", "TX FIFO full")
             _wr(board, self._base + TXF0 + 4 * self._sm, (word << shift) & 0xFFFFFFFF)
+        _charge(board)
 
     def _wait(self, board, blocked, what, condition):
         """Busy-wait as the C loop does (mp_event_handle_nowait), advancing the board."""
@@ -596,19 +614,27 @@ class StateMachine:
             return
         softirq.run_pending()
         while blocked(board):
-            if not board.run(until=lambda b: not blocked(b), max_cycles=_WAIT_SLICE):
-                if _idle_forever(board):
-                    raise EmulatorError(
-                        "StateMachine({}).{}(): {} and nothing on the board can change "
-                        "that: the device would hang here".format(self._id, what, condition)
+            try:
+                board.run(until=lambda b: not blocked(b), max_cycles=_WAIT_SLICE)
+            except EmulatorError as e:
+                raise EmulatorError(
+                    "StateMachine({}).{}(): {}; the device would wait forever ({})".format(
+                        self._id, what, condition, e
                     )
+                )
             softirq.run_pending()
 
     def rx_fifo(self):
-        return (_rd(_board(), self._base + FLEVEL) >> (8 * self._sm + 4)) & 0xF
+        board = _board()
+        level = (_rd(board, self._base + FLEVEL) >> (8 * self._sm + 4)) & 0xF
+        _charge(board)
+        return level
 
     def tx_fifo(self):
-        return (_rd(_board(), self._base + FLEVEL) >> (8 * self._sm)) & 0xF
+        board = _board()
+        level = (_rd(board, self._base + FLEVEL) >> (8 * self._sm)) & 0xF
+        _charge(board)
+        return level
 
     def irq(self, handler=_UNSET, trigger=_UNSET, hard=_UNSET):
         st = _state()
@@ -634,11 +660,6 @@ class StateMachine:
 
 
 _WAIT_SLICE = 1 << 20  # cycles per board.run() while a FIFO wait is pending
-
-
-def _idle_forever(board):
-    idle = getattr(board, "idle_forever", None)
-    return idle() if idle is not None else False
 
 
 def _typecode(buf, writable):
@@ -857,6 +878,7 @@ class DMA:
         ]
         if trigger and not given:
             self._start(board)
+            _charge(board)
             return
         last = len(given) - 1
         for i, (name, value) in enumerate(given):
@@ -872,6 +894,7 @@ class DMA:
                 _wr(board, self._reg(offset), value)
             else:
                 _wr(board, self._reg(DMA_CTRL_TRIG if fire else DMA_AL1_CTRL), value)
+        _charge(board)
 
     def _start(self, board):
         _wr(board, DMA_BASE + DMA_MULTI_CHAN_TRIGGER[_chip(board)], 1 << self._channel)
@@ -892,7 +915,9 @@ class DMA:
                 self._start(board)
             else:
                 self._abort(board)
-        return bool(self._busy(board))
+        busy = bool(self._busy(board))
+        _charge(board)
+        return busy
 
     def irq(self, handler=_UNSET, hard=_UNSET):
         board = self._open()

@@ -18,9 +18,10 @@ try:
     from . import emuboard, softirq
     from . import time as _time
 except ImportError:
+    import time as _time
+
     import emuboard
     import softirq
-    import time as _time
 
 POLLIN = _host.POLLIN
 POLLOUT = _host.POLLOUT
