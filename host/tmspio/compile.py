@@ -5,7 +5,11 @@ rounding error of one pulse never carries into the next (no drift, however long 
 Runs of equal onset-to-onset periods become one segment (count, width, period, gap, flags);
 a segment never crosses a train start, and channel 0's train starts raise the marker output.
 Each channel's onsets are its own exact times (first pulse + offset), so its `delay` is its offset.
-The program ends one pulse width after the last pulse of the latest channel has ended.
+The program ends one pulse width (at least the firmware's minimum gap) after the last pulse of the
+latest channel has ended. Gated programs fire one segment per accepted gate edge, so each train
+must compile to exactly one segment, and the refractory interval must cover it (firmware/timing.py).
+The firmware's minimum field values (firmware/timing.py) are checked here too, so `show` reports
+a program the board would refuse.
 """
 
 from fractions import Fraction
@@ -16,6 +20,7 @@ from .protocols import schedule, units
 
 DEFAULT_SYSCLK = 125_000_000
 _pf = firmware.progformat()
+_T = firmware.load("timing")  # the generator's cycle arithmetic: minimum field values
 _START = {"immediate": _pf.START_IMMEDIATE, "trigger": _pf.START_TRIGGER,
           "gated": _pf.START_GATED}
 
@@ -99,6 +104,7 @@ class Compiled:
             "sysclk_hz": self.sysclk_hz,
             "segments": self.program.segment_count(),
             "start_mode": p.start.mode,
+            "refractory_s": None if p.start.refractory is None else float(p.start.refractory),
             "max_rounding_error_s": float(self.max_rounding_error()),
             "unverified": list(p.unverified),
             "citation": p.citation,
@@ -146,7 +152,7 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
                     "the previous onset at %d Hz" % (protocol.name, ci, k,
                                                      units.seconds_text(times[ci][k], 9),
                                                      width, sysclk_hz))
-    end = max(cs[-1] for cs in cycles) + 2 * width
+    end = max(cs[-1] for cs in cycles) + width + max(width, _T.MIN_GAP_SLACK)
     marks = sched.train_starts
     channels = []
     for ci, (ch, cs) in enumerate(zip(protocol.channels, cycles)):
@@ -163,4 +169,34 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
     except _pf.FormatError as e:
         raise InputError("%s: does not fit the segment program at %d Hz: %s"
                          % (protocol.name, sysclk_hz, e)) from None
+    _check_generator(protocol, program, len(marks))
     return Compiled(protocol, sysclk_hz, sched, times, cycles, width, program)
+
+
+def _check_generator(protocol, program, trains):
+    """The firmware's minimum field values and the gated one-segment-per-train rule."""
+    where = "%s at %d Hz: channels.%%d.segments.%%d" % (protocol.name, program.sysclk_hz)
+    for ci, ch in enumerate(program.channels):
+        if program.start_mode == _pf.START_GATED and len(ch.segments) != trains:
+            raise InputError(
+                '%s: start.mode = "gated": each gate edge fires one segment, so each train must '
+                "be equally spaced pulses; %d trains compile to %d segments at %d Hz"
+                % (protocol.name, trains, len(ch.segments), program.sysclk_hz))
+        for si, (count, width, period, gap, _flags) in enumerate(ch.segments):
+            name = where % (ci, si)
+            if width < _T.MIN_WIDTH:
+                raise InputError("%s.width = %d cycles: at least %d (firmware minimum)"
+                                 % (name, width, _T.MIN_WIDTH))
+            if count > 1 and period - width < _T.MIN_LOW:
+                raise InputError("%s.period = %d cycles: at least width + %d (firmware minimum)"
+                                 % (name, period, _T.MIN_LOW))
+            if program.start_mode == _pf.START_GATED:
+                need = ch.delay + (count - 1) * period + width + _T.GATED_SLACK
+                if program.refractory < need:
+                    raise InputError(
+                        "%s: start.refractory = %d cycles: at least %d (delay + train + width "
+                        "+ %d, firmware minimum)" % (protocol.name, program.refractory, need,
+                                                     _T.GATED_SLACK))
+            if gap - width < _T.MIN_GAP_SLACK:
+                raise InputError("%s.gap = %d cycles: at least width + %d (firmware minimum)"
+                                 % (name, gap, _T.MIN_GAP_SLACK))

@@ -9,7 +9,8 @@ returned for the session log). Rules, their data and sources: data/safety.json, 
 * theta-burst, qps, paired-pulse, pas, single-pulse: the protocol must match a published variant
   of its family (shape, pulse count, intensity where published).
 * every family: the stimulator profile (minimum interval, maximum rate, minimum width, polarity).
-Limits that are unknown give a "warn" finding; they are never guessed.
+Limits that are unknown give a "warn" finding; they are never guessed. Gated protocols are
+checked in their densest case: one train per refractory interval.
 """
 
 import json
@@ -97,7 +98,7 @@ def rtms_trains(protocol):
         return None
     levels = [(n, iv) for n, iv in ((t.pulses_in_burst, t.inter_pulse_interval),
                                     (t.bursts_in_train, t.inter_burst_interval),
-                                    (t.trains_in_protocol, t.inter_train_interval)) if n > 1]
+                                    (t.trains_in_protocol, protocol.train_interval())) if n > 1]
     if any(not _fixed(iv) for n, iv in levels) or len(levels) > 2:
         return None
     if not levels:
@@ -218,6 +219,8 @@ def _mismatches(protocol, variant, sched):
         key = field + "_ms"
         if key in variant:
             value = getattr(t, field) if t is not None else None
+            if field == "inter_train_interval" and t is not None:
+                value = protocol.train_interval()  # gated: the densest case
             if not _interval_in(value, variant[key]):
                 out.append((field, _show_interval(value), _show_bounds(variant[key])))
     for field in ("pulses_in_burst", "bursts_in_train", "trains_in_protocol"):

@@ -79,20 +79,75 @@ def test_multichannel_offsets_become_delays_and_polarity_becomes_idle_level():
 
 
 def test_start_modes():
-    gated = protocol(start={"mode": "gated", "refractory": "1.5 s"})
-    prog = compiler.compile_protocol(gated, 1000).program
-    assert (prog.start_mode, prog.refractory) == (pf.START_GATED, 1500)
-    trig = compiler.compile_protocol(protocol(start={"mode": "trigger"}), 1000).program
+    timing = {"inter_pulse_interval": "100 ms", "pulses_in_burst": 40, "trains_in_protocol": 3}
+    gated = protocol(start={"mode": "gated", "refractory": "5 s"}, timing=timing)
+    c = compiler.compile_protocol(gated, 10_000)
+    prog = c.program
+    assert (prog.start_mode, prog.refractory) == (pf.START_GATED, 50_000)
+    # one segment per gate edge; the schedule shows the densest case, one train per refractory
+    assert prog.channels[0].segments == [(40, 10, 1000, 11_000, MARK)] * 2 + [
+        (40, 10, 1000, 23, MARK)]
+    assert [c.channel_times[0][40 * k] for k in range(3)] == [0, 5, 10]
+    trig = compiler.compile_protocol(protocol(start={"mode": "trigger"}), 10_000).program
     assert (trig.start_mode, trig.refractory) == (pf.START_TRIGGER, 0)
+
+
+def test_gated_rules():
+    with pytest.raises(InputError) as e:
+        protocol(start={"mode": "gated", "refractory": "5 s"})
+    assert str(e.value) == ('t.toml: timing.inter_train_interval = "30 s": not allowed when '
+                            'start.mode = "gated" (each train starts on a gate edge)')
+    timing = {"inter_pulse_interval": "100 ms", "pulses_in_burst": 40, "trains_in_protocol": 3}
+    with pytest.raises(InputError) as e:
+        protocol(start={"mode": "gated", "refractory": "3.9 s"}, timing=timing)
+    assert str(e.value) == ('t.toml: start.refractory = "3.9 s": longer than one train plus '
+                            "pulse_width (3.901 s)")
+    bursts = {"inter_pulse_interval": "20 ms", "pulses_in_burst": 3, "bursts_in_train": 10,
+              "inter_burst_interval": "200 ms", "trains_in_protocol": 2}
+    p = protocol(start={"mode": "gated", "refractory": "10 s"}, timing=bursts)
+    with pytest.raises(InputError) as e:
+        compiler.compile_protocol(p)
+    assert str(e.value) == ('t: start.mode = "gated": each gate edge fires one segment, so each '
+                            "train must be equally spaced pulses; 2 trains compile to 20 "
+                            "segments at 125000000 Hz")
+    tight = protocol(start={"mode": "gated", "refractory": "3.9011 s"}, timing=timing)
+    with pytest.raises(InputError) as e:
+        compiler.compile_protocol(tight, 100_000)
+    assert str(e.value) == ("t: start.refractory = 390110 cycles: at least 390122 (delay + "
+                            "train + width + 22, firmware minimum)")
+
+
+def test_firmware_minimum_field_values():
+    narrow = protocol(pulse_width="30 us")
+    with pytest.raises(InputError) as e:
+        compiler.compile_protocol(narrow, 100_000)  # 3 cycles
+    assert str(e.value) == ("t at 100000 Hz: channels.0.segments.0.width = 3 cycles: at least 4 "
+                            "(firmware minimum)")
+    close = protocol(pulse_width="1 ms", timing={"inter_pulse_interval": "1.04 ms",
+                                                 "pulses_in_burst": 3})
+    with pytest.raises(InputError) as e:
+        compiler.compile_protocol(close, 100_000)  # width 100, period 104
+    assert str(e.value) == ("t at 100000 Hz: channels.0.segments.0.period = 104 cycles: at least "
+                            "width + 5 (firmware minimum)")
+    data = dict(BASE, pulse_width="100 us")
+    data.pop("timing")
+    data["onsets"] = ["0 s", "0.2 ms", "0.4 ms", "0.62 ms"]  # 3 at 20 cycles, gap 22 - 10 < 13
+    with pytest.raises(InputError) as e:
+        compiler.compile_protocol(from_dict(data), 100_000)
+    assert str(e.value) == ("t at 100000 Hz: channels.0.segments.0.gap = 22 cycles: at least "
+                            "width + 13 (firmware minimum)")
+    # the program's end: one width after the last pulse, at least the firmware's minimum gap
+    c = compiler.compile_protocol(protocol(pulse_width="50 us"), 100_000)
+    assert c.program.channels[0].segments[-1][3] == 5 + 13
 
 
 def test_explicit_onsets_compile_one_segment_per_period_run():
     data = dict(BASE)
     data.pop("timing")
     data["onsets"] = ["0 s", "1 s", "2 s", "2.5 s", "4 s"]
-    c = compiler.compile_protocol(from_dict(data), 1000)
+    c = compiler.compile_protocol(from_dict(data), 10_000)
     assert c.program.channels[0].segments == [
-        (3, 1, 1000, 500, MARK), (2, 1, 1500, 2, 0)]
+        (3, 10, 10_000, 5000, MARK), (2, 10, 15_000, 23, 0)]
 
 
 def test_clock_too_slow_for_the_protocol_is_an_input_error():
@@ -121,8 +176,8 @@ def test_summary_json_fields():
 
 timings = st.fixed_dictionaries({
     "pulses": st.integers(1, 5), "bursts": st.integers(1, 4), "trains": st.integers(1, 4),
-    "ipi_us": st.integers(1_001, 40_000), "ibi_extra_us": st.integers(1_001, 300_000),
-    "iti_extra_us": st.integers(1_001, 3_000_000), "jitter": st.booleans(),
+    "ipi_us": st.integers(1_100, 40_000), "ibi_extra_us": st.integers(1_100, 300_000),
+    "iti_extra_us": st.integers(1_100, 3_000_000), "jitter": st.booleans(),
     "seed": st.integers(0, 2**40), "offset_us": st.integers(0, 20_000),
     "sysclk": st.sampled_from([1_000_000, 12_000_000, 48_000_000, 125_000_000, 133_000_000,
                                150_000_000, 200_000_000, 3_333_333]),

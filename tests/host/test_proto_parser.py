@@ -25,12 +25,11 @@ stimulator = "magstim-rapid2"
 
 [start]
 mode = "gated"
-refractory = "500 ms"
+refractory = "2.5 s"
 
 [timing]
 inter_pulse_interval = "10 Hz"
 pulses_in_burst = 20
-inter_train_interval = "30 s"
 trains_in_protocol = 3
 """
 
@@ -43,7 +42,7 @@ def test_toml_and_json_give_the_same_protocol(tmp_path):
     j.write_text(json.dumps(p.model_dump(mode="json", exclude_defaults=True)))
     assert load_file(str(j)) == p
     assert p.timing.inter_pulse_interval == Fraction(1, 10)
-    assert p.start.mode == "gated" and p.start.refractory == Fraction(1, 2)
+    assert p.start.mode == "gated" and p.start.refractory == Fraction(5, 2)
     assert p.channels[0].polarity == "active-low"
     assert p.intensity.percent == 110 and p.intensity.reference == "RMT"
 
@@ -105,6 +104,9 @@ def _with(path, value):
      "magstim-bistim, magstim-rapid2, magstim-rapid2-dual, magventure-magpro, deymed-duomag, "
      "generic-ttl"),
     (("start",), {"mode": "gated"}, 'start.refractory: required when mode = "gated"'),
+    (("start",), {"mode": "gated", "refractory": "1 s"},
+     'timing.inter_train_interval = "30 s": not allowed when start.mode = "gated" (each train '
+     "starts on a gate edge)"),
     (("start",), {"refractory": "1 s"},
      'start.refractory = "1 s": only allowed when mode = "gated"'),
     (("start",), {"mode": "now"},
@@ -146,6 +148,9 @@ def test_onset_lists():
                             "first pulse)")
     data["onsets"] = ["0 s", "250 ms", "1.5 s"]
     assert from_dict(data).onsets == [0, Fraction(1, 4), Fraction(3, 2)]
+    data["start"] = {"mode": "gated", "refractory": "2 s"}
+    assert _error(data) == ('p.toml: start.mode = "gated": immediate or trigger with an onsets '
+                            "list (gated protocols start each train of [timing] on a gate edge)")
 
 
 def test_file_errors(tmp_path):

@@ -312,3 +312,17 @@ def test_every_finding_names_rule_value_limit_and_source():
             assert f.rule and f.value and f.limit and f.source
             assert f.outcome in ("pass", "warn", "refuse")
             assert set(f.as_dict()) == {"rule", "outcome", "value", "limit", "source", "detail"}
+
+
+def test_gated_protocols_are_checked_in_their_densest_case():
+    timing = {"inter_pulse_interval": "10 Hz", "pulses_in_burst": 20, "trains_in_protocol": 10}
+    tight = protocol(start={"mode": "gated", "refractory": "4 s"}, timing=timing)
+    f = rule(safety.check(tight, at(110)), "chen-inter-train-interval")
+    assert (f.outcome, f.value) == ("refuse", "pause 2 s between trains at 110% RMT")
+    loose = protocol(start={"mode": "gated", "refractory": "7 s"}, timing=timing)
+    assert rule(safety.check(loose, at(110)), "chen-inter-train-interval").outcome == "pass"
+    pas = protocol(family="pas", start={"mode": "gated", "refractory": "20 s"},
+                   channels=[{"name": "n", "polarity": "active-high"},
+                             {"name": "t", "polarity": "active-high", "offset": "25 ms"}],
+                   timing={"trains_in_protocol": 90})
+    assert rule(safety.check(pas, at(120)), "family-pas").outcome == "pass"

@@ -35,6 +35,9 @@ def render(c, methods=False):
                  s(c.last_onset(), 9), s(c.duration(), 9)),
              "  compiled for %d Hz: %d segments, largest rounding error %s" % (
                  c.sysclk_hz, c.program.segment_count(), _ns(c.max_rounding_error()))]
+    if p.start.mode == "gated":
+        lines.append("  gated: each train starts on a gate edge; times above are the densest "
+                     "case, one train per refractory interval")
     for i, ch in enumerate(p.channels):
         lines.append("  channel %d %s: %s, offset %s, %d pulses" % (
             i, ch.name, ch.polarity, units.format_seconds(ch.offset), len(c.channel_times[i])))

@@ -128,7 +128,8 @@ class Timing(Strict):
             ("inter_train_interval", "trains_in_protocol"),
         ):
             n, value = getattr(self, count), getattr(self, interval)
-            if n > 1 and value is None:
+            # inter_train_interval: required or refused by Protocol (gated trains have none)
+            if n > 1 and value is None and interval != "inter_train_interval":
                 _fail(interval, None, "required when %s > 1" % count)
             if n == 1 and value is not None:
                 _fail(interval, _show(value), "only allowed when %s > 1 (it is 1)" % count)
@@ -242,6 +243,9 @@ class Protocol(Strict):
         return self
 
     def _check_onsets(self):
+        if self.start.mode == "gated":
+            _fail("start.mode", "gated", "immediate or trigger with an onsets list (gated "
+                  "protocols start each train of [timing] on a gate edge)")
         if self.onsets[0] != 0:
             _fail("onsets.0", units.format_seconds(self.onsets[0]),
                   '"0 s" (onsets are measured from the first pulse)')
@@ -262,10 +266,28 @@ class Protocol(Strict):
             _fail("timing.inter_burst_interval", _show(t.inter_burst_interval),
                   "longer than one burst plus pulse_width (%s)"
                   % units.format_seconds(t.burst_span() + w))
+        gated = self.start.mode == "gated"
+        if gated:
+            if t.inter_train_interval is not None:
+                _fail("timing.inter_train_interval", _show(t.inter_train_interval),
+                      'not allowed when start.mode = "gated" (each train starts on a gate edge)')
+            if self.start.refractory <= t.train_span() + w:
+                _fail("start.refractory", units.format_seconds(self.start.refractory),
+                      "longer than one train plus pulse_width (%s)"
+                      % units.format_seconds(t.train_span() + w))
+            return
+        if t.trains_in_protocol > 1 and t.inter_train_interval is None:
+            _fail("timing.inter_train_interval", None, "required when trains_in_protocol > 1")
         if t.trains_in_protocol > 1 and lowest(t.inter_train_interval) <= t.train_span() + w:
             _fail("timing.inter_train_interval", _show(t.inter_train_interval),
                   "longer than one train plus pulse_width (%s)"
                   % units.format_seconds(t.train_span() + w))
+
+    def train_interval(self):
+        """Onset-to-onset of trains; gated: the densest case, one train per refractory."""
+        if self.start.mode == "gated":
+            return self.start.refractory
+        return self.timing.inter_train_interval
 
     def pulses_per_channel(self):
         return len(self.onsets) if self.onsets is not None else self.timing.pulses()

@@ -3,6 +3,8 @@
 Nothing is rounded here: fixed intervals add exactly, and jittered intervals are drawn on a 1 ns
 grid. Draws use only random.Random(seed).random(), whose sequence Python guarantees across
 versions, so the same seed gives the same protocol everywhere; every drawn value is returned too.
+Gated protocols start each train on a gate edge; their schedule is the densest case the board
+accepts, one train per refractory interval.
 """
 
 import random
@@ -64,7 +66,7 @@ def expand(protocol):
     draws = []
     ipi = _source("inter_pulse_interval", t.inter_pulse_interval, draws)
     ibi = _source("inter_burst_interval", t.inter_burst_interval, draws)
-    iti = _source("inter_train_interval", t.inter_train_interval, draws)
+    iti = _source("inter_train_interval", protocol.train_interval(), draws)
     onsets, train_starts = [], []
     t_train = Fraction(0)
     for k in range(t.trains_in_protocol):
