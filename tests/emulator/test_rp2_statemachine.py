@@ -1,6 +1,8 @@
 """rp2.PIO / rp2.StateMachine on the emulated board: the register images rp2_pio.c writes,
 SDK program placement and JMP relocation, FIFOs, exec/restart and the refused quirks."""
 
+# ruff: noqa: F821 - @asm_pio bodies use DSL names that exist only while they run
+
 from array import array
 
 import pytest
@@ -35,7 +37,7 @@ def full_config():
     label("top")
     pull()
     wrap_target()
-    out(pins, 3)    .side(1)   # noqa: F821 - DSL names exist only inside @asm_pio
+    out(pins, 3)    .side(1)
     jmp("top")
     wrap()
 # fmt: on
@@ -69,7 +71,7 @@ def test_init_writes_the_register_images_of_rp2_pio_c(board):
 def test_divider_floor_and_special_frequencies(board):
     @rp2.asm_pio()
     def idle():
-        nop()  # noqa: F821
+        nop()
 
     sm = rp2.StateMachine(0)
     for freq, clkdiv in [(-1, 0x10000), (0, 0), (3_000_000, (41 << 16) | (170 << 8)),
@@ -85,11 +87,11 @@ def test_divider_floor_and_special_frequencies(board):
 def program(n, jump_to=None):
     @rp2.asm_pio()
     def prog():
-        label("start")  # noqa: F821
+        label("start")
         for _ in range(n - (1 if jump_to is not None else 0)):
-            nop()  # noqa: F821
+            nop()
         if jump_to is not None:
-            jmp("start")  # noqa: F821
+            jmp("start")
 
     return prog
 
@@ -157,7 +159,7 @@ def test_masked_shift_overrides_are_written(board):
 def test_pin_group_without_its_base_is_refused(board):
     @rp2.asm_pio(sideset_init=OUT_LOW)
     def side():
-        nop().side(1)  # noqa: F821
+        nop().side(1)
 
     with pytest.raises(EmulatorError) as err:
         rp2.StateMachine(0, side)
@@ -174,7 +176,7 @@ def test_pin_group_without_its_base_is_refused(board):
 @rp2.asm_pio()
 def echo():
     pull()
-    mov(isr, invert(osr))   # noqa: F821
+    mov(isr, invert(osr))
     push()
 # fmt: on
 
@@ -241,8 +243,8 @@ def test_put_blocks_until_the_state_machine_pulls(board):
 def test_exec_restart_and_active(board):
     @rp2.asm_pio(sideset_init=OUT_LOW)
     def prog():
-        nop().side(0)  # noqa: F821
-        nop().side(1)  # noqa: F821
+        nop().side(0)
+        nop().side(1)
 
     sm = rp2.StateMachine(0, prog, sideset_base=4)
     sm.exec("set(x, 21)")
