@@ -56,15 +56,35 @@ class Target:
         return "Target(%s, %s)" % (self.kind, self.port)
 
 
+def _hardware_port():
+    port = os.environ.get(PORT_ENV)
+    if not port:
+        pytest.skip(NO_BOARD)
+    return port
+
+
 @pytest.fixture(params=["emulated", "hardware"])
 def target(request):
+    """A board running the tmspio firmware."""
     if request.param == "hardware":
-        port = os.environ.get(PORT_ENV)
-        if not port:
-            pytest.skip(NO_BOARD)
-        yield Target("hardware", port)
+        yield Target("hardware", _hardware_port())
         return
     from tmspio.emulator.serial_board import SerialBoard
 
     with SerialBoard(board=boards.board_path(EMULATED_BOARD)) as emu:
+        yield Target("emulated", emu.path, emu)
+
+
+@pytest.fixture(params=["emulated", "hardware"])
+def fresh_target(request, tmp_path):
+    """A board to deploy onto: on the emulator, MicroPython with no tmspio firmware on it."""
+    if request.param == "hardware":
+        yield Target("hardware", _hardware_port())
+        return
+    from tmspio.emulator.serial_board import SerialBoard
+
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "main.py").write_text("# a fresh MicroPython board: no tmspio firmware yet\n")
+    with SerialBoard(flash=str(flash)) as emu:
         yield Target("emulated", emu.path, emu)
