@@ -118,6 +118,7 @@ class Compiled:
                     "name": ch.name,
                     "index": i,
                     "polarity": ch.polarity,
+                    "stimulator": ch.stimulator or p.stimulator,
                     "offset_s": float(ch.offset),
                     "pulses": len(self.channel_times[i]),
                     "onsets_s": [float(t) for t in self.channel_times[i]],

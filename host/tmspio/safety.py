@@ -138,7 +138,7 @@ def wassermann_limit(frequency_hz, percent):
 
 def _rtms_rules(protocol, declared):
     table = data()["wassermann"]
-    src = _source(table["source"], table["status"].split(": ", 1)[1].split(" (")[0])
+    src = _source(table["source"], table["unverified"])
     shape = rtms_trains(protocol)
     if shape is None:
         return [Finding("wassermann-train-duration", REFUSE, "pattern not plain trains",
@@ -295,8 +295,12 @@ def _max_in_window(onsets, window):
     return best
 
 
-def _stimulator_rules(protocol, stim, sched):
+def _stimulator_rules(protocol, stim, sched, default):
+    """Profile limits for the channels wired to `stim`; `default` is the profile id of channels
+    without their own."""
     src = stim.source_text()
+    channels = [(i, ch) for i, ch in enumerate(protocol.channels)
+                if (ch.stimulator or default) == stim.id]
     found = []
     shortest = None
     if len(sched.onsets) > 1:
@@ -327,7 +331,7 @@ def _stimulator_rules(protocol, stim, sched):
         found.append(Finding("stimulator-min-width",
                              REFUSE if protocol.pulse_width < limit else PASS, width,
                              "at least %s" % _ms(limit), src))
-    for i, ch in enumerate(protocol.channels):
+    for i, ch in channels:
         value = "channel %d (%s) %s" % (i, ch.name, ch.polarity)
         if stim.polarity == "unknown":
             outcome = WARN
@@ -338,6 +342,11 @@ def _stimulator_rules(protocol, stim, sched):
         found.append(Finding("stimulator-polarity", outcome, value,
                              stim.polarity if stim.polarity != "unknown" else "UNKNOWN", src,
                              stim.polarity_note))
+    if len(channels) < len(protocol.channels):
+        names = ", ".join(ch.name for _, ch in channels)
+        for f in found:
+            if not f.value.startswith("channel "):
+                f.value = "%s: %s" % (names, f.value)
     return found
 
 
@@ -367,7 +376,7 @@ def declared_intensity(protocol, percent=None, reference=None):
 def check(protocol, intensity, stimulator=None):
     """Every rule's finding for `protocol` at `intensity` (Declared, or a number in % of the
     protocol's reference) on `stimulator` (profile id or Stimulator; default: the protocol's,
-    else generic-ttl)."""
+    else generic-ttl). A channel with its own `stimulator` is checked against that profile."""
     if not isinstance(intensity, Declared):
         intensity = declared_intensity(protocol, intensity)
     if stimulator is None:
@@ -379,7 +388,14 @@ def check(protocol, intensity, stimulator=None):
         found = _rtms_rules(protocol, intensity)
     else:
         found = _family_rules(protocol, intensity, sched)
-    return found + _stimulator_rules(protocol, stimulator, sched)
+    profiles = [stimulator]  # the default first, then each channel's own profile once
+    for ch in protocol.channels:
+        if ch.stimulator and ch.stimulator not in [p.id for p in profiles]:
+            profiles.append(stimulators.get(ch.stimulator, "channels.stimulator"))
+    for stim in profiles:
+        if any((ch.stimulator or stimulator.id) == stim.id for ch in protocol.channels):
+            found += _stimulator_rules(protocol, stim, sched, stimulator.id)
+    return found
 
 
 def refused(findings):

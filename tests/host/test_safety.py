@@ -326,3 +326,16 @@ def test_gated_protocols_are_checked_in_their_densest_case():
                              {"name": "t", "polarity": "active-high", "offset": "25 ms"}],
                    timing={"trains_in_protocol": 90})
     assert rule(safety.check(pas, at(120)), "family-pas").outcome == "pass"
+
+
+def test_a_channel_with_its_own_profile_is_checked_against_it():
+    found = safety.check(resolve("pas25"), at(120), "magstim-200")
+    width = [(f.outcome, f.value, f.limit) for f in found if f.rule == "stimulator-min-width"]
+    assert width == [("pass", "tms: 1 ms", "at least 0.01 ms"),
+                     ("warn", "nerve: 1 ms", "UNKNOWN")]
+    polarity = [(f.value, f.source.split(" profile")[0]) for f in found
+                if f.rule == "stimulator-polarity"]
+    assert polarity == [("channel 1 (tms) active-high", "Magstim 200²"),
+                        ("channel 0 (nerve) active-high", "Generic TTL trigger input")]
+    single = safety.check(resolve("itbs"), at(80, "AMT"), "magstim-rapid2")
+    assert [f.value for f in single if f.rule == "stimulator-min-width"] == ["1 ms"]

@@ -39,8 +39,9 @@ def render(c, methods=False):
         lines.append("  gated: each train starts on a gate edge; times above are the densest "
                      "case, one train per refractory interval")
     for i, ch in enumerate(p.channels):
-        lines.append("  channel %d %s: %s, offset %s, %d pulses" % (
-            i, ch.name, ch.polarity, units.format_seconds(ch.offset), len(c.channel_times[i])))
+        lines.append("  channel %d %s: %s, offset %s, %d pulses%s" % (
+            i, ch.name, ch.polarity, units.format_seconds(ch.offset), len(c.channel_times[i]),
+            ", stimulator %s" % ch.stimulator if ch.stimulator else ""))
     intensity = ("%s%% %s" % (_num(p.intensity.percent), p.intensity.reference)
                  if p.intensity else "not declared")
     lines.append("  intensity %s; stimulator %s" % (intensity, p.stimulator or "not declared"))

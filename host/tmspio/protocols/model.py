@@ -66,6 +66,13 @@ def _fail(path, value, allowed):
     raise PydanticCustomError("field", "{allowed}", {"path": path, "value": value, "allowed": allowed})
 
 
+def _known(stimulator):
+    if stimulator is not None and stimulator not in stimulators.ids():
+        raise PydanticCustomError("stimulator", "unknown stimulator; allowed: {allowed}",
+                                  {"allowed": ", ".join(stimulators.ids())})
+    return stimulator
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -165,6 +172,14 @@ class Channel(Strict):
         description="active-high: idle low, a pulse is high; active-low: idle high, a pulse is low")
     offset: Duration = Field(default_factory=lambda: units.parse("0 s"),
                              description="delay of this channel's pulses after channel 0's")
+    stimulator: str | None = Field(
+        None, description="this channel's stimulator profile, when it differs from the "
+        "protocol's (e.g. the nerve stimulator of PAS)")
+
+    @field_validator("stimulator")
+    @classmethod
+    def _known_stimulator(cls, value):
+        return _known(value)
 
 
 class Start(Strict):
@@ -214,11 +229,7 @@ class Protocol(Strict):
     @field_validator("stimulator")
     @classmethod
     def _known_stimulator(cls, value):
-        if value is not None and value not in stimulators.ids():
-            raise PydanticCustomError(
-                "stimulator", "unknown stimulator; allowed: {allowed}",
-                {"allowed": ", ".join(stimulators.ids())})
-        return value
+        return _known(value)
 
     @model_validator(mode="after")
     def _consistent(self):
