@@ -267,6 +267,22 @@ class _IRQ:
         return 0
 
 
+class _DMAIRQ(_IRQ):
+    """rp2_dma_irq_info: flags() is the channel's irq_flag, trigger() its INTS0 bit."""
+
+    def flags(self):
+        return self._parent._irq_flag
+
+    def trigger(self, new_trigger=None):
+        if new_trigger is None:
+            return 1 if _rd(_board(), DMA_BASE + DMA_INTS0) & (1 << self._parent._channel) else 0
+        board = _board()
+        self._parent._irq_flag = 0
+        alias = SET_ALIAS if new_trigger else CLR_ALIAS
+        _wr(board, DMA_BASE + DMA_INTE0 + alias, 1 << self._parent._channel)
+        return 0
+
+
 # ---- PIO -----------------------------------------------------------------------------------
 
 
@@ -924,7 +940,7 @@ class DMA:
         st = _state()
         irq = st.dma_irq.get(self._channel)
         if irq is None:
-            irq = _IRQ(self)
+            irq = _DMAIRQ(self)
             st.dma_irq[self._channel] = irq
             _wr(board, DMA_BASE + DMA_INTS0, 1 << self._channel)  # stale flags are not ours
         if handler is _UNSET and hard is _UNSET:
