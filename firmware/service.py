@@ -189,6 +189,7 @@ class Service:
         if payload:
             raise wire.WireError("start payload: %d bytes, expected 0" % len(payload))
         self.engine.start()
+        self.last_rx = self.ticks_ms()  # silence is counted from the start, not the request
         self.phase = "running"
         self._send(wire.ACK, seq, bytes([wire.START_RUN]))
         self.tick()
@@ -234,9 +235,9 @@ class Service:
             out = []
             self.decoder.flush_junk(out)
             self._handle(out)
+        self._drain()  # also at rest: engine.poll() feeds the watchdog once a run started
         if self.phase not in ("armed", "running"):
             return
-        self._drain()
         if self.heartbeat_ms and self.ticks_diff(now, self.last_rx) > self.heartbeat_ms:
             text = "heartbeat: host silent for more than %d ms" % self.heartbeat_ms
             self.make_safe(text)
@@ -245,6 +246,9 @@ class Service:
 
     def _drain(self):
         edges = self.engine.poll()
+        if not self.session:  # nobody to tell (stand-alone run or before hello)
+            self.last_state = None
+            return
         i = 0
         while i < len(edges):
             batch = edges[i:i + wire.EVENTS_PER_FRAME]

@@ -23,6 +23,7 @@ class FakeEngine:
         self.t0 = 0
         self.start_cycle = None
         self.stop_cycle = None
+        self.delivered = 0
 
     def _now(self):
         return time.ticks_diff(time.ticks_ms(), self.t0) * self.speed * (self.sysclk // 1000)
@@ -61,6 +62,10 @@ class FakeEngine:
         edges.sort()
         self.edges = edges
         self.sent = 0
+        self.delivered = 0
+        self.idle = {}
+        for ch in self.program.channels:
+            self.idle[ch.index] = ch.idle_level
         self.state = "running"
 
     def stop(self, reason):
@@ -74,6 +79,8 @@ class FakeEngine:
         out = []
         while self.sent < len(self.edges) and self.edges[self.sent][0] <= limit:
             cycle, ch, level = self.edges[self.sent]
+            if level != self.idle[ch]:
+                self.delivered += 1
             out.append(("trigger%d" % ch, level, cycle))  # the engine's source names
             self.sent += 1
         if self.state == "running" and self.sent == len(self.edges):
@@ -81,13 +88,7 @@ class FakeEngine:
         return out
 
     def status(self):
-        n = 0
-        for i in range(self.sent):
-            cycle, ch, level = self.edges[i]
-            for c in self.program.channels:
-                if c.index == ch and level != c.idle_level:
-                    n += 1
         return {"state": self.state,
                 "pulses_planned": self.program.pulses() if self.program else 0,
-                "pulses_delivered": n, "reason": self.reason, "faults": [],
+                "pulses_delivered": self.delivered, "reason": self.reason, "faults": [],
                 "start_cycle": self.start_cycle}
