@@ -7,7 +7,8 @@ a segment never crosses a train start, and channel 0's train starts raise the ma
 Each channel's onsets are its own exact times (first pulse + offset), so its `delay` is its offset.
 The program ends one pulse width (at least the firmware's minimum gap) after the last pulse of the
 latest channel has ended. Gated programs fire one segment per accepted gate edge, so each train
-must compile to exactly one segment, and the refractory interval must cover it (firmware/timing.py).
+must compile to exactly one segment, and the refractory interval must cover it
+(firmware/timing.py).
 The firmware's minimum field values (firmware/timing.py) are checked here too, so `show` reports
 a program the board would refuse.
 """

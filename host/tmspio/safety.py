@@ -40,7 +40,7 @@ def _source(key, unverified=None):
 
 
 class Finding:
-    """One rule's outcome: the rule, the value checked, the limit and where the limit comes from."""
+    """One rule's outcome: the rule, the value checked, the limit and where it comes from."""
 
     def __init__(self, rule, outcome, value, limit, source, detail=""):
         self.rule = rule

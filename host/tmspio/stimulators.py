@@ -1,4 +1,4 @@
-"""Stimulator trigger-input profiles (data/stimulators.json): what each device's trigger input accepts.
+"""Stimulator trigger-input profiles (data/stimulators.json): what each trigger input accepts.
 
 Unknown facts are None and stay unknown: the safety envelope reports them as unchecked, never
 guesses them.

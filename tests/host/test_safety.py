@@ -1,4 +1,5 @@
-"""Every envelope rule with a passing and a failing case; findings name rule, value, limit, source."""
+"""Every envelope rule with a passing and a failing case; findings name rule, value, limit and
+source."""
 
 from fractions import Fraction
 

@@ -63,7 +63,8 @@ Interval = _quantity(True)
 
 def _fail(path, value, allowed):
     """Cross-field error that names its own field path (the parser puts it in the message)."""
-    raise PydanticCustomError("field", "{allowed}", {"path": path, "value": value, "allowed": allowed})
+    raise PydanticCustomError("field", "{allowed}",
+                              {"path": path, "value": value, "allowed": allowed})
 
 
 def _known(stimulator):
@@ -78,10 +79,11 @@ class Strict(BaseModel):
 
 
 class Jitter(Strict):
-    """Each instance of the interval is drawn uniformly from [lo, hi] (1 ns grid) with this seed."""
+    """Each instance of the interval is drawn uniformly from [lo, hi] (1 ns grid), seeded."""
 
     uniform: tuple[Interval, Interval] = Field(description="[lowest, highest] interval")
-    seed: int = Field(ge=0, le=2**63 - 1, description="random.Random seed; drawn values are logged")
+    seed: int = Field(ge=0, le=2**63 - 1,
+                      description="random.Random seed; drawn values are logged")
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -169,7 +171,7 @@ class Channel(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$",
                       description="letters, digits, _ . - (1 to 32 characters)")
     polarity: Literal["active-high", "active-low"] = Field(
-        description="active-high: idle low, a pulse is high; active-low: idle high, a pulse is low")
+        description="active-high: idle low, pulse high; active-low: idle high, pulse low")
     offset: Duration = Field(default_factory=lambda: units.parse("0 s"),
                              description="delay of this channel's pulses after channel 0's")
     stimulator: str | None = Field(

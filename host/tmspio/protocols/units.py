@@ -1,8 +1,9 @@
 """Exact durations. Rule: every duration is a string "<decimal number> <unit>".
 
 Units: "s", "ms", "us" (microseconds). Intervals between onsets may also be written as a rate,
-"<number> Hz", meaning the onset-to-onset period 1/rate ("0.9 Hz" = 10/9 s exactly). Values are kept
-as fractions.Fraction seconds, so "0.1 s" is exactly 1/10 and nothing is rounded before compilation.
+"<number> Hz", meaning the onset-to-onset period 1/rate ("0.9 Hz" = 10/9 s exactly). Values
+are kept as fractions.Fraction seconds, so "0.1 s" is exactly 1/10 and nothing is rounded
+before compilation.
 """
 
 import re
@@ -66,7 +67,7 @@ def _decimal(value):
 
 
 def format_seconds(value):
-    """Fraction seconds -> the shortest exact duration string ('20 ms', '1.5 ms', '10/9 s' as Hz)."""
+    """Fraction seconds -> shortest exact duration string ('20 ms', '1.5 ms'; 10/9 s as Hz)."""
     if isinstance(value, Quantity):
         return value.text
     value = Fraction(value)
