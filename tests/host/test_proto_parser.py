@@ -90,8 +90,8 @@ def _with(path, value):
     (("timing", "inter_train_interval"), "3.9 s",
      'timing.inter_train_interval = "3.9 s": longer than one train plus pulse_width (3.901 s)'),
     (("timing", "inter_pulse_interval"), {"uniform": ["2 s", "1 s"], "seed": 1},
-     'timing.inter_pulse_interval.uniform = ["2 s", "1 s"]: lowest < highest, at least one '
-     "whole nanosecond apart"),
+     'timing.inter_pulse_interval.uniform = ["2 s", "1 s"]: lowest < highest, with a whole '
+     "nanosecond between them"),
     (("timing", "inter_pulse_interval"), {"uniform": ["1 s", "2 s"]},
      "timing.inter_pulse_interval.seed: required field missing"),
     (("timing", "inter_pulse_interval"), {"uniform": ["1 s", "2 s"], "seed": 1, "x": 2},
@@ -130,6 +130,14 @@ def _with(path, value):
 ])
 def test_bad_input_is_one_line_naming_field_value_and_allowed(path, value, line):
     assert _error(_with(path, value)) == "p.toml: " + line
+
+
+def test_jitter_range_must_hold_a_whole_nanosecond():
+    data = _with(("timing", "inter_pulse_interval"),
+                 {"uniform": ["2.0000000001 s", "2.0000000009 s"], "seed": 1})
+    assert _error(data) == ('p.toml: timing.inter_pulse_interval.uniform = ["2.0000000001 s", '
+                            '"2.0000000009 s"]: lowest < highest, with a whole nanosecond '
+                            "between them")
 
 
 def test_channel_names_must_differ():

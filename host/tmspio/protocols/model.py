@@ -90,7 +90,7 @@ class Jitter(Strict):
         lo, hi = self.uniform
         if not lo < hi or ceil(lo * 10**9) > floor(hi * 10**9):
             _fail("uniform", [units.format_seconds(lo), units.format_seconds(hi)],
-                  "lowest < highest, at least one whole nanosecond apart")
+                  "lowest < highest, with a whole nanosecond between them")
         return self
 
     @property
