@@ -365,6 +365,7 @@ def certificate_problems(cert, board_name, firmware_version, now_utc, max_age_s)
 # -- running it on a board -------------------------------------------------------------------------
 
 ACTIVE_STATES = ("armed", "waiting", "running")
+PRE_RUN_STATES = ("idle", "loaded")
 RUN_TIMEOUT_S = 60.0  # wall-clock bound per loopback run (the program itself lasts ~50 ms)
 
 
@@ -430,9 +431,13 @@ def _wait_at_rest(link, since, timeout):
     """The first status at rest reported after link.states[since] (the end of this run)."""
     deadline = time.monotonic() + timeout
     while True:
+        active = False
         for st in link.states[since:]:
-            if st.get("state") not in ACTIVE_STATES:
-                return st
+            state = st.get("state")
+            if state in ACTIVE_STATES:
+                active = True
+            elif active or state not in PRE_RUN_STATES:
+                return st  # a late "loaded" report from before the run is not its end
         if time.monotonic() > deadline:
             link.stop("self-test timed out")
             raise SelftestError(

@@ -229,6 +229,7 @@ class FakeLink:
             if i not in self.drop:
                 self.edges.append((src, level, self.start + t + self.latency))
         n = ch.pulses()
+        self.states += [{"state": "loaded"}]  # reported late, after the run was requested
         self.states += [{"state": "armed"}, {"state": "running"}]
         self.states.append(
             {
