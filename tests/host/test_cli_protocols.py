@@ -102,6 +102,9 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "check", "itbs", "--intensity", "lots")
     assert (code, err) == (2, "tmspio: error: --intensity = 'lots': a number (percent of motor "
                               "threshold)\n")
+    code, _, err = run(capsys, "check", "itbs", "--reference", "RMT")
+    assert (code, err) == (2, "tmspio: error: --reference = 'RMT': only together with "
+                              "--intensity (without it the protocol's own declaration is used)\n")
     code, _, err = run(capsys, "check", "qps5")
     assert (code, err) == (2, "tmspio: error: qps5: intensity: not declared in the protocol; "
                               "give --intensity PCT\n")

@@ -1,6 +1,7 @@
 """tmspio check: the safety envelope for a protocol at a declared intensity (exit 3 if refused)."""
 
 from .. import safety
+from ..errors import InputError
 from ..protocols import resolve
 from ._common import number, print_json
 
@@ -28,6 +29,9 @@ def evaluate(args):
     """(protocol, declared, stimulator id, findings, override reason or None) - used by run."""
     protocol = resolve(args.protocol)
     percent = None
+    if args.reference and args.intensity is None:
+        raise InputError("--reference = %r: only together with --intensity (without it the "
+                         "protocol's own declaration is used)" % args.reference)
     if args.intensity is not None:
         percent = number("--intensity", args.intensity, "a number (percent of motor threshold)")
     declared = safety.declared_intensity(protocol, percent, args.reference)
