@@ -515,10 +515,22 @@ def unique_id():
     return b"EMUBOARD"
 
 
+def run_until(board, predicate, max_cycles):
+    """board.run(until=...), except that an idle board just lets the time pass (returns False)."""
+    limit = board.cycle + max_cycles
+    try:
+        return board.run(until=predicate, max_cycles=max_cycles)
+    except EmulatorError as e:
+        if not str(e).startswith("run(until=...) can never finish"):
+            raise
+        board.advance(limit - board.cycle)
+        return predicate(board)
+
+
 def idle():
     """WFE with a 1 ms cap (ports/rp2 mp_machine_idle): returns early when a handler is due."""
     board = _board()
-    board.run(until=lambda b: softirq.pending() > 0, max_cycles=_time.cycles_for_us(1000, board))
+    run_until(board, lambda b: softirq.pending() > 0, _time.cycles_for_us(1000, board))
     softirq.run_pending()
 
 
@@ -544,11 +556,10 @@ def time_pulse_us(pin, pulse_level, timeout_us=1000000):
         return lambda b: b.level(gpio) == v
 
     if board.level(gpio) != pulse_level:
-        board.run(until=level_is(pulse_level), max_cycles=limit)
-        if board.level(gpio) != pulse_level:
+        if not run_until(board, level_is(pulse_level), limit):
             return -2
     start = _time.now_us_exact(board)
-    board.run(until=level_is(1 - pulse_level), max_cycles=limit)
+    run_until(board, level_is(1 - pulse_level), limit)
     if board.level(gpio) == pulse_level:
         return -1
     return _time.now_us_exact(board) - start

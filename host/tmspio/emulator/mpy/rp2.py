@@ -132,6 +132,7 @@ class _State:
         npio = NUM_PIOS[_chip(board)]
         self.used = [0] * npio  # SDK _used_instruction_space
         self.managed = [0] * npio  # rp2_pio_instruction_memory_usage_mask
+        self.loaded = [[] for _ in range(npio)]  # program lists loaded on this board, per PIO
         self.sdk_claimed = [0] * npio  # SDK SM claims (one bit per SM)
         self.claimed = 0  # rp2_state_machine_claimed_mask (bit per global SM id)
         self.initial_pc = [0] * (npio * 4)
@@ -333,6 +334,7 @@ class PIO:
         st.used[self._index] |= mask
         st.managed[self._index] |= mask
         prog[pioasm.PROG_OFFSET_PIO0 + self._index] = offset
+        st.loaded[self._index].append(prog)
         _charge(board)
 
     def remove_program(self, prog=None):
@@ -340,13 +342,18 @@ class PIO:
         length, offset = 32, 0
         if prog is not None:
             length = len(_prog_data(prog))
-            offset = prog[pioasm.PROG_OFFSET_PIO0 + self._index]
+            offset = _offset_here(st, prog, self._index)
             prog[pioasm.PROG_OFFSET_PIO0 + self._index] = -1
             if offset < 0:
                 return  # v1.28: the unsigned check never fires and the mask shifts out to 0
+            _forget(st.loaded[self._index], prog)
         mask = (((1 << length) - 1) << offset) & 0xFFFFFFFF
         st.used[self._index] &= ~mask
         st.managed[self._index] &= ~mask
+        if prog is None:
+            for loaded in st.loaded[self._index]:
+                loaded[pioasm.PROG_OFFSET_PIO0 + self._index] = -1
+            st.loaded[self._index] = []
 
     def state_machine(self, id, *args, **kw):
         if not isinstance(id, int) or not 0 <= id < 4:
@@ -378,6 +385,26 @@ def _prog_data(prog):
             "requested length {} but object has length {}".format(pioasm.PROG_MAX_FIELDS, n)
         )
     return prog[pioasm.PROG_DATA]
+
+
+def _offset_here(st, prog, pio):
+    """The program's offset in this PIO of this board; -1 if it was loaded elsewhere.
+
+    The list lives on in host code across boards (and across soft resets in one process), so
+    an offset recorded by another board or an earlier soft-reset generation is stale here.
+    """
+    offset = prog[pioasm.PROG_OFFSET_PIO0 + pio]
+    if offset >= 0 and not any(p is prog for p in st.loaded[pio]):
+        prog[pioasm.PROG_OFFSET_PIO0 + pio] = -1
+        return -1
+    return offset
+
+
+def _forget(programs, prog):
+    for i in range(len(programs)):
+        if programs[i] is prog:
+            programs.pop(i)
+            return
 
 
 def _find_offset(used, length):
@@ -455,7 +482,7 @@ class StateMachine:
         board = st.board
         chip = _chip(board)
         _prog_data(prog)
-        offset = prog[pioasm.PROG_OFFSET_PIO0 + self._pio]
+        offset = _offset_here(st, prog, self._pio)
         if offset < 0:
             PIO(self._pio).add_program(prog)
             offset = prog[pioasm.PROG_OFFSET_PIO0 + self._pio]
