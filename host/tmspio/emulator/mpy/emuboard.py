@@ -600,6 +600,10 @@ class Board:
                 self.cycle = target
                 break
             self._process(t)
+        now = self.cycle
+        for sm in self._sms:  # closed-form catch-up so board.pio[i].sm[j] reads the present
+            if sm.plan is not None and sm.t < now:
+                sm.sync(now)
 
     def _process(self, t):
         self.cycle = t

@@ -162,7 +162,9 @@ class PIOBlock:
     def alias_kind(self, off):
         if off in (0x008, 0x030):
             return "w1c"
-        if 0x010 <= off < 0x030 or 0x048 <= off < 0x0C8 or (off - 0x0D8) % 0x18 == 0:
+        if 0x010 <= off < 0x030 or 0x048 <= off < 0x0C8:
+            return "none"
+        if 0x0D8 <= off < 0x128 and (off - 0x0D8) % 0x18 == 0:
             return "none"
         return "rw"
 

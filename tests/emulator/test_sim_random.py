@@ -1,0 +1,193 @@
+"""Randomised proof that the fast path equals single-step execution.
+
+Random programs (instruction words from every modelled instruction class, random side-set,
+delays, wrap), random dividers (integer and fractional), shift/FIFO configuration, external
+pin drives, CPU FIFO traffic and DMA feeds; the whole board is compared at checkpoints."""
+
+from conftest import DMA, PIO_BASE, run_both, shiftctrl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+PIN_COUNT = 6  # the SMs and the drives use GPIO 0..5 so programs see each other's pins
+
+
+@st.composite
+def instruction(draw, nbits_delay, prog_len):
+    op = draw(st.integers(0, 7))
+    delay = draw(st.integers(0, (1 << nbits_delay) - 1)) if nbits_delay else 0
+    if op == 0:
+        low = (draw(st.integers(0, 7)) << 5) | draw(st.integers(0, prog_len - 1))
+    elif op == 1:
+        src = draw(st.sampled_from([0, 1, 2]))
+        idx = draw(st.integers(0, PIN_COUNT - 1)) if src < 2 else draw(
+            st.sampled_from([0, 1, 2, 3, 0x10, 0x11, 4])
+        )
+        low = (draw(st.integers(0, 1)) << 7) | (src << 5) | idx
+    elif op == 2:
+        low = (draw(st.sampled_from([0, 1, 2, 3, 6, 7])) << 5) | draw(st.integers(0, 31))
+    elif op == 3:
+        low = (draw(st.sampled_from([0, 1, 2, 3, 4, 5, 6])) << 5) | draw(st.integers(0, 31))
+    elif op == 4:
+        low = draw(st.sampled_from([0x00, 0x20, 0x40, 0x60, 0x80, 0xA0, 0xC0, 0xE0]))
+    elif op == 5:
+        dest = draw(st.sampled_from([0, 1, 2, 5, 6, 7]))
+        mop = draw(st.integers(0, 2))
+        src = draw(st.sampled_from([0, 1, 2, 3, 5, 6, 7]))
+        low = (dest << 5) | (mop << 3) | src
+    elif op == 6:
+        kind = draw(st.sampled_from([0x00, 0x20, 0x40]))
+        low = kind | draw(st.sampled_from([0, 1, 2, 3, 4, 5, 0x10, 0x13]))
+    else:
+        low = (draw(st.sampled_from([0, 1, 2, 4])) << 5) | draw(st.integers(0, 31))
+    return (op << 13) | low, delay
+
+
+@st.composite
+def fragment(draw, at, delay_bits, prog_len):
+    """A few words starting at relative address `at`: loops the fast path must summarise
+    (self-decrement, pin polling, NOP padding, X/Y compare) or one random instruction."""
+    kind = draw(st.integers(0, 9))
+    d = lambda: draw(st.integers(0, (1 << delay_bits) - 1)) if delay_bits else 0  # noqa: E731
+    if kind == 0:  # jmp x--/y-- self
+        return [(((draw(st.sampled_from([2, 4])) << 5) | at), d())]
+    if kind == 1:  # L: jmp pin out ; jmp y-- L ; out:
+        return [((6 << 5) | (at + 2), d()), ((4 << 5) | at, d())]
+    if kind == 2:  # L: jmp pin stay ; jmp out ; stay: jmp x-- L ; out:
+        return [((6 << 5) | (at + 2), 0), (at + 3, 0), ((2 << 5) | at, d())]
+    if kind == 3:  # L: nop [d] ; jmp x-- L
+        return [(0xA042, d()), ((2 << 5) | at, d())]
+    if kind == 4:  # L: jmp x!=y out ; jmp L  (or !x / !y / !osre polls)
+        cond = draw(st.sampled_from([1, 3, 5, 7]))
+        return [((cond << 5) | (at + 2), d()), (at, d())]
+    if kind == 5:  # wait on a pin
+        src = draw(st.integers(0, 1))
+        return [(0x2000 | (draw(st.integers(0, 1)) << 7) | (src << 5) | draw(st.integers(0, PIN_COUNT - 1)), d())]
+    if kind == 6:  # set x / y to a small count
+        return [(0xE000 | (draw(st.integers(1, 2)) << 5) | draw(st.integers(0, 31)), d())]
+    return [draw(instruction(delay_bits, prog_len))]
+
+
+@st.composite
+def sm_config(draw, index):
+    ss_count = draw(st.integers(0, 2))
+    side_en = ss_count > 0 and draw(st.booleans())
+    delay_bits = 5 - ss_count
+    pairs = []
+    for _ in range(draw(st.integers(1, 4))):
+        pairs += draw(fragment(len(pairs), delay_bits, 8))
+        if len(pairs) >= 7:
+            break
+    pairs = pairs[:8]
+    n = len(pairs)
+    words = []
+    for w, delay in pairs:
+        if w >> 13 == 0 and (w & 31) >= n:
+            w &= ~31  # a jump past the end goes to the start
+        field = delay
+        if ss_count:
+            side = draw(st.integers(0, (1 << (ss_count - side_en)) - 1))
+            field |= side << delay_bits
+            if side_en and draw(st.booleans()):
+                field |= 0x10
+        words.append((w & 0xE0FF) | (field << 8))
+    whole = draw(st.sampled_from([1, 1, 1, 2, 3]))
+    frac = draw(st.sampled_from([0, 0, 0, 128, 64]))
+    return {
+        "words": words,
+        "offset": index * 8,
+        "n": n,
+        "ss_count": ss_count,
+        "side_en": side_en,
+        "side_pindir": draw(st.booleans()) if ss_count else False,
+        "wrap_target": draw(st.integers(0, n - 1)),
+        "clkdiv": (whole << 16) | (frac << 8),
+        "shift": shiftctrl(
+            autopull=draw(st.booleans()),
+            autopush=draw(st.booleans()),
+            pull_thresh=draw(st.sampled_from([32, 8, 5])),
+            push_thresh=draw(st.sampled_from([32, 8, 3])),
+            out_right=draw(st.booleans()),
+            in_right=draw(st.booleans()),
+            join_tx=draw(st.sampled_from([False, False, True])),
+        ),
+        "pins": draw(st.tuples(*[st.integers(0, PIN_COUNT - 1)] * 5)),
+        "x": draw(st.sampled_from([0, 1, 3, 17, 31])),
+        "y": draw(st.sampled_from([0, 2, 9, 31])),
+    }
+
+
+def build_random(cfgs, drives, pushes, bypass, dma_words):
+    def build(board):
+        base = PIO_BASE[0]
+        board.write32(base + 0x038, bypass)
+        for i, c in enumerate(cfgs):
+            off = c["offset"]
+            words = [(w + off) if w >> 13 == 0 else w for w in c["words"]]
+            n = len(words)
+            for k, w in enumerate(words):
+                board.write32(base + 0x48 + 4 * (off + k), w)
+            p = c["pins"]
+            reg = base + 0xC8 + 0x18 * i
+            board.write32(reg, c["clkdiv"])
+            board.write32(
+                reg + 4,
+                (int(c["side_en"]) << 30) | (int(c["side_pindir"]) << 29) | (p[0] << 24)
+                | ((off + n - 1) << 12) | ((off + c["wrap_target"]) << 7) | 0x2,
+            )
+            board.write32(reg + 8, c["shift"])
+            board.write32(
+                reg + 20,
+                (c["ss_count"] << 29) | (2 << 26) | (3 << 20) | (p[1] << 15) | (p[2] << 10)
+                | (p[3] << 5) | p[4],
+            )
+            board.write32(reg + 16, 0xE020 | (c["x"] & 31))  # set x, n
+            board.write32(reg + 16, 0xE040 | c["y"])  # set y, n
+            board.write32(reg + 16, 0xE083)  # set pindirs, 3: SET pins drive their pads
+            board.write32(reg + 16, off)  # jmp offset
+        for p in range(PIN_COUNT):
+            board.write32(0x40014000 + 8 * p + 4, 6)
+        board.write32(base + 0x2000, (0xF if len(cfgs) == 4 else (1 << len(cfgs)) - 1) * 0x101)
+        for at, pin, level in drives:
+            board.drive(pin, level, at=at)
+        for at, sm, value in pushes:
+            board.schedule(at, lambda b, sm=sm, v=value: b.write32(base + 0x10 + 4 * sm, v))
+        if dma_words:
+            buf = __import__("array").array("I", dma_words)
+            addr = board.dma_address(buf)
+            board.write32(DMA + 0x00, addr)
+            board.write32(DMA + 0x04, base + 0x10)
+            board.write32(DMA + 0x08, len(dma_words))
+            board.write32(DMA + 0x0C, 1 | (2 << 2) | (1 << 4) | (0 << 15) | (1 << 21))
+
+    return build
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(
+    nsm=st.integers(1, 4),
+    data=st.data(),
+)
+def test_random_programs_fast_equals_single_step(nsm, data):
+    cfgs = [data.draw(sm_config(i)) for i in range(nsm)]
+    drives = data.draw(
+        st.lists(
+            st.tuples(
+                st.integers(1, 1200), st.integers(0, PIN_COUNT - 1), st.sampled_from([0, 1, None])
+            ),
+            max_size=12,
+        )
+    )
+    pushes = data.draw(
+        st.lists(
+            st.tuples(st.integers(1, 1500), st.integers(0, nsm - 1), st.integers(0, 0xFFFFFFFF)),
+            max_size=6,
+        )
+    )
+    bypass = data.draw(st.sampled_from([0, 0, 0b1010, 0x3F]))
+    dma_words = data.draw(st.lists(st.integers(0, 0xFFFFFFFF), max_size=6))
+    build = build_random(cfgs, drives, pushes, bypass, dma_words)
+    checkpoints = data.draw(st.lists(st.integers(1, 700), min_size=2, max_size=4))
+    run_both(build, checkpoints)
