@@ -52,6 +52,16 @@ def soft_reset_standins():
     time.forget()
 
 
+def _print_exception(e):
+    """Traceback to stderr on both interpreters (the unix port's own goes to stdout)."""
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(e, sys.stderr)
+    else:
+        import traceback
+
+        traceback.print_exception(type(e), e, e.__traceback__)
+
+
 def main(argv):
     firmware_dir, script, args = argv[0], argv[1], argv[2:]
     if script == "-":
@@ -69,8 +79,13 @@ def main(argv):
         except emuboard.BoardReset:
             soft_reset_standins()
             _forget_modules(firmware_dir)
-            if script != "-":
-                _forget_modules(script.rsplit("/", 1)[0] if "/" in script else ".")
+            if script != "-" and "/" in script:
+                _forget_modules(script.rsplit("/", 1)[0])
+        except SystemExit:
+            raise
+        except BaseException as e:  # noqa: BLE001 - report like the REPL would, exit 1
+            _print_exception(e)
+            return 1
 
 
 if __name__ == "__main__":
