@@ -9,6 +9,7 @@ CPU-side code (callbacks, the stand-ins) runs between cycles; its bus accesses a
 """
 
 import heapq
+from array import array
 
 try:
     from .dmasim import DMA
@@ -28,6 +29,7 @@ __all__ = ["ACCESS_CYCLES", "Board", "BoardReset", "EmulatorError", "current"]
 ACCESS_CYCLES = 125
 NUM_GPIO = 30
 GPIO_MASK = (1 << NUM_GPIO) - 1
+_TRACE_CHUNK = 256
 SYNC_STAGES = 2  # input synchroniser flip-flops (bypassable per pin)
 
 PIO_BASES = (0x50200000, 0x50300000)
@@ -92,7 +94,10 @@ class Board:
         self.pads = 0
         self.pads = self._compute_pads()
         self._pad_hist = [(0, self.pads)]
-        self._traces = [[(0, (self.pads >> p) & 1)] for p in range(NUM_GPIO)]
+        # per pin: the power-up level, then the cycles of every change in small array chunks
+        # (levels alternate); small chunks keep MicroPython's heap from fragmenting
+        self._trace0 = [(self.pads >> p) & 1 for p in range(NUM_GPIO)]
+        self._traces = [[array("q")] for _ in range(NUM_GPIO)]
 
     def activate(self):
         global _current
@@ -172,7 +177,10 @@ class Board:
             while changed >> p:
                 if (changed >> p) & 1:
                     level = (new >> p) & 1
-                    self._traces[p].append((c, level))
+                    chunks = self._traces[p]
+                    if len(chunks[-1]) >= _TRACE_CHUNK:
+                        chunks.append(array("q"))
+                    chunks[-1].append(c)
                     for h in self._watch:
                         w = self._watch[h]
                         if w[0] == p and (w[2] if level else w[3]):
@@ -222,7 +230,13 @@ class Board:
 
     def trace(self, pin):
         self._check_pin(pin)
-        return list(self._traces[pin])
+        level = self._trace0[pin]
+        out = [(0, level)]
+        for chunk in self._traces[pin]:
+            for c in chunk:
+                level ^= 1
+                out.append((c, level))
+        return out
 
     def drive(self, pin, level, at=None):
         """External input on `pin` from cycle `at` (default now); level None releases it."""
