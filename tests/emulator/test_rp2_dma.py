@@ -98,3 +98,19 @@ def test_dreq_paced_feed_into_a_state_machine(board):
     assert len(done) == 1 and done[0][:2] == (0, 1)
     # After the last word the SM stalls on PULL: FDEBUG.TXSTALL for SM0 (bit 24).
     assert machine.mem32[PIO0 + 0x8] & (1 << 24)
+
+
+def test_registers_view_reads_and_writes_the_channel_block(board):
+    dma = rp2.DMA()
+    rp2.DMA()
+    regs = rp2.DMA().registers  # channel 2
+    assert len(regs) == 16
+    regs[1] = 0x20000040  # WRITE_ADDR
+    regs[4] = 0  # AL1_CTRL
+    assert machine.mem32[0x50000000 + 0x80 + 4] == 0x20000040 and regs[-15] == 0x20000040
+    tail = regs[3:]
+    assert len(tail) == 13 and tail[0] == regs[3]
+    dma.config(write=tail)  # a slice is an address, as a memoryview slice is on the device
+    assert dma.write == 0x50000000 + 0x80 + 12
+    with pytest.raises(IndexError):
+        _ = regs[16]

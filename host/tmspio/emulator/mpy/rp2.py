@@ -829,6 +829,42 @@ def _field(chip, name):
     raise KeyError(name)
 
 
+class _Registers:
+    """Word-indexed view of hardware registers through the bus (DMA.registers).
+
+    Slicing gives a sub-view whose address DMA.config(read=/write=) accepts, as the device's
+    memoryview slices are accepted for chaining one channel's registers from another.
+    """
+
+    def __init__(self, base, count):
+        self._base = base
+        self._count = count
+
+    def __len__(self):
+        return self._count
+
+    def _index(self, i):
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError("memoryview index out of range")
+        return self._base + 4 * i
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._count)
+            if step != 1:
+                raise NotImplementedError("only slices with step=1 (aka None) are supported")
+            return _Registers(self._base + 4 * start, max(0, stop - start))
+        return _rd(_board(), self._index(i))
+
+    def __setitem__(self, i, value):
+        _wr(_board(), self._index(i), value)
+
+    def address(self):
+        return self._base
+
+
 def _field_names(chip):
     return [field[0] for field in _ctrl_fields(chip)]
 
@@ -837,6 +873,8 @@ def _address(obj, for_write):
     """rp2_dma_register_value_from_obj for read/write: a buffer's address or an int."""
     if isinstance(obj, StateMachine):
         return obj.txf_address() if for_write else obj.rxf_address()
+    if isinstance(obj, _Registers):
+        return obj.address()
     if isinstance(obj, int):
         return obj & 0xFFFFFFFF
     if for_write and isinstance(obj, bytes):
@@ -906,11 +944,9 @@ class DMA:
 
     @property
     def registers(self):
-        raise EmulatorError(
-            "DMA.registers (a memoryview onto the channel's registers) is not modelled; "
-            "use machine.mem32[DMA(...).registers-address] or the read/write/count/ctrl "
-            "attributes"
-        )
+        """The channel's 16 registers (a memoryview on the device; a bus proxy here)."""
+        self._open()
+        return _Registers(DMA_BASE + DMA_CH_STRIDE * self._channel, 16)
 
     def config(self, *, read=None, write=None, count=None, ctrl=None, trigger=False):
         board = self._open()

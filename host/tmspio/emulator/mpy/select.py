@@ -17,11 +17,13 @@ except ImportError:
 try:
     from . import emuboard, softirq
     from . import time as _time
+    from .emuerror import EmulatorError
 except ImportError:
     import time as _time
 
     import emuboard
     import softirq
+    from emuerror import EmulatorError
 
 POLLIN = _host.POLLIN
 POLLOUT = _host.POLLOUT
@@ -95,4 +97,4 @@ def poll():
 
 
 def select(rlist, wlist, xlist, timeout=None):
-    raise OSError("select.select() is not modelled by the emulated board; use select.poll()")
+    raise EmulatorError("select.select() is not modelled by the emulated board; use select.poll()")
