@@ -117,6 +117,7 @@ class Service:
                         "wire version %d: this firmware speaks %d" % (version, wire.WIRE_VERSION))
             return
         self.session = True
+        self.last_state = self.engine.status().get("state")  # STATE frames report changes
         if micropython is not None:
             micropython.kbd_intr(-1)  # 0x03 is data from now on
         cfg = self.cfg
@@ -326,6 +327,10 @@ for _t, _h in (
 
 def _text(e):
     """FirmwareError(code, text) -> 'code: text'; anything else -> 'Type: message'."""
+    code = getattr(e, "code", None)
+    text = getattr(e, "text", None)
+    if isinstance(code, str) and isinstance(text, str):
+        return "%s: %s" % (code, text)
     args = getattr(e, "args", ())
     if len(args) == 2:
         return "%s: %s" % (args[0], args[1])

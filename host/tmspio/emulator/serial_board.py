@@ -18,7 +18,7 @@ import os
 import pty
 import select
 import shutil
-import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -74,6 +74,7 @@ class SerialBoard:
         self.flash = os.path.abspath(flash)
         self.log = log  # optional binary file receiving everything the board printed
         self.pid = None
+        self.proc = None
         self.dev = None
         self.host_m = None
         self.host_s = None
@@ -109,27 +110,27 @@ class SerialBoard:
 
     def _spawn(self, boot=True):
         argv, env = self._argv(boot)
-        pid, fd = pty.fork()
-        if pid == 0:  # child: the board's interpreter on a raw pty
-            try:
-                tty.setraw(0)
-                os.chdir(self.flash)
-                os.execvpe(argv[0], argv, env)
-            finally:
-                os._exit(127)
-        self.pid, self.dev = pid, fd
+        # The pty is made raw here, before the board's interpreter exists: bytes the host sends
+        # early must not meet a cooked terminal (echo, line buffering, a flush on setraw).
+        master, slave = pty.openpty()
+        tty.setraw(master)
+        tty.setraw(slave)
+        try:
+            self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                         cwd=self.flash, env=env, start_new_session=True)
+        except OSError as e:
+            os.close(master)
+            raise EmulatorError(f"cannot start the board's interpreter {argv[0]}: {e}") from None
+        finally:
+            os.close(slave)
+        self.pid, self.dev = self.proc.pid, master
 
     def _reap(self):
         if self.pid is None:
             return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
         self.pid = None
         if self.dev is not None:
             os.close(self.dev)
