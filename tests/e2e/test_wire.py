@@ -3,10 +3,9 @@
 import os
 import subprocess
 
+import wire
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import wire
 from tmspio.emulator import runner
 
 FIRMWARE = os.path.dirname(wire.__file__)
