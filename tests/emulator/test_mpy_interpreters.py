@@ -176,7 +176,7 @@ def test_command_and_environment():
     argv = runner.command("x.py", ["a", 1], "/fw", "micropython")
     assert argv[1:] == [runner.MPY_DIR + "/emurun.py", "/fw", "x.py", "a", "1"]
     env = runner.environment("/fw", speed=2, env={})
-    assert env == {"MICROPYPATH": runner.MPY_DIR + ":.frozen:/fw", "TMSPIO_EMU_SPEED": "2.0"}
+    assert env == {"MICROPYPATH": runner.MPY_DIR + ":/fw:.frozen", "TMSPIO_EMU_SPEED": "2.0"}
     with pytest.raises(runner.RunnerError, match=r"^interpreter 'pypy': expected one of "):
         runner.command("x.py", interpreter="pypy")
     with pytest.raises(runner.RunnerError, match=r"^speed 'fast': expected 'max' or a positive"):

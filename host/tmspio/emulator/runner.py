@@ -69,8 +69,9 @@ def command(script="-", args=(), firmware_dir=FIRMWARE_DIR, interpreter="micropy
 def environment(firmware_dir=FIRMWARE_DIR, speed="max", env=None):
     """Environment for the board's interpreter: import path and pacing (TMSPIO_EMU_SPEED)."""
     result = dict(os.environ if env is None else env)
-    # .frozen keeps the unix port's frozen modules (asyncio, ...) importable.
-    result["MICROPYPATH"] = os.pathsep.join([MPY_DIR, ".frozen", firmware_dir])
+    # The stand-ins shadow everything; then the flash root before .frozen, as rp2's
+    # sys.path ['', '.frozen', '/lib'] has it (.frozen holds the unix port's asyncio, ...).
+    result["MICROPYPATH"] = os.pathsep.join([MPY_DIR, firmware_dir, ".frozen"])
     result["TMSPIO_EMU_SPEED"] = _speed_text(speed)
     return result
 

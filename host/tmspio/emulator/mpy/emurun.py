@@ -71,6 +71,8 @@ def main(argv):
             raise SystemExit("emurun: no boot.py or main.py in " + firmware_dir)
     else:
         scripts = [script]
+        if "/" in script:  # as `micropython script.py` would, behind the stand-ins
+            sys.path.insert(1, script.rsplit("/", 1)[0])
     while True:
         try:
             for path in scripts:
