@@ -673,7 +673,6 @@ class StateMachine:
             if kind == 2:
                 self.latch = ins
                 self.latch_forced = True
-                blk.exec_stalled_changed()
         else:
             self.stalled = False
             if kind == 0:
@@ -681,9 +680,7 @@ class StateMachine:
                     self.pc = self._advance(self.pc)
             elif self.latch >= 0:
                 self.latch = -1
-                if self.latch_forced:
-                    self.latch_forced = False
-                    blk.exec_stalled_changed()
+                self.latch_forced = False
             if exec_next >= 0:
                 self.latch = exec_next
                 self.latch_forced = False
