@@ -105,6 +105,9 @@ def soft_reset_state():
     if st is not None:
         for irq in st.pin_irq.values():
             irq._handler = None
+            for handle in irq._watches:
+                st.board.unwatch(handle)
+            irq._watches = []
     _states[0] = None
     _irq_state[0] = 0
     del _irq_state[1][:]
@@ -515,22 +518,10 @@ def unique_id():
     return b"EMUBOARD"
 
 
-def run_until(board, predicate, max_cycles):
-    """board.run(until=...), except that an idle board just lets the time pass (returns False)."""
-    limit = board.cycle + max_cycles
-    try:
-        return board.run(until=predicate, max_cycles=max_cycles)
-    except EmulatorError as e:
-        if not str(e).startswith("run(until=...) can never finish"):
-            raise
-        board.advance(limit - board.cycle)
-        return predicate(board)
-
-
 def idle():
     """WFE with a 1 ms cap (ports/rp2 mp_machine_idle): returns early when a handler is due."""
     board = _board()
-    run_until(board, lambda b: softirq.pending() > 0, _time.cycles_for_us(1000, board))
+    _time.run_until(board, lambda b: softirq.pending() > 0, _time.cycles_for_us(1000, board))
     softirq.run_pending()
 
 
@@ -556,10 +547,10 @@ def time_pulse_us(pin, pulse_level, timeout_us=1000000):
         return lambda b: b.level(gpio) == v
 
     if board.level(gpio) != pulse_level:
-        if not run_until(board, level_is(pulse_level), limit):
+        if not _time.run_until(board, level_is(pulse_level), limit):
             return -2
     start = _time.now_us_exact(board)
-    run_until(board, level_is(1 - pulse_level), limit)
+    _time.run_until(board, level_is(1 - pulse_level), limit)
     if board.level(gpio) == pulse_level:
         return -1
     return _time.now_us_exact(board) - start

@@ -658,7 +658,8 @@ class StateMachine:
         softirq.run_pending()
         while blocked(board):
             try:
-                board.run(until=lambda b: not blocked(b), max_cycles=_WAIT_SLICE)
+                board.run(until=lambda b: softirq.pending() or not blocked(b),
+                          max_cycles=_WAIT_SLICE)
             except EmulatorError as e:
                 raise EmulatorError(
                     "StateMachine({}).{}(): {}; the device would wait forever ({})".format(

@@ -76,7 +76,7 @@ class _Poll:
                 if remaining <= 0:
                     return []
                 step = min(step, remaining)
-            board.advance(_time.cycles_for_us(step, board))
+            _time.run_servicing(board, _time.cycles_for_us(step, board))
             _time.pace(board)
 
     def ipoll(self, timeout=-1, flags=0):

@@ -106,11 +106,43 @@ def sleep(seconds):
 
 
 def advance_us(us):
-    """Run the board for `us` microseconds of emulated time, then run soft handlers and pace."""
+    """Run the board for `us` microseconds of emulated time, servicing soft handlers, then pace."""
     board = _board()
-    board.advance(cycles_for_us(us, board))
-    softirq.run_pending()
+    run_servicing(board, cycles_for_us(us, board))
     pace(board)
+
+
+def run_until(board, predicate, max_cycles):
+    """board.run(until=...), except that an idle board just lets the time pass.
+
+    Returns the predicate's final value. Only the board's "idle forever" refusal is absorbed:
+    nothing can make the predicate true then, so the wait simply times out.
+    """
+    limit = board.cycle + max_cycles
+    try:
+        return board.run(until=predicate, max_cycles=max_cycles)
+    except emuboard.EmulatorError as e:
+        if not str(e).startswith("run(until=...) can never finish"):
+            raise
+        board.advance(limit - board.cycle)
+        return predicate(board)
+
+
+def _soft_irq_queued(board):
+    return softirq.pending() > 0
+
+
+def run_servicing(board, cycles):
+    """Advance `cycles`, running soft handlers as soon as one is queued.
+
+    The rp2 port's delay loops (sleep, poll, FIFO waits) service the scheduler while they
+    wait, so a soft Pin/PIO/DMA handler runs right after its interrupt, not when the wait ends.
+    """
+    end = board.cycle + cycles
+    softirq.run_pending()
+    while board.cycle < end:
+        run_until(board, _soft_irq_queued, end - board.cycle)
+        softirq.run_pending()
 
 
 # ---- real-time pacing -------------------------------------------------------------------
