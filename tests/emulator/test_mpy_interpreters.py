@@ -181,3 +181,101 @@ def test_command_and_environment():
         runner.command("x.py", interpreter="pypy")
     with pytest.raises(runner.RunnerError, match=r"^speed 'fast': expected 'max' or a positive"):
         runner.environment("/fw", speed="fast")
+
+
+BROAD = textwrap.dedent(
+    """
+    import json
+    from array import array
+    import emuboard
+    import machine
+    import rp2
+    import time
+
+    board = emuboard.current()
+    out = {}
+
+    @rp2.asm_pio(out_init=(rp2.PIO.OUT_LOW,) * 8, out_shiftdir=rp2.PIO.SHIFT_RIGHT)
+    def paced():
+        pull()
+        out(pins, 8)   [30]
+
+    @rp2.asm_pio()
+    def echo():
+        pull()
+        mov(isr, invert(osr))
+        push()
+
+    sm = rp2.StateMachine(0, paced, freq=125_000, out_base=0)
+    words = array("I", [1, 0] * 3)
+    dma = rp2.DMA()
+    done = []
+    dma.irq(lambda d: done.append(d.irq().flags()), hard=True)
+    ctrl = dma.pack_ctrl(inc_write=False, treq_sel=0, irq_quiet=False)
+    dma.config(read=words, write=sm, count=len(words), ctrl=ctrl, trigger=True)
+    sm.active(1)
+    time.sleep_ms(3)
+    edges = board.trace(0)[1:]
+    out["dma_gaps"] = [b[0] - a[0] for a, b in zip(edges, edges[1:])]
+    out["dma_done"] = done
+    out["unpack"] = sorted(rp2.DMA.unpack_ctrl(ctrl).items())
+    regs = dma.registers
+    out["regs"] = [len(regs), regs[2], len(regs[4:])]
+
+    e = rp2.StateMachine(1, echo)
+    e.put(array("H", [1, 2]), 4)
+    e.put(bytearray(b"\x07"))
+    e.active(1)
+    buf = array("h", [0, 0])
+    e.get(buf)
+    out["echo"] = list(buf) + [e.get()]
+    out["levels"] = [e.tx_fifo(), e.rx_fifo()]
+
+    seen = []
+    p = machine.Pin(9, machine.Pin.IN, machine.Pin.PULL_DOWN)
+    p.irq(lambda pin: seen.append((pin.irq().flags(), board.cycle)), trigger=machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING)
+    t0 = board.cycle
+    board.drive(9, 1, at=t0 + 1000)
+    board.drive(9, 0, at=t0 + 3000)
+    time.sleep_ms(1)
+    out["pin_irq"] = [(f, c - t0) for f, c in seen]
+    machine.mem32[0x50200038] = 0xFFFFFFFF
+    out["mem"] = [machine.mem32[0x50200038], machine.mem16[0x5020003A], machine.mem8[0x50200039]]
+    out["repr"] = [repr(p), repr(sm), repr(rp2.PIO(1)), repr(dma)]
+    try:
+        machine.mem32[0x50200039]
+    except ValueError as err:
+        out["align"] = str(err)
+    try:
+        rp2.StateMachine(2, echo, pull_thresh=32)
+    except Exception as err:
+        out["quirk"] = type(err).__name__
+    out["ticks"] = [time.ticks_diff(5, (1 << 30) - 5), time.ticks_add((1 << 30) - 1, 2)]
+    out["encode"] = rp2.asm_pio_encode("set(pins, 1).side(1)", 1)
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_broad_api_tour_gives_exact_results(interpreter):
+    result = runner.run_script(BROAD, firmware=False, interpreter=interpreter)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "dma_gaps": [32000] * 5,  # one word per 32 SM ticks of 1000 cycles, DREQ-paced
+        "dma_done": [1],
+        "unpack": [["ahb_err", 0], ["bswap", 0], ["busy", 0], ["chain_to", 0], ["enable", 1],
+                   ["high_pri", 0], ["inc_read", 1], ["inc_write", 0], ["irq_quiet", 0],
+                   ["read_err", 0], ["ring_sel", 0], ["ring_size", 0], ["size", 2],
+                   ["sniff_en", 0], ["treq_sel", 0], ["write_err", 0]],
+        "regs": [16, 0, 12],
+        "echo": [-17, -33, 0xFFFFFFF8],  # ~(1 << 4), ~(2 << 4) as int16; ~7 as a word
+        "levels": [0, 0],
+        "pin_irq": [[8, 1001], [4, 3001]],  # soft handlers right after each edge's cycle
+        "mem": [-1, 0xFFFF, 0xFF],
+        "repr": ["Pin(GPIO9, mode=IN, pull=PULL_DOWN)", "StateMachine(0)", "PIO(1)", "DMA(0)"],
+        "align": "address 50200039 is not aligned to 4 bytes",
+        "quirk": "EmulatorError",
+        "ticks": [10, 1],
+        "encode": 0xF001,
+    }
