@@ -237,3 +237,16 @@ def test_misc(board):
     assert board.cycle - start == 125_000
     with pytest.raises(Exception, match="lightsleep"):
         machine.lightsleep(10)
+
+
+def test_time_pulse_us(board):
+    Pin(14, Pin.IN)
+    start = board.cycle
+    board.drive(14, 1, at=start + 1000)
+    board.drive(14, 0, at=start + 1000 + 50 * 125)
+    assert machine.time_pulse_us(Pin(14), 1) == 50
+    assert machine.time_pulse_us(14, 1, 200) == -2  # the pulse never starts
+    board.drive(14, 1)
+    assert machine.time_pulse_us(14, 1, 300) == -1  # already high: it never ends
+    # the falling edge's cycle is processed (+1), then the two timeouts run out in full
+    assert board.cycle - start == 1000 + 50 * 125 + 1 + 200 * 125 + 300 * 125
