@@ -1,0 +1,174 @@
+"""Cycle formulas: edges at exact cycles, in both fast and single-step mode (run_both)."""
+
+from conftest import PIO_BASE, SET_ALIAS, run_both, setup_sm, shiftctrl
+
+from tmspio.emulator.mpy import emuboard
+
+BLINK = """
+set pindirs, 1
+.wrap_target
+set pins, 1
+set x, 7
+d1:
+jmp x-- d1 [1]
+set pins, 0
+set x, 7
+d2:
+jmp x-- d2 [1]
+.wrap
+"""
+
+
+def test_blink_half_period_is_1_plus_1_plus_8_times_2():
+    # set pins (1) + set x (1) + 8 iterations of jmp x-- [1] (2 each) = 18 cycles per half period;
+    # first edge: `set pins, 1` runs at tick 1, the pad follows one cycle later (output stage).
+    snaps = run_both(lambda b: setup_sm(b, BLINK, pins=[0], set_count=1), [200, 1000, 50_000])
+    edges = snaps[-1]["traces"][0]
+    assert edges[:4] == [(0, 0), (2, 1), (20, 0), (38, 1)]
+    assert all(b[0] - a[0] == 18 for a, b in zip(edges[1:], edges[2:]))
+    assert len(edges) == 1 + (51_200 - 2) // 18 + 1
+
+
+def test_blink_with_integer_divider_scales_every_edge():
+    snaps = run_both(
+        lambda b: setup_sm(b, BLINK, pins=[0], set_count=1, clkdiv=3 << 16), [500, 5000]
+    )
+    edges = snaps[-1]["traces"][0]
+    assert edges[:3] == [(0, 0), (4, 1), (58, 0)]  # tick 1 at cycle 3, pad at 4; 18 ticks * 3
+
+
+def test_fractional_divider_2_5_gives_periods_2_3_2_3():
+    prog = "set pindirs, 1\n.wrap_target\nset pins, 1\nset pins, 0\n.wrap"
+    snaps = run_both(
+        lambda b: setup_sm(b, prog, pins=[0], set_count=1, clkdiv=(2 << 16) | (128 << 8)), [40]
+    )
+    edges = [c for c, _ in snaps[0]["traces"][0][1:]]
+    # ticks at floor(k * 2.5): 0, 2, 5, 7, 10, 12, 15 ... ; the pad follows one cycle later
+    assert edges[:6] == [3, 6, 8, 11, 13, 16]
+    assert [b - a for a, b in zip(edges, edges[1:6])] == [3, 2, 3, 2, 3]
+
+
+def test_delay_is_not_counted_while_a_wait_stalls():
+    prog = "set pindirs, 1\nwait 1 gpio 5 [3]\nset pins, 1\nnop"
+
+    def build(b):
+        setup_sm(b, prog, pins=[0], set_count=1)
+        b.drive(5, 1, at=100)
+
+    snaps = run_both(build, [300])
+    # pad 5 high at 100 -> seen at tick 103 (synchroniser) -> 3 delay ticks -> set at 107 -> 108
+    assert snaps[0]["traces"][0] == [(0, 0), (108, 1)]
+
+
+def test_synchroniser_latency_is_4_cycles_and_2_with_bypass():
+    """Luke Wren's loop-back test (pio-and-rp2.md §1.10): 16 x `in pins, 1 side 1` then
+    16 x `in pins, 1 side 0`; each sample shows the side-set of 4 (2 bypassed) ticks before."""
+    prog = ".side_set 1\n" + "in pins, 1 side 1\n" * 16 + "in pins, 1 side 0\n" * 16
+
+    def build(bypass):
+        def f(b):
+            b.write32(PIO_BASE[0] + 0x038, bypass)
+            setup_sm(b, prog, pins=[0], side_base=0, in_base=0, set_count=1,
+                     shiftctrl=shiftctrl(autopush=True), start=False)
+            b.write32(PIO_BASE[0] + 0xC8 + 16, 0xE081)  # set pindirs, 1
+            b.write32(PIO_BASE[0] + SET_ALIAS, 0x101)
+
+        return f
+
+    synced = run_both(build(0), [40])[0]["pio0"]["sm"][0]["rx"]
+    bypassed = run_both(build(1), [40])[0]["pio0"]["sm"][0]["rx"]
+    # shift right: sample k lands in bit k. Synchronised: samples 4..19 see 1 -> 0x000FFFF0.
+    assert synced == [0x000FFFF0]
+    assert bypassed == [0x0003FFFC]
+
+
+def test_synchronised_start_has_zero_skew_and_separate_starts_do_not():
+    prog = "set pindirs, 1\n.wrap_target\nset pins, 1 [3]\nset pins, 0 [5]\n.wrap"
+
+    def together(b):
+        setup_sm(b, prog, sm=0, pins=[0], set_base=0, set_count=1, start=False)
+        setup_sm(b, prog, sm=1, offset=8, pins=[1], set_base=1, set_count=1, start=False)
+        b.write32(PIO_BASE[0] + SET_ALIAS, 0x303)
+
+    def apart(b):
+        setup_sm(b, prog, sm=0, pins=[0], set_base=0, set_count=1, start=False)
+        setup_sm(b, prog, sm=1, offset=8, pins=[1], set_base=1, set_count=1, start=False)
+        b.write32(PIO_BASE[0] + SET_ALIAS, 0x101)
+        b.advance(7)
+        b.write32(PIO_BASE[0] + SET_ALIAS, 0x202)
+
+    s = run_both(together, [1000])[0]["traces"]
+    assert s[0] == s[1] and len(s[0]) > 50
+    s = run_both(apart, [1000])[0]["traces"]
+    assert [c + 7 for c, _ in s[0][1:10]] == [c for c, _ in s[1][1:10]]
+
+
+def test_irq_handshake_between_state_machines_is_visible_next_cycle():
+    def build(b):
+        setup_sm(b, "set pindirs, 1\nirq wait 0\nset pins, 1\nend:\njmp end", sm=0, pins=[0],
+                 set_count=1, start=False)
+        setup_sm(b, "set pindirs, 1\nwait 1 irq 0\nset pins, 1\nend:\njmp end", sm=1, offset=8,
+                 pins=[1], set_base=1, set_count=1, start=False)
+        b.write32(PIO_BASE[0] + SET_ALIAS, 0x303)
+
+    s = run_both(build, [50])[0]
+    # tick 1: SM0 raises flag 0 (visible at 2); tick 2: SM1's wait sees it and clears it
+    # (visible at 3); tick 3: SM0 sees it cleared and completes; tick 3/4: the two sets.
+    assert s["traces"][1] == [(0, 0), (4, 1)]
+    assert s["traces"][0] == [(0, 0), (5, 1)]
+    assert s["pio0"]["irq"] == 0
+
+
+def test_side_set_is_applied_on_the_first_cycle_of_a_stalled_instruction():
+    prog = ".side_set 1 opt\nset pindirs, 1\npull block side 1\nnop side 0\nend:\njmp end"
+
+    def build(b):
+        setup_sm(b, prog, pins=[0], side_base=0, set_count=1)
+        b.schedule(50, lambda bb: bb.write32(PIO_BASE[0] + 0x010, 1))
+
+    s = run_both(build, [100])[0]
+    # side 1 at tick 1 (pad 2) while the pull stalls; the word arrives at 50, pull completes
+    # at tick 50, `nop side 0` at 51 -> pad 52
+    assert s["traces"][0] == [(0, 0), (2, 1), (52, 0)]
+
+
+def test_polling_loop_timestamps_every_edge_of_a_driven_pin():
+    cap = """
+    mov y, ~null
+    .wrap_target
+    low:
+    jmp pin rise
+    jmp y-- low
+    rise:
+    in y, 32
+    high:
+    jmp pin still
+    jmp fall
+    still:
+    jmp y-- high
+    fall:
+    in y, 32
+    .wrap
+    """
+
+    def build(b):
+        setup_sm(b, cap, jmp_pin=7, shiftctrl=shiftctrl(autopush=True))
+        for k, at in enumerate([1000, 1500, 90_001, 90_002, 150_000]):
+            b.drive(7, 1 - k % 2, at=at)
+
+    s = run_both(build, [500, 200_000])[-1]
+    ys = s["pio0"]["sm"][0]["rx"]
+    assert len(ys) == 4  # the 5th capture waits for RX space (4-deep FIFO)
+    # rise at 1000 is seen by `jmp pin` at tick 1003; y-- ran at ticks 2, 4 .. 1002 (501x).
+    # fall at 1500 seen at 1503; y-- at 1006 .. 1502 (+249). The loop phase then flips: the
+    # 1-cycle pulse at 90001 is seen at tick 90004 (+44249) and its fall at once (+0).
+    assert [(0xFFFFFFFF - y) for y in ys] == [501, 750, 44_999, 44_999]
+
+
+def test_fast_and_single_step_agree_mid_loop_for_inspection():
+    board = emuboard.Board()
+    setup_sm(board, "set x, 31\nloop:\njmp x-- loop [2]\nnop")
+    board.advance(1 + 3 * 10 + 1)
+    m = board.pio[0].sm[0]
+    # tick 0: set x; jmp x-- at ticks 1, 4 .. 31 (11 times, 3 ticks each): x = 20, in its delay
+    assert (m.pc, m.x, m.delay) == (1, 20, 2)
