@@ -10,6 +10,6 @@ class BoardReset(BaseException):
     cannot swallow it; the runner catches it and restarts the firmware."""
 
     def __init__(self, cause, cycle):
-        BaseException.__init__(self, "board reset (%s) at cycle %d" % (cause, cycle))
+        super().__init__("board reset (%s) at cycle %d" % (cause, cycle))
         self.cause = cause
         self.cycle = cycle
