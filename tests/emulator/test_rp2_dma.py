@@ -114,3 +114,21 @@ def test_registers_view_reads_and_writes_the_channel_block(board):
     assert dma.write == 0x50000000 + 0x80 + 12
     with pytest.raises(IndexError):
         _ = regs[16]
+
+
+def test_soft_reset_closes_claimed_channels(board):
+    sm = rp2.StateMachine(0, paced_out, freq=125_000, out_base=0)
+    words = array("I", [1, 0] * 6)
+    dma = rp2.DMA()
+    ctrl = dma.pack_ctrl(inc_write=False, treq_sel=0)
+    dma.config(read=words, write=sm, count=len(words), ctrl=ctrl, trigger=True)
+    sm.active(1)
+    emutime.sleep_us(100)
+    assert dma.active() is True
+    rp2.soft_reset()  # gc_sweep_all finalises the DMA object: DMA.close()
+    # READ/WRITE_ADDR, CTRL (BUSY clear) and the count reload are zero; TRANS_COUNT keeps the
+    # remaining count of the aborted transfer (7 of 12 words left after 100 us).
+    assert [board.read32(0x50000000 + off) for off in (0x0, 0x4, 0xC, 0x804, 0x8)] == [
+        0, 0, 0, 0, 7]
+    assert board.read32(0x50200000) == 0  # the claimed SM is disabled
+    assert rp2.DMA().channel == 0  # the claim is gone

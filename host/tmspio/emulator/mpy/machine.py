@@ -87,7 +87,6 @@ class _State:
 
 
 _states = [None]
-_irq_state = [0, []]  # [disable depth, deferred hard handlers]
 
 
 def _state():
@@ -109,8 +108,6 @@ def soft_reset_state():
                 st.board.unwatch(handle)
             irq._watches = []
     _states[0] = None
-    _irq_state[0] = 0
-    del _irq_state[1][:]
 
 
 # ---- pico-sdk gpio helpers on the bus ----------------------------------------------------------
@@ -387,42 +384,15 @@ def _make_edge_callback(st, irq, event):
 
 
 def _dispatch(irq, arg):
-    """mp_irq_handler: hard handlers now (or when IRQs are re-enabled), soft ones queued."""
-    if irq._hard:
-        if _irq_state[0]:
-            _irq_state[1].append((irq, arg))
-            return
-        _run_hard(irq, arg)
-    else:
-        softirq.post(irq._handler, arg)
-
-
-def _run_hard(irq, arg):
-    handler = irq._handler
-    if handler is None:
-        return
-    try:
-        handler(arg)
-    except BoardReset:
-        raise
-    except Exception as e:  # noqa: BLE001 - mp_irq_handler disables a failing hard handler
-        irq._handler = None
-        print("Uncaught exception in IRQ callback handler")
-        print(repr(e))
+    softirq.dispatch(irq, arg)
 
 
 def disable_irq():
-    _irq_state[0] += 1
-    return _irq_state[0] - 1
+    return softirq.disable()
 
 
 def enable_irq(state=0):
-    _irq_state[0] = state
-    if not state:
-        deferred = _irq_state[1][:]
-        del _irq_state[1][:]
-        for irq, arg in deferred:
-            _run_hard(irq, arg)
+    softirq.enable(state)
 
 
 # ---- memory --------------------------------------------------------------------------------

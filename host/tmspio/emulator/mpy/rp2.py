@@ -171,6 +171,12 @@ def soft_reset():
         if st.claimed & (1 << sm_id):
             pio_base = PIO_BASES[sm_id // 4]
             _wr(board, pio_base + CTRL, _rd(board, pio_base + CTRL) & ~(1 << (sm_id % 4)))
+    # The soft reset's gc_sweep_all runs every DMA object's finaliser, DMA.close(): the
+    # channel is reset and aborted, so no transfer outlives the program that set it up.
+    chip = _chip(board)
+    for channel in range(DMA_CHANNELS[chip]):
+        if st.dma_claimed & (1 << channel):
+            _close_channel(board, chip, channel)
     _states[0] = None
 
 
@@ -192,19 +198,7 @@ def _charge(board):
 
 
 def _dispatch(irq, arg):
-    """mp_irq_handler: hard handlers run now (an exception disables them); soft ones queue."""
-    handler = irq._handler
-    if handler is None:
-        return
-    if irq._hard:
-        try:
-            handler(arg)
-        except Exception as e:  # noqa: BLE001 - mirrors mp_irq_handler
-            irq._handler = None
-            print("Uncaught exception in IRQ callback handler")
-            print(repr(e))
-    else:
-        softirq.post(handler, arg)
+    softirq.dispatch(irq, arg)
 
 
 def _make_pio_isr(st, index):
@@ -1021,16 +1015,9 @@ class DMA:
             return
         board = _board()
         st = _state()
-        channel = self._channel
-        _wr(board, DMA_BASE + DMA_INTE0 + CLR_ALIAS, 1 << channel)
-        # dma_channel_configure(channel, {ctrl=0}, NULL, NULL, 0, false)
-        _wr(board, self._reg(DMA_READ_ADDR), 0)
-        _wr(board, self._reg(DMA_WRITE_ADDR), 0)
-        _wr(board, self._reg(DMA_TRANS_COUNT), 0)
-        _wr(board, self._reg(DMA_AL1_CTRL), 0)
-        self._abort(board)
-        st.dma_irq.pop(channel, None)
-        st.dma_claimed &= ~(1 << channel)
+        _close_channel(board, _chip(board), self._channel)
+        st.dma_irq.pop(self._channel, None)
+        st.dma_claimed &= ~(1 << self._channel)
         self._channel = None
 
     def pack_ctrl(self, *args, **kw):
@@ -1066,6 +1053,20 @@ class DMA:
             name: (value >> shift) & ((1 << width) - 1)
             for name, shift, width, _ in _ctrl_fields(chip)
         }
+
+
+def _close_channel(board, chip, channel):
+    """rp2_dma.c close: IRQ off, dma_channel_configure(ctrl=0, NULL, NULL, 0), abort."""
+    _wr(board, DMA_BASE + DMA_INTE0 + CLR_ALIAS, 1 << channel)
+    base = DMA_BASE + DMA_CH_STRIDE * channel
+    _wr(board, base + DMA_READ_ADDR, 0)
+    _wr(board, base + DMA_WRITE_ADDR, 0)
+    _wr(board, base + DMA_TRANS_COUNT, 0)
+    _wr(board, base + DMA_AL1_CTRL, 0)
+    busy = 1 << _field(chip, "busy")[1]
+    _wr(board, DMA_BASE + DMA_CHAN_ABORT[chip], 1 << channel)
+    while _rd(board, base + DMA_CTRL_TRIG) & busy:
+        board.run(until=lambda b: not _rd(b, base + DMA_CTRL_TRIG) & busy, max_cycles=_WAIT_SLICE)
 
 
 def _default_ctrl(chip, channel):

@@ -1,4 +1,4 @@
-"""Deferred ("soft") interrupt handlers of the emulated board.
+"""Interrupt handler dispatch of the emulated board (mp_irq_handler), hard and soft.
 
 On rp2, a soft IRQ handler goes through `mp_sched_schedule` (queue depth 8; an IRQ arriving
 while the queue is full is dropped silently, shared/runtime/mpirq.c) and runs between bytecodes.
@@ -6,6 +6,8 @@ Here edges are detected inside `board.advance()`, where running user code would 
 board, so the stand-ins post handlers to this queue and run them at the next safe point:
 `time.sleep*`, `select.poll().poll()`, the waits in `StateMachine.get/put` and `machine.idle()`.
 The CPython `micropython.schedule` stand-in shares the queue (it raises when full instead).
+Hard handlers run at once, inside the board's event processing, unless machine.disable_irq()
+is in force: then they run when enable_irq() re-enables interrupts.
 """
 
 DEPTH = 8  # MICROPY_SCHEDULER_DEPTH on rp2
@@ -41,3 +43,48 @@ def run_pending():
 
 def clear():
     del _queue[:]
+    _masked[0] = 0
+    del _masked[1][:]
+
+
+# ---- hard handlers and machine.disable_irq ---------------------------------------------------
+
+_masked = [0, []]  # [disable_irq depth, deferred (irq, arg)]
+
+
+def dispatch(irq, arg):
+    """mp_irq_handler for an IRQ object with _handler/_hard: run, defer or queue it."""
+    if irq._handler is None:
+        return
+    if not irq._hard:
+        post(irq._handler, arg)
+    elif _masked[0]:
+        _masked[1].append((irq, arg))
+    else:
+        _run_hard(irq, arg)
+
+
+def _run_hard(irq, arg):
+    handler = irq._handler
+    if handler is None:
+        return
+    try:
+        handler(arg)
+    except Exception as e:  # noqa: BLE001 - mp_irq_handler disables a failing hard handler
+        irq._handler = None
+        print("Uncaught exception in IRQ callback handler")
+        print(repr(e))
+
+
+def disable():
+    _masked[0] += 1
+    return _masked[0] - 1
+
+
+def enable(state=0):
+    _masked[0] = state
+    if not state:
+        deferred = _masked[1][:]
+        del _masked[1][:]
+        for irq, arg in deferred:
+            _run_hard(irq, arg)
