@@ -560,6 +560,9 @@ class Board:
             if self.cycle >= limit:
                 return False
             if self._idle():
+                if limit < INF:
+                    self._run_to(limit)
+                    return False
                 raise EmulatorError(
                     "run(until=...) can never finish: the board is idle at cycle %d" % self.cycle
                 )
