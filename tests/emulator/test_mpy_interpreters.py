@@ -279,3 +279,24 @@ def test_broad_api_tour_gives_exact_results(interpreter):
         "ticks": [10, 1],
         "encode": 0xF001,
     }
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_power_up_wires_the_board_files_jumpers(tmp_path, interpreter):
+    (tmp_path / "board.json").write_text(json.dumps(
+        {"pins": {"estop": 12}, "loopback": [[2, 11]], "rig": {"estop_driver": 5}}))
+    (tmp_path / "main.py").write_text(textwrap.dedent(
+        """
+        import emuboard, machine, time
+        board = emuboard.current()
+        machine.Pin(2, machine.Pin.OUT, value=1)
+        machine.Pin(5, machine.Pin.OUT, value=0)
+        time.sleep_us(1)
+        print(board.level(11), board.level(12))
+        machine.Pin(5, machine.Pin.OUT, value=1)
+        time.sleep_us(1)
+        print(board.level(11), board.level(12))
+        """
+    ))
+    result = runner.run_script("-", firmware_dir=str(tmp_path), interpreter=interpreter)
+    assert (result.returncode, result.stdout) == (0, "1 0\n1 1\n"), result.stderr

@@ -6,6 +6,8 @@ machine.reset(), machine.soft_reset()) the hardware model raises emuboard.BoardR
 whatever the script was doing; this loop then clears the stand-ins' software state, forgets
 the firmware's modules (a soft reset re-imports them) and runs the scripts again. A script
 that returns normally ends the run (the device would drop to the REPL).
+At power-up the jumpers named in the flash's board.json are wired on the board (architecture
+§6): each `loopback` [output, input] pair, and `rig.estop_driver` to `pins.estop`.
 """
 
 import sys
@@ -36,6 +38,25 @@ def _forget_modules(prefix):
         path = getattr(module, "__file__", None)
         if path is not None and path.startswith(prefix):
             del sys.modules[name]
+
+
+def wire_jumpers(board, board_json):
+    """Wire the board file's jumpers: the input pad follows the output pad."""
+    try:
+        with open(board_json) as f:
+            text = f.read()
+    except OSError:
+        return []
+    import json
+
+    cfg = json.loads(text)
+    wires = [(pair[0], pair[1]) for pair in cfg.get("loopback", [])]
+    rig = cfg.get("rig") or {}
+    if rig.get("estop_driver") is not None:
+        wires.append((rig["estop_driver"], cfg["pins"]["estop"]))
+    for src, dst in wires:
+        board.wire(src, dst)
+    return wires
 
 
 def soft_reset_standins():
@@ -73,6 +94,7 @@ def main(argv):
         scripts = [script]
         if "/" in script:  # as `micropython script.py` would, behind the stand-ins
             sys.path.insert(1, script.rsplit("/", 1)[0])
+    wire_jumpers(emuboard.current(), firmware_dir + "/board.json")
     while True:
         try:
             for path in scripts:
