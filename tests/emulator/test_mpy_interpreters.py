@@ -300,3 +300,24 @@ def test_power_up_wires_the_board_files_jumpers(tmp_path, interpreter):
     ))
     result = runner.run_script("-", firmware_dir=str(tmp_path), interpreter=interpreter)
     assert (result.returncode, result.stdout) == (0, "1 0\n1 1\n"), result.stderr
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_real_time_pacing_on_the_board_interpreter(interpreter):
+    script = textwrap.dedent(
+        """
+        import time
+        try:
+            import utime as host
+        except ImportError:
+            import time as host
+        time.sleep_ms(1)  # anchors the pace
+        start = host.time_ns()
+        time.sleep_ms(200)
+        print((host.time_ns() - start) // 1000000)
+        """
+    )
+    paced = runner.run_script(script, firmware=False, interpreter=interpreter, speed=1)
+    free = runner.run_script(script, firmware=False, interpreter=interpreter, speed="max")
+    assert int(paced.stdout) >= 199, paced.stderr  # real time, less the anchor's rounding
+    assert int(free.stdout) < 100, free.stderr
