@@ -172,3 +172,51 @@ def test_fast_and_single_step_agree_mid_loop_for_inspection():
     m = board.pio[0].sm[0]
     # tick 0: set x; jmp x-- at ticks 1, 4 .. 31 (11 times, 3 ticks each): x = 20, in its delay
     assert (m.pc, m.x, m.delay) == (1, 20, 2)
+
+
+def test_pin_priority_highest_sm_wins_and_side_set_beats_set():
+    def build(b):
+        # SM0 and SM1 write GPIO 0 in the same cycles with opposite values: SM1 wins
+        setup_sm(b, "set pindirs, 1\nset pins, 0\nset pins, 1\nend:\njmp end", sm=0,
+                 pins=[0], set_count=1, start=False)
+        setup_sm(b, "set pindirs, 1\nset pins, 1\nset pins, 0\nend:\njmp end", sm=1, offset=8,
+                 set_count=1, start=False)
+        # SM2: `set pins, 0 side 1` on GPIO 5 -> the side-set value wins within the SM
+        setup_sm(b, ".side_set 1 opt\nset pindirs, 1\nset pins, 0 side 1\nend:\njmp end", sm=2,
+                 offset=16, pins=[5], set_base=5, set_count=1, side_base=5, start=False)
+        b.write32(PIO_BASE[0] + SET_ALIAS, 0x707)
+
+    s = run_both(build, [20])[0]
+    # tick 1: SM0 `set pins, 0` and SM1 `set pins, 1` -> 1 at the pad (cycle 2); tick 2: 0
+    assert s["traces"][0] == [(0, 0), (2, 1), (3, 0)]
+    assert s["traces"][5] == [(0, 0), (2, 1)]
+
+
+def test_summarised_side_set_loop_reasserts_a_pin_another_sm_overwrote():
+    def build(b):
+        # SM1 spins in `jmp x-- self side 1` (a no-op rewrite once the pin is high, so the
+        # fast path skips it); SM0 pulls the same pin low now and then: SM1's next side-set
+        # restores it, exactly as in single-step
+        setup_sm(b, ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
+                 "jmp x-- loop side 1 [3]\nend:\njmp end side 0", sm=1, offset=8, pins=[0],
+                 side_base=0, set_count=1, start=False)
+        setup_sm(b, "nop [20]\nset pins, 0\nnop [30]\nset pins, 0\nend:\njmp end", sm=0,
+                 set_count=1, start=False)
+        b.write32(PIO_BASE[0] + SET_ALIAS, 0x303)
+
+    s = run_both(build, [7, 30, 100, 200])[-1]
+    # jmp x-- runs at ticks 2, 6 .. 126 (32 times, [3] each); `jmp end side 0` at tick 130
+    assert s["traces"][0] == [(0, 0), (1, 1), (22, 0), (23, 1), (54, 0), (55, 1), (131, 0)]
+
+
+def test_summarised_side_set_loop_wins_a_same_cycle_conflict_by_priority():
+    def build(b):
+        setup_sm(b, ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
+                 "jmp x-- loop side 1 [3]\nend:\njmp end side 0", sm=1, offset=8, pins=[0],
+                 side_base=0, set_count=1, start=False)
+        # SM0 writes at tick 22, the same tick SM1 executes `jmp x-- loop side 1`: SM1 wins
+        setup_sm(b, "nop [21]\nset pins, 0\nend:\njmp end", sm=0, set_count=1, start=False)
+        b.write32(PIO_BASE[0] + SET_ALIAS, 0x303)
+
+    s = run_both(build, [7, 30, 200])[-1]
+    assert s["traces"][0] == [(0, 0), (1, 1), (131, 0)]
