@@ -36,6 +36,7 @@ READ_BURST = 1024  # bytes read per loop iteration before the engine is serviced
 # Engine states during which the outputs may move; every other state is at rest.
 ACTIVE_STATES = ("armed", "waiting", "running")
 _CTRL_C = 3
+_CR = 13
 
 
 class Service:
@@ -62,22 +63,29 @@ class Service:
         self.last_byte = now  # last byte of any kind
         self.event_index = 0
         self.last_state = None
+        self._prev = 0  # previous host byte (CR + Ctrl-C detection)
 
     # ---- input ----
 
     def receive(self, data):
-        """Feed host bytes. Outside a session a Ctrl-C between frames raises KeyboardInterrupt
-        (mpremote and the REPL get the board back); inside one every byte is data."""
+        """Feed host bytes. At rest, Ctrl-C between frames raises KeyboardInterrupt so mpremote
+        and the REPL get the board back: any 0x03 outside a session, and CR + Ctrl-C (what
+        mpremote sends) inside one, e.g. a session a dead host left open. While armed or
+        running every byte is data."""
         self.last_byte = self.ticks_ms()
-        i = 0
-        while i < len(data) and not self.session:
-            if data[i] == _CTRL_C and not self.decoder.pending():
+        if _CTRL_C not in data or self.phase in ("armed", "running"):
+            self._handle(self.decoder.feed(data))
+            self._prev = data[-1] if data else self._prev
+            return
+        for i in range(len(data)):
+            b = data[i]
+            if b == _CTRL_C and not self.decoder.pending() and (
+                    not self.session or self._prev == _CR):
                 self.make_safe("interrupted (Ctrl-C)")
+                self.close_session()
                 raise KeyboardInterrupt
-            self._handle(self.decoder.feed(data[i:i + 1]))  # may open the session
-            i += 1
-        if i < len(data):
-            self._handle(self.decoder.feed(data[i:]))
+            self._handle(self.decoder.feed(data[i:i + 1]))
+            self._prev = b
 
     def _handle(self, items):
         for item in items:
@@ -131,6 +139,7 @@ class Service:
             "heartbeat_ms": self.default_heartbeat_ms,
             "max_program_bytes": self.max_program,
             "phase": self.phase,
+            "platform": sys.platform,  # "rp2" on a Pico; anything else is an emulated board
         }
         self._send(wire.HELLO_R, seq, json.dumps(info).encode())
 

@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import __version__, compile, logs, safety
-from .errors import DeviceError, Interrupted
+from .errors import DeviceError, InputError, Interrupted
 from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
 from .protocols import parser
 
@@ -45,10 +45,11 @@ def heartbeat_for(speed):
 
     The bound is a wall-clock promise (HEARTBEAT_WALL_MS of real silence). On hardware and at
     a fixed emulation speed s the board's clock runs s times real time; at "max" it has no fixed
-    ratio, so the bound cannot be expressed in board time and is switched off (logged)."""
+    ratio ("unknown": an emulated board on a port, speed not given), so the bound cannot be
+    expressed in board time and is switched off (the log records heartbeat_ms 0)."""
     if speed is None:
         return HEARTBEAT_WALL_MS
-    if speed == "max":
+    if speed in ("max", "unknown"):
         return 0
     return max(1, round(HEARTBEAT_WALL_MS * float(speed)))
 
@@ -76,6 +77,12 @@ class Run:
 
     def execute(self):
         info = self.link.info
+        emulated = info.get("platform", "rp2") != "rp2"
+        if not emulated and self.speed is not None:
+            raise InputError(f"--speed: the board on {self.link.port} is real hardware "
+                             f"({info.get('board')}); it runs in real time")
+        if emulated and self.speed is None:
+            self.speed = "unknown"
         os.makedirs(self.out_dir, exist_ok=True)
         for name in (logs.EVENTS, logs.PULSES, logs.BIDS_TSV, logs.BIDS_JSON, logs.SUMMARY):
             path = os.path.join(self.out_dir, name)

@@ -20,12 +20,15 @@ def add_arguments(p):
     p.add_argument("--override", metavar="REASON",
                    help="run even if the safety envelope refuses; the reason is logged")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<protocol>-<UTC>)")
-    p.add_argument("--speed", default="1", metavar="X",
-                   help="emulator only: emulated/real time ratio, or max (default 1)")
+    p.add_argument("--speed", metavar="X",
+                   help="emulated board only: emulated/real time ratio, or max (default: max "
+                        "with --emulator; with --port, the speed `tmspio emulate` was given)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _speed(args):
+    if args.speed is None:
+        return "max" if args.emulator else None
     if args.speed == "max":
         return "max"
     try:
@@ -34,8 +37,6 @@ def _speed(args):
         value = 0
     if not value > 0:
         raise InputError(f"--speed = {args.speed!r}: a positive number or max")
-    if not args.emulator and args.speed != "1":
-        raise InputError("--speed: only with --emulator (a real board runs in real time)")
     return value
 
 
@@ -48,7 +49,7 @@ def run(args):
     link, board = session.open_board(args.port, args.emulator, speed)
     try:
         run = session.Run(link, protocol, out, source=source, findings=findings,
-                          override=override, speed=speed if args.emulator else None,
+                          override=override, speed=speed,
                           show_progress=not args.quiet, declared=declared,
                           board_name="emulated" if args.emulator else None)
         summary = run.execute()

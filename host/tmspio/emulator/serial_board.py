@@ -226,8 +226,14 @@ class SerialBoard:
             if self._hold_until is None:
                 self._hold_until = time.monotonic() + REPL_WAIT_S
             return
+        if 3 not in data:
+            self._frames.feed(data)
+            self._write_dev(data)
+            return
+        # mpremote's interrupt: Ctrl-C between frames, followed by nothing or by REPL control
+        # bytes (no frame START). Hold what follows until the REPL is up (or REPL_WAIT_S).
         for i in range(len(data)):
-            if data[i] == 3 and not self._frames.pending():
+            if data[i] == 3 and not self._frames.pending() and _wire.START not in data[i:]:
                 self._write_dev(data[: i + 1])
                 self._held.extend(data[i + 1:])
                 self._hold_until = time.monotonic() + REPL_WAIT_S

@@ -1,0 +1,138 @@
+"""End to end against the real firmware: pyserial over a pty <-> relay <-> firmware/main.py on the
+MicroPython unix port with the emulated board (stand-ins + cycle-exact PIO simulator)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from tmspio import cli, compile, deploy, link, logs
+from tmspio.emulator.serial_board import SerialBoard
+from tmspio.protocols import parser
+
+pytestmark = pytest.mark.timeout(300)
+wire = link.wire
+
+
+@pytest.fixture
+def board():
+    with SerialBoard(speed="max") as b:
+        yield b
+
+
+def test_make_demo_itbs_600_pulses_zero_deviation(tmp_path, capsys):
+    out = tmp_path / "demo-itbs"
+    rc = cli.main(["run", "itbs", "--emulator", "--speed", "max", "--out", str(out),
+                   "--quiet"])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["pulses_planned"], s["pulses_delivered"], s["max_abs_deviation_ns"],
+            s["aborted"], s["reason"]) == (600, 600, 0, False, None)
+    assert s["board_pulses_delivered"] == 600
+    rows = (out / "pulses.csv").read_text().splitlines()
+    assert rows[1] == "tms,0,0.000000000,0.000000000,0,true"  # GP2 -> GP11 loopback confirms
+    assert rows[600] == "tms,599,191.840000000,191.840000000,0,true"
+    prov = logs.read_events(str(out / "events.jsonl"))[0]
+    assert (prov["board"], prov["firmware_version"], prov["heartbeat_ms"]) == (
+        "emulated", "0.1.0", 0)
+    assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns" in printed.out
+
+
+def test_garbage_and_malformed_frames_never_pulse(board):
+    with link.connect(board.path, hello_timeout=30) as b:
+        b.ser.write(bytes(range(256)) * 8)
+        b.ser.write(wire.frame(wire.START_RUN, 3) + wire.frame(wire.ARM, 4))
+        time.sleep(1.0)
+        st = b.status()
+        assert (st["state"], st["pulses_delivered"], st["events_sent"]) == ("idle", 0, 0)
+        assert {e[0] for e in b.board_errors} >= {wire.E_JUNK}
+        with pytest.raises(link.BoardRefused, match="start not allowed while idle"):
+            b.start()
+        assert b.edges == []
+
+
+def test_stop_mid_train(board):
+    proto = parser.resolve("itbs")
+    prog = compile.compile_protocol(proto, 125_000_000).program
+    with link.connect(board.path, hello_timeout=30) as b:
+        b.load(prog)
+        b.run(heartbeat_ms=0)
+        deadline = time.monotonic() + 60
+        while sum(1 for e in b.edges if e[0] == 0 and e[1] == 1) < 40:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        st = b.stop("operator")
+        assert (st["state"], st["reason"]) == ("stopped", "operator")
+        assert 40 <= st["pulses_delivered"] < 600
+        time.sleep(0.5)
+        onsets = [e for e in b.edges if e[0] == 0 and e[1] == 1]
+        assert len(onsets) == st["pulses_delivered"]
+
+
+def test_second_host_gets_a_clear_error(board):
+    with link.connect(board.path, hello_timeout=30):
+        with pytest.raises(link.LinkError, match="is in use by another program"):
+            link.connect(board.path)
+
+
+HOST = r"""
+import sys
+from tmspio import compile, link, logs
+from tmspio.protocols import parser
+b = link.connect(sys.argv[1], hello_timeout=30)
+log = logs.EventLog(sys.argv[2])
+b.on_edges = lambda recs: [log.write("edge", source=s, level=l, cycle=c) for s, l, c in recs]
+b.load(compile.compile_protocol(parser.resolve("itbs"), 125_000_000).program)
+b.run(heartbeat_ms=int(sys.argv[3]))
+print("running", flush=True)
+import time
+time.sleep(600)
+"""
+
+
+def test_host_killed_mid_run_board_aborts_within_the_heartbeat_bound(tmp_path):
+    speed = 4  # board seconds per real second
+    hb = 1000 * speed  # one real second
+    log_path = tmp_path / "events.jsonl"
+    with SerialBoard(speed=speed) as bd:
+        host = subprocess.Popen([sys.executable, "-c", HOST, bd.path, str(log_path), str(hb)],
+                                stdout=subprocess.PIPE, text=True)
+        assert host.stdout.readline() == "running\n"
+        deadline = time.monotonic() + 60
+        while b'"level":1' not in log_path.read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)
+        host.send_signal(signal.SIGKILL)
+        host.wait()
+        logged = logs.read_events(str(log_path))
+        with open(log_path, "rb") as f:
+            assert f.read().endswith(b"\n")
+        time.sleep(3.0)
+        with link.connect(bd.path, hello_timeout=30) as b:
+            st = b.status()
+    assert st["state"] == "stopped"
+    assert st["reason"] == f"heartbeat: host silent for more than {hb} ms"
+    onsets = compile.compile_protocol(parser.resolve("itbs"), 125_000_000).channel_cycles[0]
+    last_logged = max(e["cycle"] for e in logged if e["source"] == 0 and e["level"] == 1)
+    last_board = onsets[st["pulses_delivered"] - 1]
+    # the board ran on for at most the bound + one loop period + the host's own lag (0.5 s)
+    assert 0 <= last_board - last_logged <= (hb + 5 + 500 * speed) * 125_000
+    assert st["pulses_delivered"] < 600
+
+
+def test_mpremote_deploy_round_trip(board):
+    lines = []
+    files, info = deploy.deploy(board.path, os.path.join(deploy.firmware.BOARDS_DIR,
+                                                         "emulated.json"), say=lines.append)
+    assert info["board"] == "emulated" and info["firmware"] == "0.1.0"
+    assert "main.py" in files and "engine.mpy" in files and "service.mpy" in files
+    for name, sha in files.items():
+        assert deploy._sha256(os.path.join(board.flash, name)) == sha
+    assert not os.path.exists(os.path.join(board.flash, "engine.py"))
+    with link.connect(board.path, hello_timeout=30) as b:
+        assert b.status()["state"] == "idle"
