@@ -118,8 +118,10 @@ def test_host_killed_mid_run_board_aborts_within_the_heartbeat_bound(tmp_path):
     assert st["state"] == "stopped"
     assert st["reason"] == f"heartbeat: host silent for more than {hb} ms"
     onsets = compile.compile_protocol(parser.resolve("itbs"), 125_000_000).channel_cycles[0]
-    last_logged = max(e["cycle"] for e in logged if e["source"] == 0 and e["level"] == 1)
-    last_board = onsets[st["pulses_delivered"] - 1]
+    logged_onsets = [e["cycle"] for e in logged if e["source"] == 0 and e["level"] == 1]
+    last_logged = max(logged_onsets)
+    offset = min(logged_onsets) - onsets[0]  # capture clock vs program time (start latency)
+    last_board = onsets[st["pulses_delivered"] - 1] + offset
     # the board ran on for at most the bound + one loop period + the host's own lag (0.5 s)
     assert 0 <= last_board - last_logged <= (hb + 5 + 500 * speed) * 125_000
     assert st["pulses_delivered"] < 600
