@@ -101,6 +101,7 @@ class Run:
             self.log.write("loaded", bytes=len(data), crc32=f"0x{crc:08x}",
                            segments=self.compiled.program.segment_count())
             self._idle = {ch.index: ch.idle_level for ch in self.compiled.program.channels}
+            self._zero = None  # capture cycle of the first onset (progress display only)
             self.link.on_edges = self._edges
             self.link.on_state = lambda st: self.log.write("state", **st)
             self.link.on_fault = lambda f: self.log.write("fault", **f)
@@ -175,7 +176,13 @@ class Run:
                            level=level, cycle=cycle)
             if source in self._idle and level != self._idle[source]:
                 n += 1
+                if self._zero is None:
+                    self._zero = cycle - self.compiled.channel_cycles[0][0]
         if self._bar is not None and n:
+            c = self.compiled
+            done = float(max(0, recs[-1][2] - self._zero) / c.sysclk_hz)
+            self._bar.set_postfix_str(f"board {done:.1f} of {float(c.duration()):.1f} s",
+                                      refresh=False)
             self._bar.update(n)
 
     def _finish(self, aborted, reason):
