@@ -7,8 +7,9 @@
 # reports the underrun as a fault.
 #
 # CapFeed: one DMA channel per capture SM, RX DREQ paced, into a RAM buffer; Python reads the
-# words that arrived and re-arms the channel when the buffer is full. While it is re-armed the
-# 8-word RX FIFO absorbs edges; beyond that the SM stalls (FDEBUG.RXSTALL = capture overflow).
+# words that arrived and restarts the channel at the top once it is past half the buffer. While
+# it restarts, the 8-word RX FIFO holds new edges; if Python does not come back before the
+# buffer and the FIFO are full, the SM stalls (FDEBUG.RXSTALL) = capture overflow fault.
 from array import array
 
 import rp2
@@ -105,14 +106,23 @@ class CapFeed:
                          trigger=True)
 
     def drain(self, sink):
-        """Pass every word that arrived to sink(word); re-arm when the buffer is full."""
+        """Pass every word that arrived to sink(word). Past half the buffer the channel is
+        stopped (CHAN_ABORT lets an in-flight word land; the rest wait in the RX FIFO), the
+        tail is read and the channel restarts at the top: no word is lost or reordered."""
         done = self._size - self._dma.count
+        if done > self._size // 2:
+            self._dma.active(0)
+            done = self._size - self._dma.count
+            self._emit(done, sink)
+            self._rearm()
+        else:
+            self._emit(done, sink)
+
+    def _emit(self, done, sink):
         buf = self._buf
         for i in range(self._pos, done):
             sink(buf[i])
         self._pos = done
-        if done == self._size:
-            self._rearm()
 
     def close(self):
         self._dma.active(0)

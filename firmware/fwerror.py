@@ -5,6 +5,6 @@
 
 class FirmwareError(Exception):
     def __init__(self, code, text):
-        Exception.__init__(self, code + ": " + text)
+        super().__init__(code + ": " + text)
         self.code = code
         self.text = text

@@ -21,20 +21,19 @@ def _fail(field, value, allowed):
 
 
 def wait_words(total, base):
-    """Words for a wait of exactly `total` cycles (>= MIN_WAIT), long waits first."""
+    """Words for a wait of exactly `total` cycles (>= MIN_WAIT), long waits first. A generator:
+    the longest wait (2**48 cycles) is 65537 commands, streamed rather than held in RAM."""
     if total < T.MIN_WAIT:
         _fail("wait", total, "at least %d cycles" % T.MIN_WAIT)
-    out = []
     while total - T.WAIT_OVERHEAD > T.WAIT_SHORT_MAX:
         # leave at least MIN_WAIT cycles for the closing short wait
         x = total - T.WAIT_LONG_OVERHEAD - T.MIN_WAIT
         if x > T.WAIT_LONG_MAX:
             x = T.WAIT_LONG_MAX
-        out.append(base + T.GEN_WAIT_LONG)
-        out.append(x)
+        yield base + T.GEN_WAIT_LONG
+        yield x
         total -= x + T.WAIT_LONG_OVERHEAD
-    out.append((base + T.GEN_WAIT) | ((total - T.WAIT_OVERHEAD) << 5))
-    return out
+    yield (base + T.GEN_WAIT) | ((total - T.WAIT_OVERHEAD) << 5)
 
 
 def segment_words(seg, base):

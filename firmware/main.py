@@ -1,0 +1,75 @@
+# Boot: outputs safe first, then the board file, the engine and the command loop.
+# The first block runs before any import that can fail. At boot the firmware does not know the
+# channels' idle levels (they come with a program), so it drives nothing: every trigger output
+# and the marker become inputs with the pull-down on, which also takes them off a state machine
+# left running by a soft reset (Pin(IN) selects SIO and clears any output override). The line's
+# idle level is then held by the pull-down, or by the external R_idle resistor of an idle-high
+# line (docs/wiring.md). If board.json is unreadable, the trigger and marker pins of every
+# shipped board (GPIO 0-11) are made safe the same way and the firmware stops there.
+import machine
+
+
+def _ints_after(text, key, bracket):
+    # The minimal parser: digits after `"key":` (up to `]` for a list). It cannot raise.
+    out = []
+    i = text.find('"' + key + '"')
+    if i < 0:
+        return out
+    i = text.find(":", i) + 1
+    end = text.find("]", i) if bracket else i + 8
+    n = -1
+    for c in text[i : end if end > i else i + 8]:
+        if "0" <= c <= "9":
+            n = (0 if n < 0 else n * 10) + ord(c) - 48
+        elif n >= 0:
+            out.append(n)
+            n = -1
+            if not bracket:
+                break
+    if n >= 0:
+        out.append(n)
+    return out
+
+
+def _safe_pins():
+    try:
+        with open("board.json") as f:
+            text = f.read()
+        pins = _ints_after(text, "trigger", True) + _ints_after(text, "marker", False)
+        if pins:
+            return pins, True
+    except Exception:
+        pass
+    return list(range(12)), False
+
+
+_PINS, _BOARD_OK = _safe_pins()
+for _p in _PINS:
+    try:
+        machine.Pin(_p, machine.Pin.IN, machine.Pin.PULL_DOWN)
+    except Exception:
+        pass
+
+# ---- from here on, imports may fail: the outputs are already safe -----------------------------
+import json  # noqa: E402
+
+from engine import Engine  # noqa: E402
+
+
+def main():
+    if not _BOARD_OK:
+        print("tmspio: board.json missing or unreadable; outputs held safe, firmware stopped")
+        return
+    with open("board.json") as f:
+        board = json.load(f)
+    engine = Engine(board)
+    try:
+        import service
+
+        service.run(engine, board)
+    except BaseException as e:  # any exception or Ctrl-C: outputs idle before anything else
+        engine.stop("exception: %r" % (e,))
+        raise
+
+
+main()

@@ -1,0 +1,18 @@
+"""The firmware's pure modules: the same tests under CPython and the MicroPython unix port."""
+
+
+import puretests  # noqa: E402  (tests/firmware/emu is put on sys.path below)
+import pytest
+from conftest import run_micropython
+
+NAMES = sorted(n for n in dir(puretests) if n.startswith("test_"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cpython(name):
+    getattr(puretests, name)()
+
+
+def test_micropython_unix_port():
+    lines = run_micropython("import puretests\npuretests.run_all()\n")
+    assert lines[-1] == "PASS %d" % len(NAMES)
