@@ -52,6 +52,7 @@ class Engine:
         self._faults = []
         self._delivered = 0
         self._edges = []
+        self._cap_names = []
         self._estop.irq(self._on_estop, Pin.IRQ_RISING if self._estop_level else Pin.IRQ_FALLING,
                         hard=True)
 
@@ -155,6 +156,7 @@ class Engine:
         if len(srcs) < 4:
             srcs.append(("confirm", self._pins["confirm_in"], self._confirm_idle))
         self._caps = []
+        self._cap_names = [src[0] for src in srcs]
         cap = pioprogs.edge_capture
         cap_mask = 0
         for i in range(len(srcs)):
@@ -290,7 +292,7 @@ class Engine:
             "pulses_delivered": self._delivered,
             "reason": self._reason,
             "faults": list(self._faults),
-            "captured": [c[0] for c in self._caps],
+            "captured": self._cap_names,
         }
 
 
