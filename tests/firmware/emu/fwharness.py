@@ -56,7 +56,8 @@ class Harness:
             tr = self.board.trace(p)
             for i in range(0, len(tr), 400):
                 print("TRACE %d %s" % (p, json.dumps(tr[i:i + 400])))
-        out = {"starts": self.starts, "status": self.engine.status(), "now": self.board.cycle}
+        out = {"starts": self.starts, "status": self.engine.status(), "now": self.board.cycle,
+               "access_cycles": emuboard.ACCESS_CYCLES}
         if extra:
             out.update(extra)
         print("RESULT " + json.dumps(out))
