@@ -416,6 +416,7 @@ def run_selftest(
             tolerance_cycles=tolerance_cycles,
         )
         result["run_state"] = status.get("state")
+        result["start_cycle"] = status.get("start_cycle")
         planned, delivered = status.get("pulses_planned"), status.get("pulses_delivered")
         if planned is not None and delivered != planned:
             result["reasons"].append(
