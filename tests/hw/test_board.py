@@ -110,6 +110,7 @@ def test_estop_aborts_the_run_and_leaves_outputs_idle(target):
             "set TMSPIO_HW_ESTOP_DRIVER=<its GPIO> (tests/hw/README.md)"
         )
     assert driver is not None, "boards/emulated.json needs rig.estop_driver (architecture §6)"
+    assert driver in board["pins"]["trigger"], "the e-stop driver must be a trigger output"
     out, inp = board["loopback"][0]
     pins = board["pins"]["trigger"]
     us = selftest.cycles_per_us(board["sysclk_hz"])
