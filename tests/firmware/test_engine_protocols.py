@@ -20,7 +20,7 @@ def itbs():
     # 3 pulses at 50 Hz every 200 ms, 10 bursts per 2 s train, a train every 10 s, 20 trains;
     # the marker rises with each train's first pulse
     segs = []
-    for train in range(20):
+    for _train in range(20):
         for burst in range(10):
             gap = 160 * MS if burst < 9 else 10_000 * MS - 1_800 * MS - 40 * MS
             segs.append((3, W, 20 * MS, gap, pf.FLAG_MARKER if burst == 0 else 0))
