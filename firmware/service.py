@@ -366,8 +366,18 @@ def run(engine, board_cfg):
     Ctrl-C outside a session (KeyboardInterrupt propagates so the board drops to the REPL)."""
     import select
 
-    inp = sys.stdin.buffer
-    svc = Service(engine, board_cfg, sys.stdout.buffer.write)
+    # CPython (the emulator's fallback interpreter) buffers stdin and stdout: read the raw
+    # file so poll() and read(1) agree, and flush every frame. MicroPython has neither layer.
+    inp = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer)
+    out = sys.stdout.buffer
+    flush = getattr(out, "flush", None)
+
+    def write(data):
+        out.write(data)
+        if flush is not None:
+            flush()
+
+    svc = Service(engine, board_cfg, write)
     poller = select.poll()
     poller.register(sys.stdin, select.POLLIN)
     try:

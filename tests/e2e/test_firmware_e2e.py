@@ -138,3 +138,35 @@ def test_mpremote_deploy_round_trip(board):
     assert not os.path.exists(os.path.join(board.flash, "engine.py"))
     with link.connect(board.path, hello_timeout=30) as b:
         assert b.status()["state"] == "idle"
+
+
+def test_tmspio_emulate_prints_a_port_that_answers():
+    proc = subprocess.Popen([sys.executable, "-m", "tmspio.cli", "emulate", "--speed", "max"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        path = proc.stdout.readline().strip()
+        assert path.startswith("/dev/pts/")
+        with link.connect(path, hello_timeout=30) as b:
+            assert (b.info["board"], b.info["platform"]) == ("emulated", "linux")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def _run_sici(interpreter):
+    c = compile.compile_protocol(parser.resolve("sici"), 125_000_000)
+    with SerialBoard(speed="max", interpreter=interpreter) as bd, \
+            link.connect(bd.path, hello_timeout=60) as b:
+        assert b.info["firmware"] == "0.1.0"
+        b.load(c.program)
+        b.run(heartbeat_ms=0)
+        st = b.wait(timeout=120)
+    assert (st["state"], st["pulses_delivered"]) == ("done", c.pulses())
+    return list(b.edges)
+
+
+def test_cpython_fallback_interpreter_gives_the_same_edges():
+    # SICI: two channels, jittered intervals (odd and even cycle counts), 20 pulses.
+    edges = _run_sici("cpython")
+    assert len(edges) == 3 * 20  # both trigger channels and the confirm loopback, 2 edges each
+    assert sorted(edges) == sorted(_run_sici("micropython"))  # arrival order may differ

@@ -99,7 +99,8 @@ class SerialBoard:
             argv = [runner.micropython_exe(), "-i", os.path.join(self.flash, "main.py")]
         elif boot:
             argv = runner.command("-", (), self.flash, self.interpreter)
-            argv.insert(1, "-i")  # REPL after main.py ends, as on the device
+            if self.interpreter == "micropython":
+                argv.insert(1, "-i")  # REPL after main.py ends, as on the device
         elif self.interpreter == "micropython":
             argv = [runner.micropython_exe()]
         else:

@@ -1,0 +1,58 @@
+"""tmspio.logs: pairing planned and captured pulses, and the files of a run directory."""
+
+from fractions import Fraction
+
+from tmspio import logs
+
+CLK = 125_000_000
+
+
+def test_match_pulses_exact_late_missing_and_confirmed():
+    planned = {0: [0, 1000, 2000], 1: [500]}
+    edges = [(0, 1, 100), (5, 1, 101), (0, 0, 200), (1, 0, 600), (0, 1, 1104), (0, 0, 1200),
+             (1, 1, 700)]
+    rows = logs.match_pulses(planned, {0: 0, 1: 1}, 100, edges, CLK, confirm_source=5)
+    got = [(r["channel"], r["index"], r["captured_cycle"], r["deviation_ns"], r["confirmed"])
+           for r in rows]
+    assert got == [(0, 0, 0, 0, True), (0, 1, 1004, 32, False), (0, 2, None, None, None),
+                   (1, 0, 500, 0, False)]
+    s = logs.summarize(rows, True, "operator")
+    assert s == {"pulses_planned": 4, "pulses_delivered": 3, "max_abs_deviation_ns": 32,
+                 "aborted": True, "reason": "operator"}
+
+
+def test_no_confirmation_edges_means_unknown_not_false():
+    rows = logs.match_pulses({0: [0]}, {0: 0}, 0, [(0, 1, 0), (0, 0, 10)], CLK, 5)
+    assert rows[0]["confirmed"] is None
+
+
+def test_unknown_start_leaves_deviation_unknown():
+    rows = logs.match_pulses({0: [0]}, {0: 0}, None, [(0, 1, 17)], CLK)
+    assert (rows[0]["captured_s"], rows[0]["deviation_ns"]) == (None, None)
+    assert logs.summarize(rows, False, None)["max_abs_deviation_ns"] is None
+
+
+def test_fractional_nanoseconds_are_kept():
+    rows = logs.match_pulses({0: [0]}, {0: 0}, 0, [(0, 1, 1)], 3)  # 3 Hz clock: 1/3 s
+    assert rows[0]["deviation_ns"] == Fraction(1_000_000_000, 3)
+    assert logs.summarize(rows, False, None)["max_abs_deviation_ns"] == 1e9 / 3
+
+
+def test_files(tmp_path):
+    rows = logs.match_pulses({0: [0, 2500]}, {0: 0}, 0, [(0, 1, 0)], CLK)
+    logs.write_pulses(str(tmp_path / "p.csv"), rows, {0: "tms"})
+    assert (tmp_path / "p.csv").read_text().splitlines() == [
+        "channel,index,planned_s,captured_s,deviation_ns,confirmed",
+        "tms,0,0.000000000,0.000000000,0,n/a",
+        "tms,1,0.000020000,n/a,n/a,n/a"]
+    logs.write_bids(str(tmp_path / "e.tsv"), str(tmp_path / "e.json"), rows, {0: "tms"},
+                    Fraction(1, 1000))
+    assert (tmp_path / "e.tsv").read_text().splitlines() == [
+        "onset\tduration\ttrial_type\tchannel\tpulse_index\tplanned_onset\tdeviation_ns\t"
+        "confirmed", "0.000000000\t0.001000000\ttms_pulse\ttms\t0\t0.000000000\t0\tn/a"]
+    log = logs.EventLog(str(tmp_path / "ev.jsonl"))
+    log.write("edge", cycle=2**63)
+    log.close()
+    with open(tmp_path / "ev.jsonl", "a") as f:
+        f.write('{"event": "torn')  # a write cut by a kill
+    assert logs.read_events(str(tmp_path / "ev.jsonl")) == [{"event": "edge", "cycle": 2**63}]
