@@ -39,6 +39,10 @@ HEARTBEAT_WALL_MS = 1000  # host silence bound enforced by the board, in real mi
 CHUNK = wire.MAX_PAYLOAD - 4
 COMPATIBLE_FIRMWARE = ("0.1.",)  # firmware versions this host speaks to
 _ACTIVE = ("armed", "waiting", "running")
+_REPLY = {wire.HELLO: wire.HELLO_R, wire.STATUS: wire.STATUS_R, wire.LOAD_BEGIN: wire.ACK,
+          wire.LOAD_DATA: wire.ACK, wire.LOAD_END: wire.LOADED, wire.ARM: wire.ACK,
+          wire.START_RUN: wire.ACK, wire.STOP: wire.STATUS_R, wire.SELFTEST: wire.SELFTEST_R,
+          wire.BYE: wire.ACK}
 
 
 class LinkError(DeviceError):
@@ -147,6 +151,10 @@ class Link:
         if rtype == wire.ERROR:
             code, req, text = wire.parse_error(body)
             raise BoardRefused(code, req, text)
+        if rtype != _REPLY[mtype]:
+            raise LinkError(f"{self.port} answered {wire.NAMES[mtype]} with "
+                            f"{wire.NAMES.get(rtype, hex(rtype))}: not a tmspio board "
+                            "(a loopback or echoing port?)")
         return rtype, body
 
     def _silence(self, what, timeout):

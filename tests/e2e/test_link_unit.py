@@ -1,0 +1,72 @@
+"""tmspio.link pieces that need no board: port discovery, port errors, the version check."""
+
+import os
+
+import pytest
+from tmspio import link
+from tmspio.emulator.serial_board import SerialBoard
+
+from boards import fake_flash
+
+
+class _Port:
+    def __init__(self, device, vid):
+        self.device = device
+        self.vid = vid
+
+
+def test_find_board_by_raspberry_pi_usb_id(monkeypatch):
+    ports = [_Port("/dev/ttyS0", None), _Port("/dev/ttyACM3", 0x2E8A), _Port("/dev/ttyUSB0", 0x0403)]
+    monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: ports)
+    assert link.find_board() == "/dev/ttyACM3"
+
+
+def test_find_board_none_or_several(monkeypatch):
+    monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: [])
+    with pytest.raises(link.LinkError, match="no board found: no USB serial device with "
+                       "Raspberry Pi vendor id 2e8a; connect a Pico, pass --port PORT, or use "
+                       "--emulator"):
+        link.find_board()
+    two = [_Port("/dev/ttyACM0", 0x2E8A), _Port("/dev/ttyACM1", 0x2E8A)]
+    monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: two)
+    with pytest.raises(link.LinkError, match=r"2 boards found \(/dev/ttyACM0, /dev/ttyACM1\): "
+                       "pass --port PORT"):
+        link.find_board()
+
+
+def test_missing_port_is_named():
+    with pytest.raises(link.LinkError, match="cannot open port /dev/nonexistent-tmspio: "):
+        link.open_port("/dev/nonexistent-tmspio")
+
+
+def test_echoing_port_is_not_a_board():
+    with pytest.raises(link.LinkError, match="loop:// answered hello with hello: not a tmspio "
+                       r"board \(a loopback or echoing port\?\)"):
+        link.connect("loop://", hello_timeout=2)
+
+
+def test_silent_port_times_out_with_the_request_named(tmp_path):
+    import pty
+
+    m, s = pty.openpty()
+    try:
+        path = os.ttyname(s)
+        with pytest.raises(link.LinkError, match=f"no reply to hello from {path} within 0.3 s"):
+            link.connect(path, hello_timeout=0.3)
+    finally:
+        os.close(m)
+        os.close(s)
+
+
+@pytest.mark.timeout(60)
+def test_incompatible_firmware_version_is_refused(tmp_path):
+    flash = fake_flash(str(tmp_path / "flash"))
+    path = os.path.join(flash, "service.py")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace('FIRMWARE_VERSION = "0.1.0"', 'FIRMWARE_VERSION = "0.2.0"'))
+    with SerialBoard(flash=flash, standins=False) as b:
+        with pytest.raises(link.LinkError, match=f"firmware 0.2.0 on {b.path} is not supported "
+                           r"by tmspio 0.1.0 \(needs 0.1.x\); run `tmspio deploy`"):
+            link.connect(b.path, hello_timeout=10)
