@@ -8,6 +8,7 @@ import machine
 import pioprogs
 import plan
 import progformat
+import progview
 import rp2
 import timing as T
 import words
@@ -62,7 +63,8 @@ class Engine:
             raise FirmwareError("state", "load while %s: allowed after stop or the end of the "
                                 "run" % self._state)
         try:
-            prog = progformat.decode(data)
+            # verified bytes must not change under the engine: keep an immutable copy
+            prog = progview.decode(data if isinstance(data, bytes) else bytes(data))
         except progformat.FormatError as e:
             raise FirmwareError("format", str(e)) from None
         hz = self.board["sysclk_hz"]

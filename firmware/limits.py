@@ -1,5 +1,7 @@
 # Board hard limits (boards/<name>.json "limits"), checked when a program is loaded. Pure.
 # Times compare exactly as rationals: cycles * 1e6 against microseconds * sysclk_hz.
+from array import array
+
 import plan
 from fwerror import FirmwareError
 
@@ -49,10 +51,13 @@ def _check_sequence(prog, ci, limits):
         triggers = [k * prog.refractory for k in range(n)]
     k = limits["max_rate_hz"] * limits["max_rate_window_s"]
     window = limits["max_rate_window_s"] * hz
-    ring = [0] * k
+    ring = array("Q", range(k))  # 8 bytes per entry; each is written before it is read
     prev = None
     i = 0
-    for t, width, marker in plan.channel_onsets(prog, ci, 0, triggers):
+    for t, width, marker in plan.iter_onsets(prog, ci, 0, triggers):
+        if t >= 1 << 64:
+            raise FirmwareError("limit", "channels[%d] onset %d at cycle %d: allowed below 2**64"
+                                % (ci, i, t))
         if prev is not None and (t - prev) * 1000000 < limits["min_interval_us"] * hz:
             _refuse("channels[%d] onset %d interval" % (ci, i), _us(t - prev, hz),
                     "below", "min_interval_us", limits["min_interval_us"], " us")

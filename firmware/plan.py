@@ -26,16 +26,20 @@ def accepted_triggers(prog, start, triggers):
 
 
 def channel_onsets(prog, ci, start, triggers=()):
-    """Onset pad cycles of channel ci as (cycle, width, marker) tuples."""
+    """Onset pad cycles of channel ci as a list of (cycle, width, marker) tuples."""
+    return list(iter_onsets(prog, ci, start, triggers))
+
+
+def iter_onsets(prog, ci, start, triggers=()):
+    """channel_onsets() one at a time (the limit check walks 100 000 pulses in little RAM)."""
     ch = prog.channels[ci]
-    out = []
     if prog.start_mode == START_IMMEDIATE:
         t = start + T.ONSET_LATENCY + T.OUTPUT_LATENCY + ch.delay
         bases = None
     else:
         acc = accepted_triggers(prog, start, triggers)
         if not acc:
-            return out
+            return
         t = acc[0] + T.TRIGGER_LATENCY + ch.delay
         bases = acc
     for si in range(len(ch.segments)):
@@ -45,11 +49,10 @@ def channel_onsets(prog, ci, start, triggers=()):
                 break
             t = bases[si] + T.TRIGGER_LATENCY + ch.delay
         for k in range(count):
-            out.append((t, width, k == 0 and flags & FLAG_MARKER != 0))
+            yield (t, width, k == 0 and flags & FLAG_MARKER != 0)
             if k < count - 1:
                 t += period
         t += gap
-    return out
 
 
 def pad_edges(onsets, idle=0):
