@@ -23,7 +23,6 @@ sys.path.insert(0, os.path.join(REPO, "firmware"))
 sys.path.insert(0, os.path.join(REPO, "host"))
 
 import progformat as pf  # noqa: E402
-
 from tmspio.emulator import runner  # noqa: E402
 
 HEAP = "180K"
