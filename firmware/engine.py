@@ -295,6 +295,9 @@ class Engine:
             "reason": self._reason,
             "faults": list(self._faults),
             "captured": self._cap_names,
+            # PIO1 (capture) and PIO0 (generators) start by two CPU writes whose distance is
+            # not known to the cycle on hardware: no exact time zero in the capture clock
+            "start_cycle": None,
         }
 
 
