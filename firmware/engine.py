@@ -107,6 +107,9 @@ class Engine:
                 raise
             raise FirmwareError("resource", "arm failed: %r" % (e,)) from None
         self._state = "armed"
+        self._reason = None  # a new run: the previous run's results are gone
+        self._faults = []
+        self._delivered = 0
 
     def _arm(self):
         prog = self._prog
@@ -207,7 +210,7 @@ class Engine:
                 self._service()
             except Exception as e:  # any error while running aborts to safe outputs
                 self.stop("exception: %r" % (e,))
-        elif self._gens and self._state == "stopped":
+        if self._gens and self._state == "stopped":
             self._finish()  # after an e-stop (the hard IRQ only forced the outputs)
         out = self._edges
         self._edges = []
@@ -225,7 +228,7 @@ class Engine:
         if mem32[self._pio_base[1] + _FDEBUG] & self._cap_mask:
             self._fault("capture overflow: an edge was not recorded in time")
             return
-        if not busy:
+        if not busy and self._state == "running":  # (an e-stop may have struck meanwhile)
             for n, sm, feed, idle, base in self._gens:
                 if mem32[self._pio_base[0] + _SM_ADDR + 0x18 * n] & 0x1F != base + T.GEN_END:
                     return
@@ -233,8 +236,9 @@ class Engine:
             self._finish()
 
     def _fault(self, text):
-        self._faults.append(text)
-        self.stop(text.split(":")[0])
+        if self._state == "running":
+            self._faults.append(text)
+            self.stop(text.split(":")[0])
 
     def _drain(self):
         for cap in self._caps:
@@ -257,6 +261,11 @@ class Engine:
             self._out.force(self._pins["trigger"][n], idle)
         self._out.force(self._pins["marker"], 0)
         self._out.stop_pio(0, 0xF)
+        for n, sm, feed, idle, base in self._gens:
+            # leave PIO's own output registers at 0 too (a stop can cut a pulse): the next
+            # arm hands the pins back to PIO without ever showing a stale active level
+            sm.exec(0xA042)  # nop side 0: trigger register 0
+            sm.exec(0xA003)  # mov pins, null (side 0): marker register 0 (owner only)
         if self._caps:
             self._drain()
             self._out.stop_pio(1, 0xF)
