@@ -1,7 +1,5 @@
 # Board hard limits (boards/<name>.json "limits"), checked when a program is loaded. Pure.
 # Times compare exactly as rationals: cycles * 1e6 against microseconds * sysclk_hz.
-from array import array
-
 import plan
 from fwerror import FirmwareError
 
@@ -48,25 +46,22 @@ def _check_sequence(prog, ci, limits):
     triggers = ()
     if prog.start_mode != 0:
         n = len(prog.channels[ci].segments)
-        triggers = [k * prog.refractory for k in range(n)]
+        triggers = [j * prog.refractory for j in range(n)]
     k = limits["max_rate_hz"] * limits["max_rate_window_s"]
     window = limits["max_rate_window_s"] * hz
-    ring = array("Q", range(k))  # 8 bytes per entry; each is written before it is read
+    # onset i against onset i - k, read by a second generator k onsets behind: O(1) RAM
+    lag = plan.iter_onsets(prog, ci, 0, triggers)
     prev = None
     i = 0
     for t, width, marker in plan.iter_onsets(prog, ci, 0, triggers):
-        if t >= 1 << 64:
-            raise FirmwareError("limit", "channels[%d] onset %d at cycle %d: allowed below 2**64"
-                                % (ci, i, t))
         if prev is not None and (t - prev) * 1000000 < limits["min_interval_us"] * hz:
             _refuse("channels[%d] onset %d interval" % (ci, i), _us(t - prev, hz),
                     "below", "min_interval_us", limits["min_interval_us"], " us")
-        if i >= k and t - ring[i % k] < window:
+        if i >= k and t - next(lag)[0] < window:
             raise FirmwareError(
                 "limit", "channels[%d]: %d pulses within %d s (onsets %d..%d) exceed "
                 "limits.max_rate_hz = %d over limits.max_rate_window_s = %d"
                 % (ci, k + 1, limits["max_rate_window_s"], i - k, i, limits["max_rate_hz"],
                    limits["max_rate_window_s"]))
-        ring[i % k] = t
         prev = t
         i += 1

@@ -1,0 +1,53 @@
+"""The generator's cycle formulas at their minimums and beyond 32 bits, on the emulated board.
+
+The board file's limits (10 us minimum width) would refuse these programs, so they run with a
+test configuration whose limits allow anything; the PIO minimums of timing.py still apply.
+"""
+
+import progformat as pf
+import timing as T
+from checks import check_run
+from conftest import board_cfg, run_engine
+
+HZ = 125_000_000
+W = T.MIN_WIDTH
+
+
+def _open_cfg():
+    cfg = board_cfg()
+    cfg["limits"] = {"min_width_us": 0, "max_width_us": 1 << 40, "min_interval_us": 0,
+                     "max_pulses": 1 << 30, "max_rate_hz": 1 << 30, "max_rate_window_s": 1}
+    return cfg
+
+
+def test_minimum_width_low_and_gap_exact_with_marker():
+    assert (T.MIN_WIDTH, T.MIN_LOW, T.MIN_GAP_SLACK) == (4, 5, 13)
+    segs = [
+        (3, W, W + T.MIN_LOW, W + T.MIN_GAP_SLACK, pf.FLAG_MARKER),  # 4 high, 5 low, gap 17
+        (1, W + 1, 0, W + 1 + T.MIN_GAP_SLACK, pf.FLAG_MARKER),
+        (4, 7, 13, 40, 0),
+        (2, W, 9, 17, pf.FLAG_MARKER),
+    ]
+    plain = [seg[:4] + (0,) for seg in segs]  # the marker belongs to one channel
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, segs), pf.Channel(1, 1, 3, plain)])
+    cfg = _open_cfg()
+    r = run_engine(pf.encode(prog), "h.run(1, 100)\nh.report([2, 3, 6])\n", cfg)
+    assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 20
+    planned = check_run(prog, r, cfg)
+    s = r["starts"]["gen"]
+    ons = [c for c, lv in planned[0] if lv == 1]
+    assert ons[:4] == [s + 12, s + 21, s + 30, s + 47]  # period 9, then gap 17 from the last
+
+
+def test_delay_and_gap_beyond_32_bits():
+    # a 2**32 + 12345-cycle delay (34.4 s) and a 2**33 + 3-cycle gap (68.7 s): long waits
+    segs = [(2, 10, 20, (1 << 33) + 3, 0), (1, 10, 0, 100, 0)]
+    prog = pf.Program(HZ, [pf.Channel(0, 0, (1 << 32) + 12345, segs)])
+    cfg = _open_cfg()
+    r = run_engine(pf.encode(prog), "h.run(1000, 1000)\nh.report([2])\n", cfg)
+    assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 3
+    planned = check_run(prog, r, cfg)
+    s = r["starts"]["gen"]
+    assert [c for c, lv in planned[0] if lv == 1] == [
+        s + 12 + (1 << 32) + 12345, s + 32 + (1 << 32) + 12345,
+        s + 32 + (1 << 32) + 12345 + (1 << 33) + 3]
