@@ -262,3 +262,32 @@ def test_exec_restart_and_active(board):
     sm.active(0)
     sm.restart()
     assert board.read32(sm_reg(PIO0, 0, 0xC)) == prog[1]
+
+
+def test_remove_all_keeps_offsets_and_reuse_after_overwrite_is_refused(board):
+    a = program(3, jump_to=0)
+    rp2.StateMachine(0, a)
+    assert a[1] == 29
+    rp2.PIO(0).remove_program()  # frees the memory; v1.28 leaves a[1] == 29
+    assert a[1] == 29
+    rp2.StateMachine(0, a)  # trusted offset, memory still holds the program: as on the device
+    assert board.read32(sm_reg(PIO0, 0, 0xC)) == 29 and a[1] == 29
+    b = program(2)
+    rp2.PIO(0).add_program(b)  # the freed top slots are reused
+    assert b[1] == 30
+    with pytest.raises(EmulatorError) as err:
+        rp2.StateMachine(1, a)
+    assert str(err.value).startswith(
+        "PIO(0): this program's list still says offset 29 after remove_program(), but other "
+        "code was loaded there since: MicroPython v1.28 would run that code")
+
+
+def test_a_program_list_from_another_board_is_loaded_again(board):
+    a = program(4)
+    rp2.StateMachine(0, a)
+    rp2.soft_reset()
+    other = Board().activate()
+    a[1] = 28  # the list still carries the first board's offset
+    rp2.PIO(0).add_program(program(1))  # takes slot 31 on the new board
+    rp2.StateMachine(0, a)
+    assert a[1] == 27 and other.pio[0].mem[27:31] == [0xA042] * 4

@@ -132,7 +132,9 @@ class _State:
         npio = NUM_PIOS[_chip(board)]
         self.used = [0] * npio  # SDK _used_instruction_space
         self.managed = [0] * npio  # rp2_pio_instruction_memory_usage_mask
-        self.loaded = [[] for _ in range(npio)]  # program lists loaded on this board, per PIO
+        self.loaded = [[] for _ in range(npio)]  # program lists holding reserved memory
+        self.released = [[] for _ in range(npio)]  # lists whose memory remove_program() freed
+        self.imem = [[-1] * 32 for _ in range(npio)]  # words this module wrote (write-only)
         self.sdk_claimed = [0] * npio  # SDK SM claims (one bit per SM)
         self.claimed = 0  # rp2_state_machine_claimed_mask (bit per global SM id)
         self.initial_pc = [0] * (npio * 4)
@@ -324,10 +326,12 @@ class PIO:
             if instr >> 13 == 0:  # JMP: relocate the absolute target
                 instr += offset
             _wr(board, self._base + INSTR_MEM0 + 4 * (offset + i), instr)
+            st.imem[self._index][offset + i] = instr
         mask = ((1 << length) - 1) << offset
         st.used[self._index] |= mask
         st.managed[self._index] |= mask
         prog[pioasm.PROG_OFFSET_PIO0 + self._index] = offset
+        _forget(st.released[self._index], prog)
         st.loaded[self._index].append(prog)
         _charge(board)
 
@@ -345,8 +349,9 @@ class PIO:
         st.used[self._index] &= ~mask
         st.managed[self._index] &= ~mask
         if prog is None:
-            for loaded in st.loaded[self._index]:
-                loaded[pioasm.PROG_OFFSET_PIO0 + self._index] = -1
+            # v1.28 frees the memory but leaves every list's offset in place: a later
+            # StateMachine(..., prog) trusts it and runs whatever that memory holds then.
+            st.released[self._index].extend(st.loaded[self._index])
             st.loaded[self._index] = []
 
     def state_machine(self, id, *args, **kw):
@@ -382,16 +387,32 @@ def _prog_data(prog):
 
 
 def _offset_here(st, prog, pio):
-    """The program's offset in this PIO of this board; -1 if it was loaded elsewhere.
+    """The program's offset in this PIO of this board, as MicroPython would use it.
 
-    The list lives on in host code across boards (and across soft resets in one process), so
-    an offset recorded by another board or an earlier soft-reset generation is stale here.
+    * Loaded here: its offset.
+    * Freed by remove_program() (no argument), offset left in the list: v1.28 trusts it. If the
+      memory still holds the program that is harmless and reproduced; if other code was loaded
+      over it since, the device would run that code: EmulatorError.
+    * Never loaded on this board in this soft-reset generation (the list outlived its board in
+      host code): the offset is stale, treated as -1 (the program is loaded again).
     """
     offset = prog[pioasm.PROG_OFFSET_PIO0 + pio]
-    if offset >= 0 and not any(p is prog for p in st.loaded[pio]):
-        prog[pioasm.PROG_OFFSET_PIO0 + pio] = -1
-        return -1
-    return offset
+    if offset < 0 or any(p is prog for p in st.loaded[pio]):
+        return offset
+    if any(p is prog for p in st.released[pio]):
+        data = prog[pioasm.PROG_DATA]
+        for i in range(len(data)):
+            instr = data[i] + offset if data[i] >> 13 == 0 else data[i]
+            if offset + i > 31 or st.imem[pio][offset + i] != instr:
+                raise EmulatorError(
+                    "PIO({}): this program's list still says offset {} after "
+                    "remove_program(), but other code was loaded there since: MicroPython "
+                    "v1.28 would run that code; remove programs individually or assemble "
+                    "again".format(pio, offset)
+                )
+        return offset
+    prog[pioasm.PROG_OFFSET_PIO0 + pio] = -1
+    return -1
 
 
 def _forget(programs, prog):
@@ -652,8 +673,9 @@ class StateMachine:
         softirq.run_pending()
         while blocked(board):
             try:
-                board.run(until=lambda b: softirq.pending() or not blocked(b),
-                          max_cycles=_WAIT_SLICE)
+                # No cycle limit: the device waits forever too. An idle board (nothing can
+                # ever change the FIFO) makes run() raise instead of spinning.
+                board.run(until=lambda b: softirq.pending() or not blocked(b))
             except EmulatorError as e:
                 raise EmulatorError(
                     "StateMachine({}).{}(): {}; the device would wait forever ({})".format(
