@@ -250,3 +250,12 @@ def test_time_pulse_us(board):
     assert machine.time_pulse_us(14, 1, 300) == -1  # already high: it never ends
     # the falling edge's cycle is processed (+1), then the two timeouts run out in full
     assert board.cycle - start == 1000 + 50 * 125 + 1 + 200 * 125 + 300 * 125
+
+
+@pytest.mark.parametrize("make", [lambda: machine.Timer(-1), lambda: machine.UART(0),
+                                  lambda: machine.PWM(Pin(2)), lambda: rp2.bootsel_button(),
+                                  lambda: rp2.Flash()])
+def test_unmodelled_peripherals_raise_emulator_error(board, make):
+    with pytest.raises(EmulatorError, match=r"^(machine|rp2)\.\w+ is not modelled by the "
+                                            r"emulated board \(modelled: "):
+        make()

@@ -541,3 +541,29 @@ class WDT:
         board = _board()
         board.watchdog_feed()
         _charge(board)
+
+
+def _unmodelled(name):
+    class Unmodelled:
+        def __init__(self, *args, **kw):
+            raise EmulatorError(
+                "machine.%s is not modelled by the emulated board (modelled: Pin, mem8/16/32, "
+                "freq, WDT, reset, soft_reset, reset_cause, unique_id, idle, disable_irq, "
+                "enable_irq, time_pulse_us)" % name
+            )
+
+    Unmodelled.__name__ = name
+    return Unmodelled
+
+
+Timer = _unmodelled("Timer")
+UART = _unmodelled("UART")
+I2C = _unmodelled("I2C")
+SoftI2C = _unmodelled("SoftI2C")
+SPI = _unmodelled("SPI")
+SoftSPI = _unmodelled("SoftSPI")
+PWM = _unmodelled("PWM")
+ADC = _unmodelled("ADC")
+RTC = _unmodelled("RTC")
+I2S = _unmodelled("I2S")
+Signal = _unmodelled("Signal")

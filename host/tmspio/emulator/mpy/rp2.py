@@ -1105,3 +1105,19 @@ def _default_ctrl(chip, channel):
     ):
         value |= field_value << _field(chip, name)[1]
     return value
+
+
+def _unmodelled(name):
+    def unmodelled(*args, **kw):
+        raise EmulatorError(
+            "rp2.%s is not modelled by the emulated board (modelled: PIO, StateMachine, DMA, "
+            "asm_pio, asm_pio_encode, PIOASMError)" % name
+        )
+
+    return unmodelled
+
+
+Flash = _unmodelled("Flash")
+bootsel_button = _unmodelled("bootsel_button")
+country = _unmodelled("country")
+DMATimer = _unmodelled("DMATimer")
