@@ -151,9 +151,9 @@ def check(trace, capture, onsets):
 
 def pioemu_rate(cycles=60_000):
     """Same pulse program in rp2040-pio-emulator: emulated cycles per wall second."""
-    from pioemu import State, clock_cycles_reached, emulate
-
     from collections import deque
+
+    from pioemu import State, clock_cycles_reached, emulate
 
     words = itbs_words(itbs_onsets()[:4])
     short = deque([w // 100 for w in words])  # shorter counts so edges occur in the prefix
@@ -161,8 +161,15 @@ def pioemu_rate(cycles=60_000):
     t0 = _now()
     n = 0
     for _before, after in emulate(
-        PULSER, stop_when=clock_cycles_reached(cycles), initial_state=state, auto_pull=True,
-        pull_threshold=32, shift_osr_right=True, set_base=PIN, set_count=1, wrap_top=5,
+        PULSER,
+        stop_when=clock_cycles_reached(cycles),
+        initial_state=state,
+        auto_pull=True,
+        pull_threshold=32,
+        shift_osr_right=True,
+        set_base=PIN,
+        set_count=1,
+        wrap_top=5,
     ):
         n = after.clock
     return n / (_now() - t0)
@@ -183,8 +190,11 @@ def main():
     env = dict(os.environ, MICROPYPATH=os.path.join(root, "host/tmspio/emulator/mpy"))
     mp = os.path.join(os.path.dirname(sys.executable), "micropython")
     out = subprocess.run(
-        [mp, os.path.join(here, "bench_pio.py"), "--mpy"], env=env, capture_output=True,
-        text=True, check=True,
+        [mp, os.path.join(here, "bench_pio.py"), "--mpy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     i = out.index("RESULT")
     r["mpy_wall_s"] = float(out[i + 1])

@@ -66,12 +66,21 @@ def setup_sm(
     ss_en = kw.get("sideset_enable", 0)
     ss_dirs = kw.get("sideset_pindirs", False)
     execctrl = (
-        (ss_en << 30) | (int(ss_dirs) << 29) | (jmp_pin << 24) | (wrap << 12)
-        | (wrap_target << 7) | status
+        (ss_en << 30)
+        | (int(ss_dirs) << 29)
+        | (jmp_pin << 24)
+        | (wrap << 12)
+        | (wrap_target << 7)
+        | status
     )
     pinctrl = (
-        ((ss + ss_en) << 29) | (set_count << 26) | (out_count << 20) | (in_base << 15)
-        | (side_base << 10) | (set_base << 5) | out_base
+        ((ss + ss_en) << 29)
+        | (set_count << 26)
+        | (out_count << 20)
+        | (in_base << 15)
+        | (side_base << 10)
+        | (set_base << 5)
+        | out_base
     )
     board.write32(sm_reg(block, sm, CLKDIV), clkdiv)
     board.write32(sm_reg(block, sm, EXECCTRL), execctrl)
@@ -86,13 +95,24 @@ def setup_sm(
 
 
 def shiftctrl(
-    autopull=False, autopush=False, pull_thresh=32, push_thresh=32, out_right=True,
-    in_right=True, join_tx=False, join_rx=False,
+    autopull=False,
+    autopush=False,
+    pull_thresh=32,
+    push_thresh=32,
+    out_right=True,
+    in_right=True,
+    join_tx=False,
+    join_rx=False,
 ):
     return (
-        (int(join_rx) << 31) | (int(join_tx) << 30) | ((pull_thresh & 31) << 25)
-        | ((push_thresh & 31) << 20) | (int(out_right) << 19) | (int(in_right) << 18)
-        | (int(autopull) << 17) | (int(autopush) << 16)
+        (int(join_rx) << 31)
+        | (int(join_tx) << 30)
+        | ((pull_thresh & 31) << 25)
+        | ((push_thresh & 31) << 20)
+        | (int(out_right) << 19)
+        | (int(in_right) << 18)
+        | (int(autopull) << 17)
+        | (int(autopush) << 16)
     )
 
 
@@ -107,9 +127,7 @@ def snapshot(board):
             "padoe": blk.pad_oe,
             "sm": [sm.state() for sm in blk.sm],
         }
-    snap["dma"] = [
-        (c.read, c.write, c.count, c.busy) for c in board.dma.ch
-    ] + [board.dma.intr]
+    snap["dma"] = [(c.read, c.write, c.count, c.busy) for c in board.dma.ch] + [board.dma.intr]
     return snap
 
 

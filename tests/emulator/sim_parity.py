@@ -33,7 +33,9 @@ def sm_setup(b, sm, words, offset, execctrl, shiftctrl, pinctrl, clkdiv=0x10000,
 
 def blink_fractional(b):
     # set pins 1 [2] / set pins 0 ; divider 2.5; SET pins 0..1
-    sm_setup(b, 0, [0xE201, 0xE000], 0, 1 << 12, 0xC0000, (2 << 26), (2 << 16) | (128 << 8), (0, 1))
+    sm_setup(
+        b, 0, [0xE201, 0xE000], 0, 1 << 12, 0xC0000, (2 << 26), (2 << 16) | (128 << 8), (0, 1)
+    )
     b.write32(P0 + 0x2000, 0x101)
     b.advance(300)
     return {"trace": b.trace(0)}
@@ -68,7 +70,9 @@ def dma_echo(b):
 
 def irq_handshake(b):
     sm_setup(b, 0, [0xC020, 0xE001, 0x0002], 0, 2 << 12, 0xC0000, (1 << 26))  # irq wait 0
-    sm_setup(b, 1, [0x20C0, 0xE001, 0x0002], 8, (10 << 12) | (8 << 7), 0xC0000, (1 << 26) | (1 << 5))
+    sm_setup(
+        b, 1, [0x20C0, 0xE001, 0x0002], 8, (10 << 12) | (8 << 7), 0xC0000, (1 << 26) | (1 << 5)
+    )
     for p in (0, 1):
         b.write32(0x40014000 + 8 * p + 4, 6)
     b.write32(P0 + 0x2000, 0x303)
@@ -101,8 +105,16 @@ def itbs_short(b):
         nxt = onsets[i + 1] if i + 1 < len(onsets) else t + 2 * width
         words.append(width - 3)
         words.append(nxt - t - width - 3)
-    sm_setup(b, 0, [0x6020, 0xE001, 0x0042, 0x6020, 0xE000, 0x0045], 0, 5 << 12, 0xE0000,
-             (1 << 26) | (2 << 5), pins=(2,))
+    sm_setup(
+        b,
+        0,
+        [0x6020, 0xE001, 0x0042, 0x6020, 0xE000, 0x0045],
+        0,
+        5 << 12,
+        0xE0000,
+        (1 << 26) | (2 << 5),
+        pins=(2,),
+    )
     b.write32(DMA + 0x00, b.dma_address(words))
     b.write32(DMA + 0x04, P0 + 0x10)
     b.write32(DMA + 0x08, len(words))

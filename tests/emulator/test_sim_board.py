@@ -3,7 +3,6 @@ control, watchdog reset."""
 
 import pytest
 from conftest import IO_BANK0, PADS_BANK0, PIO_BASE, SIO, run_both, setup_sm
-
 from tmspio.emulator.mpy import emuboard
 from tmspio.emulator.mpy.emuerror import BoardReset, EmulatorError
 
@@ -38,8 +37,9 @@ def test_sio_output_and_input_registers(board):
 
 def test_override_forces_a_pio_output_low_and_drive_loses_to_an_output():
     def build(b):
-        setup_sm(b, "set pindirs, 1\nset pins, 1\nend:\njmp end", pins=[3], set_base=3,
-                 set_count=1)
+        setup_sm(
+            b, "set pindirs, 1\nset pins, 1\nend:\njmp end", pins=[3], set_base=3, set_count=1
+        )
         b.drive(3, 0, at=20)  # contention: the chip's output wins
         b.schedule(40, lambda bb: bb.write32(IO_BANK0 + 8 * 3 + 4, 6 | (2 << 8)))  # OUTOVER low
         b.schedule(60, lambda bb: bb.write32(IO_BANK0 + 8 * 3 + 4, 6 | (2 << 12)))  # OE off
@@ -52,8 +52,9 @@ def test_override_forces_a_pio_output_low_and_drive_loses_to_an_output():
 
 
 def test_gpio_status_reports_pad_and_output_enable(board):
-    setup_sm(board, "set pindirs, 1\nset pins, 1\nend:\njmp end", pins=[3], set_base=3,
-             set_count=1)
+    setup_sm(
+        board, "set pindirs, 1\nset pins, 1\nend:\njmp end", pins=[3], set_base=3, set_count=1
+    )
     board.advance(5)
     status = board.read32(IO_BANK0 + 8 * 3)
     assert status == (1 << 9) | (1 << 12) | (1 << 13) | (1 << 17) | (1 << 19)
@@ -61,8 +62,13 @@ def test_gpio_status_reports_pad_and_output_enable(board):
 
 def test_wire_loops_an_output_back_to_an_input_in_the_same_cycle(board):
     board.wire(2, 11)
-    setup_sm(board, "set pindirs, 1\nset pins, 1 [4]\nset pins, 0\nend:\njmp end", pins=[2],
-             set_base=2, set_count=1)
+    setup_sm(
+        board,
+        "set pindirs, 1\nset pins, 1 [4]\nset pins, 0\nend:\njmp end",
+        pins=[2],
+        set_base=2,
+        set_count=1,
+    )
     board.advance(20)
     assert board.trace(11) == board.trace(2) == [(0, 0), (2, 1), (7, 0)]
 
@@ -98,8 +104,9 @@ def test_schedule_run_until_and_idle(board):
 
 
 def test_watchdog_expiry_resets_the_hardware_and_raises_board_reset(board):
-    setup_sm(board, "set pindirs, 1\nset pins, 1\nend:\njmp end", pins=[3], set_base=3,
-             set_count=1)
+    setup_sm(
+        board, "set pindirs, 1\nset pins, 1\nend:\njmp end", pins=[3], set_base=3, set_count=1
+    )
     board.watchdog_start(1000)
     board.advance(600)
     board.watchdog_feed()

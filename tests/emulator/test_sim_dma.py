@@ -3,7 +3,6 @@
 from array import array
 
 from conftest import DMA, PIO_BASE, run_both, setup_sm, shiftctrl
-
 from tmspio.emulator.mpy import emuboard
 
 EN, WORD, INC_R, INC_W, QUIET = 1, 2 << 2, 1 << 4, 1 << 5, 1 << 21
@@ -73,8 +72,14 @@ def test_write_ring_keeps_the_last_words_of_a_capture():
         board.write32(TXF0 + 4 * i, 0)  # unused
     data = array("I", [100 + i for i in range(10)])
     ring_w = (4 << 6) | (1 << 10)  # RING_SIZE 2^4 bytes on the write address
-    channel(board, 0, board.dma_address(data), board.dma_address(ring), 10,
-            ctrl(0x3F, 0, EN, WORD, INC_R, INC_W, QUIET, ring_w))
+    channel(
+        board,
+        0,
+        board.dma_address(data),
+        board.dma_address(ring),
+        10,
+        ctrl(0x3F, 0, EN, WORD, INC_R, INC_W, QUIET, ring_w),
+    )
     board.advance(10)
     assert list(ring) == [108, 109, 106, 107]
     assert board.read32(DMA + 0x04) == board.dma_address(ring) + 8  # wrapped write pointer
@@ -94,8 +99,14 @@ def test_unpaced_copy_moves_one_word_per_cycle_then_chains_and_interrupts():
     board.write32(base1 + 0x04, board.dma_address(c))
     board.write32(base1 + 0x08, 5)
     board.write32(base1 + 0x10, ctrl(0x3F, 1, EN, WORD, INC_R, INC_W))  # AL1_CTRL: no trigger
-    channel(board, 0, board.dma_address(a), board.dma_address(b), 5,
-            ctrl(0x3F, 1, EN, WORD, INC_R, INC_W, QUIET))
+    channel(
+        board,
+        0,
+        board.dma_address(a),
+        board.dma_address(b),
+        5,
+        ctrl(0x3F, 1, EN, WORD, INC_R, INC_W, QUIET),
+    )
     board.advance(4)
     assert list(b) == [1, 2, 3, 4, 0]
     board.advance(6)

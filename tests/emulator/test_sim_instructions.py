@@ -5,7 +5,6 @@ Programs are padded with NOPs so PC advances to 1 and jump targets up to 4 exist
 
 import pytest
 from conftest import PIO_BASE, setup_sm, shiftctrl
-
 from tmspio.emulator.mpy import emuboard
 
 M = 0xFFFFFFFF
@@ -35,23 +34,58 @@ CASES = [
     ("in isr, 4", {"isr": 0x3, "icount": 30}, LEFT, {"isr": 0x33, "icount": 32}),
     ("in osr, 4", {"osr": 0xFFFFFFF5}, LEFT, {"isr": 0x5, "icount": 4}),
     ("in x, 8", {"x": 0xCD, "icount": 0}, AUTOPUSH8, {"isr": 0, "icount": 0, "rx": [0xCD000000]}),
-    ("out x, 8", {"osr": 0x12345678, "ocount": 0}, RIGHT, {"x": 0x78, "osr": 0x123456, "ocount": 8}),
+    (
+        "out x, 8",
+        {"osr": 0x12345678, "ocount": 0},
+        RIGHT,
+        {"x": 0x78, "osr": 0x123456, "ocount": 8},
+    ),
     ("out x, 8", {"osr": 0x12345678, "ocount": 0}, LEFT, {"x": 0x12, "osr": 0x34567800}),
-    ("out y, 32", {"osr": 0x89ABCDEF, "ocount": 0}, RIGHT, {"y": 0x89ABCDEF, "osr": 0, "ocount": 32}),
+    (
+        "out y, 32",
+        {"osr": 0x89ABCDEF, "ocount": 0},
+        RIGHT,
+        {"y": 0x89ABCDEF, "osr": 0, "ocount": 32},
+    ),
     ("out null, 3", {"osr": 0xF, "ocount": 30}, RIGHT, {"osr": 0x1, "ocount": 32}),
     ("out isr, 5", {"osr": 0x3F, "ocount": 0}, RIGHT, {"isr": 0x1F, "icount": 5}),
     ("out pc, 2", {"osr": 0x3, "ocount": 0}, RIGHT, {"pc": 3, "ocount": 2}),
-    ("out x, 4", {"osr": 0xA, "ocount": 32, "tx": [0x5]}, AUTOPULL8, {"x": 0, "osr": 0x5, "ocount": 0, "pc": 0}),
-    ("out x, 8", {"osr": 0xAB, "ocount": 0, "tx": [0x77]}, AUTOPULL8, {"x": 0xAB, "osr": 0x77, "ocount": 0, "pc": 1}),
+    (
+        "out x, 4",
+        {"osr": 0xA, "ocount": 32, "tx": [0x5]},
+        AUTOPULL8,
+        {"x": 0, "osr": 0x5, "ocount": 0, "pc": 0},
+    ),
+    (
+        "out x, 8",
+        {"osr": 0xAB, "ocount": 0, "tx": [0x77]},
+        AUTOPULL8,
+        {"x": 0xAB, "osr": 0x77, "ocount": 0, "pc": 1},
+    ),
     ("push", {"isr": 0x55, "icount": 3}, RIGHT, {"rx": [0x55], "isr": 0, "icount": 0}),
     ("push iffull", {"isr": 0x55, "icount": 3}, AUTOPUSH8, {"rx": [], "isr": 0x55, "icount": 3}),
-    ("push noblock", {"isr": 9, "rx": [1, 2, 3, 4]}, RIGHT, {"rx": [1, 2, 3, 4], "isr": 0, "pc": 1}),
+    (
+        "push noblock",
+        {"isr": 9, "rx": [1, 2, 3, 4]},
+        RIGHT,
+        {"rx": [1, 2, 3, 4], "isr": 0, "pc": 1},
+    ),
     ("push block", {"isr": 9, "rx": [1, 2, 3, 4]}, RIGHT, {"isr": 9, "pc": 0, "stalled": True}),
     ("pull", {"tx": [7, 8]}, RIGHT, {"osr": 7, "ocount": 0, "tx": [8]}),
     ("pull noblock", {"x": 0x42, "osr": 1}, RIGHT, {"osr": 0x42, "ocount": 0, "pc": 1}),
     ("pull block", {}, RIGHT, {"pc": 0, "stalled": True}),
-    ("pull ifempty", {"osr": 3, "ocount": 4, "tx": [9]}, AUTOPULL8, {"osr": 3, "ocount": 4, "tx": [9]}),
-    ("pull ifempty", {"osr": 3, "ocount": 8, "tx": [9]}, shiftctrl(pull_thresh=8), {"osr": 9, "ocount": 0}),
+    (
+        "pull ifempty",
+        {"osr": 3, "ocount": 4, "tx": [9]},
+        AUTOPULL8,
+        {"osr": 3, "ocount": 4, "tx": [9]},
+    ),
+    (
+        "pull ifempty",
+        {"osr": 3, "ocount": 8, "tx": [9]},
+        shiftctrl(pull_thresh=8),
+        {"osr": 9, "ocount": 0},
+    ),
     ("mov x, ~y", {"y": 0x0F0F0000}, RIGHT, {"x": 0xF0F0FFFF}),
     ("mov x, ::y", {"y": 0x1}, RIGHT, {"x": 0x80000000}),
     ("mov y, ::x", {"x": 0x12345678}, RIGHT, {"y": 0x1E6A2C48}),
@@ -71,8 +105,9 @@ CASES = [
 
 def exec_one(src, state, shift, sm=0, status=0x2):
     board = emuboard.Board()
-    setup_sm(board, src + "\nnop\nnop\nnop\nnop", sm=sm, shiftctrl=shift, status=status,
-             start=False)
+    setup_sm(
+        board, src + "\nnop\nnop\nnop\nnop", sm=sm, shiftctrl=shift, status=status, start=False
+    )
     m = board.pio[0].sm[sm]
     for k, v in state.items():
         setattr(m, k, list(v) if isinstance(v, list) else v)
@@ -91,8 +126,13 @@ def test_instruction(asm, state, shift, expected):
 
 @pytest.mark.parametrize(
     "asm,sm,flags",
-    [("irq 3", 0, 0x08), ("irq 1 rel", 2, 0x08), ("irq 3 rel", 2, 0x02), ("irq 5 rel", 1, 0x40),
-     ("irq clear 2", 0, 0x01)],
+    [
+        ("irq 3", 0, 0x08),
+        ("irq 1 rel", 2, 0x08),
+        ("irq 3 rel", 2, 0x02),
+        ("irq 5 rel", 1, 0x40),
+        ("irq clear 2", 0, 0x01),
+    ],
 )
 def test_irq_flags(asm, sm, flags):
     board = emuboard.Board()
@@ -115,8 +155,15 @@ def test_blocking_pull_sets_txstall_and_push_sets_rxstall():
 
 def test_set_and_out_pins_write_output_registers():
     board = emuboard.Board()
-    setup_sm(board, "set pins, 0b101\nset pindirs, 0b111\nout pins, 2\nnop", set_base=3,
-             set_count=3, out_base=30, out_count=4, start=False)
+    setup_sm(
+        board,
+        "set pins, 0b101\nset pindirs, 0b111\nout pins, 2\nnop",
+        set_base=3,
+        set_count=3,
+        out_base=30,
+        out_count=4,
+        start=False,
+    )
     m = board.pio[0].sm[0]
     m.osr = 0b11
     m.ocount = 0

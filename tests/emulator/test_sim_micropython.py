@@ -14,8 +14,12 @@ MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 
 def run(interpreter, env):
     proc = subprocess.run(
-        [interpreter, os.path.join(HERE, "sim_parity.py")], env=env, capture_output=True,
-        text=True, timeout=120, cwd=HERE,
+        [interpreter, os.path.join(HERE, "sim_parity.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=HERE,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)

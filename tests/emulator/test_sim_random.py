@@ -19,8 +19,10 @@ def instruction(draw, nbits_delay, prog_len):
         low = (draw(st.integers(0, 7)) << 5) | draw(st.integers(0, prog_len - 1))
     elif op == 1:
         src = draw(st.sampled_from([0, 1, 2]))
-        idx = draw(st.integers(0, PIN_COUNT - 1)) if src < 2 else draw(
-            st.sampled_from([0, 1, 2, 3, 0x10, 0x11, 4])
+        idx = (
+            draw(st.integers(0, PIN_COUNT - 1))
+            if src < 2
+            else draw(st.sampled_from([0, 1, 2, 3, 0x10, 0x11, 4]))
         )
         low = (draw(st.integers(0, 1)) << 7) | (src << 5) | idx
     elif op == 2:
@@ -61,7 +63,15 @@ def fragment(draw, at, delay_bits, prog_len):
         return [((cond << 5) | (at + 2), d()), (at, d())]
     if kind == 5:  # wait on a pin
         src = draw(st.integers(0, 1))
-        return [(0x2000 | (draw(st.integers(0, 1)) << 7) | (src << 5) | draw(st.integers(0, PIN_COUNT - 1)), d())]
+        return [
+            (
+                0x2000
+                | (draw(st.integers(0, 1)) << 7)
+                | (src << 5)
+                | draw(st.integers(0, PIN_COUNT - 1)),
+                d(),
+            )
+        ]
     if kind == 6:  # set x / y to a small count
         return [(0xE000 | (draw(st.integers(1, 2)) << 5) | draw(st.integers(0, 31)), d())]
     return [draw(instruction(delay_bits, prog_len))]
@@ -131,14 +141,23 @@ def build_random(cfgs, drives, pushes, bypass, dma_words):
             board.write32(reg, c["clkdiv"])
             board.write32(
                 reg + 4,
-                (int(c["side_en"]) << 30) | (int(c["side_pindir"]) << 29) | (p[0] << 24)
-                | ((off + n - 1) << 12) | ((off + c["wrap_target"]) << 7) | 0x2,
+                (int(c["side_en"]) << 30)
+                | (int(c["side_pindir"]) << 29)
+                | (p[0] << 24)
+                | ((off + n - 1) << 12)
+                | ((off + c["wrap_target"]) << 7)
+                | 0x2,
             )
             board.write32(reg + 8, c["shift"])
             board.write32(
                 reg + 20,
-                (c["ss_count"] << 29) | (2 << 26) | (3 << 20) | (p[1] << 15) | (p[2] << 10)
-                | (p[3] << 5) | p[4],
+                (c["ss_count"] << 29)
+                | (2 << 26)
+                | (3 << 20)
+                | (p[1] << 15)
+                | (p[2] << 10)
+                | (p[3] << 5)
+                | p[4],
             )
             board.write32(reg + 16, 0xE020 | (c["x"] & 31))  # set x, n
             board.write32(reg + 16, 0xE040 | c["y"])  # set y, n
@@ -163,7 +182,9 @@ def build_random(cfgs, drives, pushes, bypass, dma_words):
 
 
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,
 )
 @given(

@@ -2,7 +2,6 @@
 
 import pytest
 from conftest import CLR_ALIAS, IO_BANK0, PIO_BASE, SET_ALIAS, XOR_ALIAS, setup_sm, shiftctrl
-
 from tmspio.emulator.mpy import emuboard
 from tmspio.emulator.mpy.emuerror import EmulatorError
 

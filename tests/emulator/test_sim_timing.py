@@ -1,7 +1,6 @@
 """Cycle formulas: edges at exact cycles, in both fast and single-step mode (run_both)."""
 
 from conftest import PIO_BASE, SET_ALIAS, run_both, setup_sm, shiftctrl
-
 from tmspio.emulator.mpy import emuboard
 
 BLINK = """
@@ -68,8 +67,16 @@ def test_synchroniser_latency_is_4_cycles_and_2_with_bypass():
     def build(bypass):
         def f(b):
             b.write32(PIO_BASE[0] + 0x038, bypass)
-            setup_sm(b, prog, pins=[0], side_base=0, in_base=0, set_count=1,
-                     shiftctrl=shiftctrl(autopush=True), start=False)
+            setup_sm(
+                b,
+                prog,
+                pins=[0],
+                side_base=0,
+                in_base=0,
+                set_count=1,
+                shiftctrl=shiftctrl(autopush=True),
+                start=False,
+            )
             b.write32(PIO_BASE[0] + 0xC8 + 16, 0xE081)  # set pindirs, 1
             b.write32(PIO_BASE[0] + SET_ALIAS, 0x101)
 
@@ -105,10 +112,24 @@ def test_synchronised_start_has_zero_skew_and_separate_starts_do_not():
 
 def test_irq_handshake_between_state_machines_is_visible_next_cycle():
     def build(b):
-        setup_sm(b, "set pindirs, 1\nirq wait 0\nset pins, 1\nend:\njmp end", sm=0, pins=[0],
-                 set_count=1, start=False)
-        setup_sm(b, "set pindirs, 1\nwait 1 irq 0\nset pins, 1\nend:\njmp end", sm=1, offset=8,
-                 pins=[1], set_base=1, set_count=1, start=False)
+        setup_sm(
+            b,
+            "set pindirs, 1\nirq wait 0\nset pins, 1\nend:\njmp end",
+            sm=0,
+            pins=[0],
+            set_count=1,
+            start=False,
+        )
+        setup_sm(
+            b,
+            "set pindirs, 1\nwait 1 irq 0\nset pins, 1\nend:\njmp end",
+            sm=1,
+            offset=8,
+            pins=[1],
+            set_base=1,
+            set_count=1,
+            start=False,
+        )
         b.write32(PIO_BASE[0] + SET_ALIAS, 0x303)
 
     s = run_both(build, [50])[0]
@@ -177,13 +198,34 @@ def test_fast_and_single_step_agree_mid_loop_for_inspection():
 def test_pin_priority_highest_sm_wins_and_side_set_beats_set():
     def build(b):
         # SM0 and SM1 write GPIO 0 in the same cycles with opposite values: SM1 wins
-        setup_sm(b, "set pindirs, 1\nset pins, 0\nset pins, 1\nend:\njmp end", sm=0,
-                 pins=[0], set_count=1, start=False)
-        setup_sm(b, "set pindirs, 1\nset pins, 1\nset pins, 0\nend:\njmp end", sm=1, offset=8,
-                 set_count=1, start=False)
+        setup_sm(
+            b,
+            "set pindirs, 1\nset pins, 0\nset pins, 1\nend:\njmp end",
+            sm=0,
+            pins=[0],
+            set_count=1,
+            start=False,
+        )
+        setup_sm(
+            b,
+            "set pindirs, 1\nset pins, 1\nset pins, 0\nend:\njmp end",
+            sm=1,
+            offset=8,
+            set_count=1,
+            start=False,
+        )
         # SM2: `set pins, 0 side 1` on GPIO 5 -> the side-set value wins within the SM
-        setup_sm(b, ".side_set 1 opt\nset pindirs, 1\nset pins, 0 side 1\nend:\njmp end", sm=2,
-                 offset=16, pins=[5], set_base=5, set_count=1, side_base=5, start=False)
+        setup_sm(
+            b,
+            ".side_set 1 opt\nset pindirs, 1\nset pins, 0 side 1\nend:\njmp end",
+            sm=2,
+            offset=16,
+            pins=[5],
+            set_base=5,
+            set_count=1,
+            side_base=5,
+            start=False,
+        )
         b.write32(PIO_BASE[0] + SET_ALIAS, 0x707)
 
     s = run_both(build, [20])[0]
@@ -197,11 +239,24 @@ def test_summarised_side_set_loop_reasserts_a_pin_another_sm_overwrote():
         # SM1 spins in `jmp x-- self side 1` (a no-op rewrite once the pin is high, so the
         # fast path skips it); SM0 pulls the same pin low now and then: SM1's next side-set
         # restores it, exactly as in single-step
-        setup_sm(b, ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
-                 "jmp x-- loop side 1 [3]\nend:\njmp end side 0", sm=1, offset=8, pins=[0],
-                 side_base=0, set_count=1, start=False)
-        setup_sm(b, "nop [20]\nset pins, 0\nnop [30]\nset pins, 0\nend:\njmp end", sm=0,
-                 set_count=1, start=False)
+        setup_sm(
+            b,
+            ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
+            "jmp x-- loop side 1 [3]\nend:\njmp end side 0",
+            sm=1,
+            offset=8,
+            pins=[0],
+            side_base=0,
+            set_count=1,
+            start=False,
+        )
+        setup_sm(
+            b,
+            "nop [20]\nset pins, 0\nnop [30]\nset pins, 0\nend:\njmp end",
+            sm=0,
+            set_count=1,
+            start=False,
+        )
         b.write32(PIO_BASE[0] + SET_ALIAS, 0x303)
 
     s = run_both(build, [7, 30, 100, 200])[-1]
@@ -211,9 +266,17 @@ def test_summarised_side_set_loop_reasserts_a_pin_another_sm_overwrote():
 
 def test_summarised_side_set_loop_wins_a_same_cycle_conflict_by_priority():
     def build(b):
-        setup_sm(b, ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
-                 "jmp x-- loop side 1 [3]\nend:\njmp end side 0", sm=1, offset=8, pins=[0],
-                 side_base=0, set_count=1, start=False)
+        setup_sm(
+            b,
+            ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
+            "jmp x-- loop side 1 [3]\nend:\njmp end side 0",
+            sm=1,
+            offset=8,
+            pins=[0],
+            side_base=0,
+            set_count=1,
+            start=False,
+        )
         # SM0 writes at tick 22, the same tick SM1 executes `jmp x-- loop side 1`: SM1 wins
         setup_sm(b, "nop [21]\nset pins, 0\nend:\njmp end", sm=0, set_count=1, start=False)
         b.write32(PIO_BASE[0] + SET_ALIAS, 0x303)

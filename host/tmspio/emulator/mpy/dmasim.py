@@ -77,7 +77,9 @@ class Memory:
         obj = r[2]
         isz = r[3]
         if addr + size > r[1]:
-            raise EmulatorError("memory read of %d bytes at 0x%08x runs past the buffer" % (size, addr))
+            raise EmulatorError(
+                "memory read of %d bytes at 0x%08x runs past the buffer" % (size, addr)
+            )
         if isz == size and off % size == 0:
             return obj[off // size] & ((1 << (8 * size)) - 1)
         if isz == 1:
@@ -95,7 +97,9 @@ class Memory:
         obj = r[2]
         isz = r[3]
         if addr + size > r[1]:
-            raise EmulatorError("memory write of %d bytes at 0x%08x runs past the buffer" % (size, addr))
+            raise EmulatorError(
+                "memory write of %d bytes at 0x%08x runs past the buffer" % (size, addr)
+            )
         value &= (1 << (8 * size)) - 1
         if isz == size and off % size == 0:
             try:
@@ -128,7 +132,7 @@ class DMA:
         self.rr = 0
         self.wake = INF
 
-    # -- transfers ---------------------------------------------------------------------------
+    # -- transfers -----------------------------------------------------------------------------
 
     def _dreq(self, c):
         treq = (c.ctrl >> 15) & 0x3F
@@ -206,12 +210,12 @@ class DMA:
         if c.busy:
             self.wake = self.board.cycle
 
-    # -- interrupt lines ---------------------------------------------------------------------------
+    # -- interrupt lines -----------------------------------------------------------------------
 
     def ints(self, line):
         return (self.intr | self.intf[line]) & self.inte[line]
 
-    # -- bus ---------------------------------------------------------------------------------------
+    # -- bus -----------------------------------------------------------------------------------
 
     def alias_kind(self, off):
         if off in (0x400, 0x40C, 0x41C):

@@ -258,7 +258,7 @@ class Board:
         self._update_pads(c)
 
     def wire(self, src, dst):
-        """A wire from pad `src` to input pad `dst` (loopback): dst follows src in the same cycle."""
+        """A jumper from pad `src` to input pad `dst`: dst follows src in the same cycle."""
         self._check_pin(src, "wire source")
         self._check_pin(dst, "wire destination")
         self._wires.append((src, dst))
@@ -280,7 +280,9 @@ class Board:
     def watch_pio_irq(self, block, callback, line=0):
         """callback(block, line) when PIO `block`'s IRQ`line` INTS goes from 0 to non-zero."""
         if block not in (0, 1) or line not in (0, 1):
-            raise EmulatorError("watch_pio_irq(%r, line=%r): allowed block 0..1, line 0..1" % (block, line))
+            raise EmulatorError(
+                "watch_pio_irq(%r, line=%r): allowed block 0..1, line 0..1" % (block, line)
+            )
         self._irq_watch.append(("pio", block, line, callback))
 
     def watch_dma_irq(self, callback, line=0):
@@ -292,7 +294,9 @@ class Board:
     def schedule(self, at_cycle, callback):
         """callback(board) when the clock reaches at_cycle (before that cycle's hardware step)."""
         if at_cycle < self.cycle:
-            raise EmulatorError("schedule at cycle %d is in the past (now %d)" % (at_cycle, self.cycle))
+            raise EmulatorError(
+                "schedule at cycle %d is in the past (now %d)" % (at_cycle, self.cycle)
+            )
         self._seq += 1
         heapq.heappush(self._schedule, (at_cycle, self._seq, callback))
 
@@ -300,7 +304,7 @@ class Board:
         """Fake SRAM address of a Python buffer so DMA (and read32/write32) can reach it."""
         return self.dma.memory.address(obj)
 
-    # -- watchdog / reset ------------------------------------------------------------------------
+    # -- watchdog / reset ----------------------------------------------------------------------
 
     def watchdog_start(self, timeout_cycles):
         if timeout_cycles <= 0:
@@ -331,7 +335,7 @@ class Board:
         self._update_pads(now)
         self._pending_cb = []
 
-    # -- hardware notifications -------------------------------------------------------------------
+    # -- hardware notifications ----------------------------------------------------------------
 
     def commit_needed(self, blk):
         if blk not in self._commit:
@@ -343,7 +347,7 @@ class Board:
     def active_changed(self):
         self._fifo_dirty = True  # the DMA re-checks DREQs; the lines are re-evaluated
 
-    # -- bus -------------------------------------------------------------------------------------
+    # -- bus -----------------------------------------------------------------------------------
 
     def _device(self, addr):
         hi = addr & 0xFFFFC000
@@ -462,7 +466,11 @@ class Board:
 
     def _gpio_status(self, n):
         oe = 0
-        for f, m in ((FUNC_SIO, self._sio_oe), (FUNC_PIO0, self.pio[0].pad_oe), (FUNC_PIO1, self.pio[1].pad_oe)):
+        for f, m in (
+            (FUNC_SIO, self._sio_oe),
+            (FUNC_PIO0, self.pio[0].pad_oe),
+            (FUNC_PIO1, self.pio[1].pad_oe),
+        ):
             if self._gpio_ctrl[n] & 31 == f:
                 oe = (m >> n) & 1
         level = (self.pads >> n) & 1
@@ -535,7 +543,7 @@ class Board:
             raise EmulatorError("SIO register at offset 0x%03x is not modelled" % off)
         self._update_pads(self.cycle)
 
-    # -- time --------------------------------------------------------------------------------------
+    # -- time ----------------------------------------------------------------------------------
 
     def cpu(self, cycles):
         """Model CPU time: the hardware runs while the firmware spends `cycles`."""

@@ -1,4 +1,4 @@
-"""The emulator's one exception class and the watchdog reset signal (common CPython/MicroPython)."""
+"""The emulator's one exception class and the watchdog reset signal (CPython and MicroPython)."""
 
 
 class EmulatorError(Exception):

@@ -96,7 +96,7 @@ class PIOBlock:
     def fifo_changed(self):
         self.board.fifo_changed()
 
-    # -- end of a cycle ---------------------------------------------------------------------------
+    # -- end of a cycle ------------------------------------------------------------------------
 
     def commit_outputs(self, t, stepped):
         """Apply this cycle's pin writes: per SM OUT/SET first, then side-set; higher SM last.
@@ -143,7 +143,7 @@ class PIOBlock:
                 sm.interrupt(t + 1)
         return True
 
-    # -- interrupt lines ---------------------------------------------------------------------------
+    # -- interrupt lines -----------------------------------------------------------------------
 
     def intr(self):
         v = (self.irq & 15) << 8
@@ -157,7 +157,7 @@ class PIOBlock:
     def ints(self, line):
         return (self.intr() | self.intf[line]) & self.inte[line]
 
-    # -- bus ---------------------------------------------------------------------------------------
+    # -- bus -----------------------------------------------------------------------------------
 
     def alias_kind(self, off):
         if off in (0x008, 0x030):

@@ -57,7 +57,7 @@ class StateMachine:
         self.index = index
         self.power_up()
 
-    # -- power-up / configuration -------------------------------------------------------------
+    # -- power-up / configuration --------------------------------------------------------------
 
     def power_up(self):
         self.pc = 0
@@ -89,7 +89,7 @@ class StateMachine:
         self.set_pinctrl(0x14000000)
 
     def restart(self):
-        """CTRL.SM_RESTART: clears shift counters, ISR, delay, IRQ wait and latched instructions."""
+        """CTRL.SM_RESTART: clears shift counters, ISR, delay, IRQ wait, latched instructions."""
         self.isr = 0
         self.icount = 0
         self.ocount = 32
@@ -180,7 +180,7 @@ class StateMachine:
         self.ss_bits = bits
         self.ss_mask = mask(bits)
 
-    # -- divider ----------------------------------------------------------------------------
+    # -- divider -------------------------------------------------------------------------------
 
     def ticks_before(self, c):
         """Number of SM ticks in [div_base, c)."""
@@ -199,7 +199,7 @@ class StateMachine:
     def next_tick(self, c):
         return self.tick_cycle(self.ticks_before(c))
 
-    # -- scheduling -----------------------------------------------------------------------------
+    # -- scheduling ----------------------------------------------------------------------------
 
     def sync(self, c):
         """Bring the state to the start of cycle c (all ticks < c applied)."""
@@ -392,7 +392,7 @@ class StateMachine:
     def _advance(self, pc):
         return self.wrap_bottom if pc == self.wrap_top else (pc + 1) & 31
 
-    # -- execution ------------------------------------------------------------------------------
+    # -- execution -----------------------------------------------------------------------------
 
     def step(self, now):
         """One SM tick at cycle `now` (the SM is enabled and its divider fires at `now`)."""
@@ -716,7 +716,7 @@ class StateMachine:
         self.rx.append(v)
         self.block.fifo_changed()
 
-    # -- inspection -----------------------------------------------------------------------------
+    # -- inspection ----------------------------------------------------------------------------
 
     def state(self):
         """Architectural state as a dict (used by tests to compare fast and single-step runs)."""
