@@ -30,7 +30,7 @@ FIRMWARE_VERSION = "0.1.0"
 DEFAULT_HEARTBEAT_MS = 1000  # host silence while armed/running that aborts the run
 FRAME_TIMEOUT_MS = 250  # a frame whose bytes stop arriving for this long is dropped
 MAX_PROGRAM_BYTES = 1 << 20  # unless the board file's limits say otherwise
-RUN_POLL_MS = 5  # loop period while armed/running: edges drained and heartbeat checked
+RUN_POLL_MS = 20  # loop period while armed/running: edges drained, heartbeat checked
 IDLE_POLL_MS = 50
 READ_BURST = 1024  # bytes read per loop iteration before the engine is serviced again
 # Engine states during which the outputs may move; every other state is at rest.
