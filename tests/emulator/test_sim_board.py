@@ -119,3 +119,21 @@ def test_watchdog_expiry_resets_the_hardware_and_raises_board_reset(board):
     assert board.read32(IO_BANK0 + 8 * 3 + 4) == 0x1F
     assert board.trace(3) == [(0, 0), (2, 1), (1600, 0)]
     assert not isinstance(info.value, Exception)
+
+
+def test_run_until_idle_stops_at_the_same_cycle_in_both_modes():
+    from array import array
+
+    results = []
+    for single in (False, True):
+        b = emuboard.Board(single_step=single)
+        words = array("I", [5, 9, 2])
+        setup_sm(b, "pull block\nmov x, osr\nloop:\njmp x-- loop [1]\nset pins, 1",
+                 clkdiv=(1 << 16) | (64 << 8))  # fmt: skip
+        b.write32(0x50000000, b.dma_address(words))
+        b.write32(0x50000004, PIO_BASE[0] + 0x010)
+        b.write32(0x50000008, 3)
+        b.write32(0x5000000C, 1 | (2 << 2) | (1 << 4) | (1 << 21))
+        results.append((b.run_until_idle(100_000), b.pio[0].sm[0].state()))
+    assert results[0] == results[1]
+    assert results[0][1]["pc"] == 0 and results[0][1]["stalled"] is True

@@ -2,8 +2,10 @@
 
 from array import array
 
+import pytest
 from conftest import DMA, PIO_BASE, run_both, setup_sm, shiftctrl
 from tmspio.emulator.mpy import emuboard
+from tmspio.emulator.mpy.emuerror import EmulatorError
 
 EN, WORD, INC_R, INC_W, QUIET = 1, 2 << 2, 1 << 4, 1 << 5, 1 << 21
 TXF0 = PIO_BASE[0] + 0x010
@@ -138,3 +140,17 @@ def test_byte_sized_dma_write_to_a_fifo_is_replicated_across_the_word():
     channel(board, 0, board.dma_address(data), TXF0, 2, ctrl(0x3F, 0, EN, INC_R, QUIET))
     board.advance(3)
     assert board.pio[0].sm[0].tx == [0xA5A5A5A5, 0x3C3C3C3C]
+
+
+def test_halfword_array_and_memoryview_buffers():
+    board = emuboard.Board()
+    src = array("H", [0x1234, 0xBEEF, 0x0042])
+    dst = bytearray(6)
+    view = memoryview(dst)
+    channel(board, 0, board.dma_address(src), board.dma_address(view), 3,
+            ctrl(0x3F, 0, EN, 1 << 2, INC_R, INC_W, QUIET))  # fmt: skip
+    board.advance(3)
+    assert bytes(dst) == bytes([0x34, 0x12, 0xEF, 0xBE, 0x42, 0x00])
+    assert board.dma_address(view) == board.dma_address(view)  # stable per object
+    with pytest.raises(EmulatorError, match="4-byte access at offset 0 of a buffer of 2-byte"):
+        board.read32(board.dma_address(src))
