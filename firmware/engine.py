@@ -54,6 +54,7 @@ class Engine:
         self._delivered = 0
         self._edges = []
         self._cap_names = []
+        self._start_cycle = None
         self._estop.irq(self._on_estop, Pin.IRQ_RISING if self._estop_level else Pin.IRQ_FALLING,
                         hard=True)
 
@@ -156,6 +157,10 @@ class Engine:
 
     def _arm_capture(self):
         srcs = []
+        self._delays = {}
+        for ch in self._prog.channels:
+            self._delays["trigger%d" % ch.index] = ch.delay
+        self._start_cycle = None
         for n, sm, feed, idle, base in self._gens:
             srcs.append(("trigger%d" % n, self._pins["trigger"][n], idle))
         if len(srcs) < 4:
@@ -253,6 +258,10 @@ class Engine:
             self._edges.append((name, level, cycle))
             if level != idle and name != "confirm":
                 self._delivered += 1
+                if self._start_cycle is None:
+                    # time zero in the capture clock, from the first captured onset (its
+                    # planned offset is the channel delay): see status()["start_cycle"]
+                    self._start_cycle = cycle - self._delays[name]
 
     def _finish(self):
         """After a stop or the end: drain the last edges, release SMs and DMA (outputs stay
@@ -305,8 +314,9 @@ class Engine:
             "faults": list(self._faults),
             "captured": self._cap_names,
             # PIO1 (capture) and PIO0 (generators) start by two CPU writes whose distance is
-            # not known to the cycle on hardware: no exact time zero in the capture clock
-            "start_cycle": None,
+            # not known to the cycle on hardware, so time zero comes from the first captured
+            # onset: its deviation is 0 by definition, every later one is measured exactly
+            "start_cycle": self._start_cycle,
         }
 
 

@@ -39,6 +39,11 @@ def test_itbs_600_pulses_every_edge_exact(cfg):
     assert len(planned[0]) == 1200
     # the first onset follows the synchronous start by exactly the documented latency
     assert planned[0][0][0] == r["starts"]["gen"] + T.ONSET_LATENCY + T.OUTPUT_LATENCY
+    # time zero in the capture clock comes from the first captured onset; with even periods
+    # every captured onset then equals its planned onset exactly (deviation 0)
+    t0 = r["status"]["start_cycle"]
+    onsets = [c - t0 for src, lv, c in r["edges"] if src == "trigger0" and lv == 1]
+    assert onsets == ons
 
 
 def test_ctbs600_streams_through_both_dma_buffers(cfg):
