@@ -2,24 +2,22 @@
 # State machines: PIO0 SM n = pulse generator of output channel n (pioprogs.pulse_gen);
 # PIO1 SM 0..3 = edge capture (pioprogs.edge_capture) of the used trigger outputs in channel
 # order, then confirm_in if a state machine is left (4 channels: confirm_in is not captured).
-import capture
 import limits
 import machine
 import pioprogs
-import plan
 import progformat
 import progview
 import rp2
 import timing as T
 import words
-from feeder import CapFeed, GenFeed
+from feeder import GenFeed
 from fwerror import FirmwareError
 from machine import Pin, mem32
 from micropython import const
+from recorder import Recorder
 from safeout import SafeOutputs, chip_regs
 
 _GEN_HALF = const(256)  # words per generator DMA buffer (two per channel)
-_CAP_WORDS = const(256)  # words per capture DMA buffer
 _WDT_MS = const(2000)  # poll() must run at least this often once started (it feeds the WDT)
 _FDEBUG = const(0x008)
 _SM_ADDR = const(0x0D4)  # SM0_ADDR; + 0x18 per SM
@@ -47,14 +45,12 @@ class Engine:
         self._wdt = None
         self._prog = None
         self._gens = []
-        self._caps = []
+        self._rec = Recorder()
+        self._planned = 0
         self._state = "idle"
         self._reason = None
         self._faults = []
-        self._delivered = 0
         self._edges = []
-        self._cap_names = []
-        self._start_cycle = None
         self._estop.irq(self._on_estop, Pin.IRQ_RISING if self._estop_level else Pin.IRQ_FALLING,
                         hard=True)
 
@@ -83,10 +79,11 @@ class Engine:
         limits.check(prog, self.board["limits"])
         self._release()
         self._prog = prog
+        self._planned = prog.pulses()
         self._state = "loaded"
         self._reason = None
         self._faults = []
-        self._delivered = 0
+        self._rec = Recorder()
         # from now on each used output is driven at its idle level
         for ch in prog.channels:
             self._out.force(self._pins["trigger"][ch.index], ch.idle_level)
@@ -110,7 +107,6 @@ class Engine:
         self._state = "armed"
         self._reason = None  # a new run: the previous run's results are gone
         self._faults = []
-        self._delivered = 0
 
     def _arm(self):
         prog = self._prog
@@ -150,34 +146,10 @@ class Engine:
         idles.append(0)
         self._gen_mask = gen_mask
         self._out.plan_abort(pins, idles, gen_mask, dma_mask)
-        self._arm_capture()
+        self._rec.arm(prog, trig, self._pins["confirm_in"], self._confirm_idle)
         mem32[self._pio_base[0] + _IRQ] = 0xFF  # soft reset does not clear PIO flags
         mem32[self._pio_base[0] + _FDEBUG] = 0xFFFFFFFF
         mem32[self._pio_base[1] + _FDEBUG] = 0xFFFFFFFF
-
-    def _arm_capture(self):
-        srcs = []
-        self._delays = {}
-        for ch in self._prog.channels:
-            self._delays["trigger%d" % ch.index] = ch.delay
-        self._start_cycle = None
-        for n, sm, feed, idle, base in self._gens:
-            srcs.append(("trigger%d" % n, self._pins["trigger"][n], idle))
-        if len(srcs) < 4:
-            srcs.append(("confirm", self._pins["confirm_in"], self._confirm_idle))
-        self._caps = []
-        self._cap_names = [src[0] for src in srcs]
-        cap = pioprogs.edge_capture
-        cap_mask = 0
-        for i in range(len(srcs)):
-            name, gpio, idle = srcs[i]
-            sm = rp2.StateMachine(4 + i, cap, freq=-1, jmp_pin=Pin(gpio))
-            sm.exec(0xA04B)  # mov y, ~null
-            sm.exec(0x0080 + _offset(cap, 1) + (T.CAP_HIGH if idle else T.CAP_LOW))  # jmp y--
-            dec = capture.PinDecoder(idle)
-            self._caps.append((name, sm, CapFeed(sm, 1, i, _CAP_WORDS), dec, idle))
-            cap_mask |= 1 << i
-        self._cap_mask = cap_mask
 
     def start(self):
         if self._state != "armed":
@@ -193,7 +165,7 @@ class Engine:
         if self._marker_ci >= 0:
             self._out.release(self._pins["marker"], 0)
         self._state = "running"
-        self._out.start_pios(self._gen_mask, self._cap_mask)
+        self._out.start_pios(self._gen_mask, self._rec.mask)
 
     def stop(self, reason="host stop"):
         """Abort: outputs idle first, then generators and their DMA stop. Idempotent."""
@@ -230,7 +202,7 @@ class Engine:
         if fd & self._gen_mask:
             self._fault("underrun: generator SM mask 0x%x stalled on an empty FIFO" % fd)
             return
-        if mem32[self._pio_base[1] + _FDEBUG] & self._cap_mask:
+        if mem32[self._pio_base[1] + _FDEBUG] & self._rec.mask:
             self._fault("capture overflow: an edge was not recorded in time")
             return
         if not busy and self._state == "running":  # (an e-stop may have struck meanwhile)
@@ -246,22 +218,7 @@ class Engine:
             self.stop(text.split(":")[0])
 
     def _drain(self):
-        for cap in self._caps:
-            self._sink_cap = cap
-            cap[2].drain(self._sink)
-
-    def _sink(self, word):
-        name, sm, feed, dec, idle = self._sink_cap
-        got = []
-        dec.feed(word, got)
-        for cycle, level in got:
-            self._edges.append((name, level, cycle))
-            if level != idle and name != "confirm":
-                self._delivered += 1
-                if self._start_cycle is None:
-                    # time zero in the capture clock, from the first captured onset (its
-                    # planned offset is the channel delay): see status()["start_cycle"]
-                    self._start_cycle = cycle - self._delays[name]
+        self._rec.drain(self._edges)
 
     def _finish(self):
         """After a stop or the end: drain the last edges, release SMs and DMA (outputs stay
@@ -275,7 +232,7 @@ class Engine:
             # arm hands the pins back to PIO without ever showing a stale active level
             sm.exec(0xA042)  # nop side 0: trigger register 0
             sm.exec(0xA003)  # mov pins, null (side 0): marker register 0 (owner only)
-        if self._caps:
+        if self._rec.armed():
             self._drain()
             self._out.stop_pio(1, 0xF)
             self._drain()
@@ -284,10 +241,8 @@ class Engine:
     def _release(self):
         for n, sm, feed, idle, base in self._gens:
             feed.close()
-        for cap in self._caps:
-            cap[2].close()
+        self._rec.close()
         self._gens = []
-        self._caps = []
         rp2.PIO(0).remove_program()
         rp2.PIO(1).remove_program()
 
@@ -305,18 +260,17 @@ class Engine:
 
     # ---- reporting -----------------------------------------------------------------------
     def status(self):
-        prog = self._prog
         return {
             "state": self._state,
-            "pulses_planned": prog.pulses() if prog is not None else 0,
-            "pulses_delivered": self._delivered,
+            "pulses_planned": self._planned,
+            "pulses_delivered": self._rec.delivered,
             "reason": self._reason,
             "faults": list(self._faults),
-            "captured": self._cap_names,
+            "captured": self._rec.names,
             # PIO1 (capture) and PIO0 (generators) start by two CPU writes whose distance is
             # not known to the cycle on hardware, so time zero comes from the first captured
             # onset: its deviation is 0 by definition, every later one is measured exactly
-            "start_cycle": self._start_cycle,
+            "start_cycle": self._rec.start_cycle,
         }
 
 
@@ -332,4 +286,3 @@ def _offset(prog_list, pio):
     return prog_list[1 + pio]
 
 
-__all__ = ["Engine", "FirmwareError", "plan"]
