@@ -156,6 +156,9 @@ def test_freq_changes_sysclk_only_to_exact_pll_settings(board):
         machine.freq(123_456_789)
     with pytest.raises(ValueError, match="^peripheral freq must be 48_000_000 or the same"):
         machine.freq(125_000_000, 60_000_000)
+    assert machine.freq() == 125_000_000  # as on the device: clk_sys changed before the check
+    with pytest.raises(TypeError):
+        machine.freq(125e6)
 
 
 def test_watchdog_starvation_resets_the_board(board):

@@ -457,14 +457,18 @@ def freq(hz=None, peri_hz=None):
     board = _board()
     if hz is None:
         return board.sysclk
-    khz = int(hz) // 1000
+    if not isinstance(hz, int) or (peri_hz is not None and not isinstance(peri_hz, int)):
+        raise TypeError("can't convert %s to int" % type(hz if not isinstance(hz, int)
+                                                          else peri_hz).__name__)
+    khz = hz // 1000
     if not _pll_achievable(khz):
         raise ValueError("cannot change frequency")
-    if peri_hz is not None and peri_hz != 48000000 and peri_hz != hz:
-        raise ValueError("peripheral freq must be 48_000_000 or the same as the MCU freq")
     _time.rebase(board)  # the 1 MHz timer runs from clk_ref: keep microseconds continuous
     board.sysclk = khz * 1000
     _time.rebase(board)
+    # modmachine.c checks the peripheral clock only after clk_sys has changed.
+    if peri_hz is not None and peri_hz != 48000000 and peri_hz != hz:
+        raise ValueError("peripheral freq must be 48_000_000 or the same as the MCU freq")
     return None
 
 
