@@ -132,3 +132,23 @@ def test_micropython_standin_schedule_and_passthroughs():
     assert mp_standin.kbd_intr_char() == -1
     mp_standin.kbd_intr(3)
     assert mp_standin.heap_lock() == 0 and mp_standin.heap_unlock() == 0
+
+
+def test_a_soft_handler_may_sleep_while_more_edges_arrive(board):
+    seen = []
+
+    def slow(pin):
+        seen.append(("start", board.cycle))
+        emutime.sleep_us(100)  # edges during this sleep queue up; handlers never nest
+        seen.append(("end", board.cycle))
+
+    machine.Pin(6, machine.Pin.IN).irq(slow, trigger=machine.Pin.IRQ_RISING)
+    start = board.cycle
+    for i in range(3):
+        board.drive(6, 1, at=start + 1000 + 5000 * i)
+        board.drive(6, 0, at=start + 3000 + 5000 * i)
+    emutime.sleep_ms(1)
+    first = start + 1001
+    assert seen == [("start", first), ("end", first + 12500),
+                    ("start", first + 12500), ("end", first + 25000),
+                    ("start", first + 25000), ("end", first + 37500)]

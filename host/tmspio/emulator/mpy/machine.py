@@ -495,7 +495,7 @@ def unique_id():
 def idle():
     """WFE with a 1 ms cap (ports/rp2 mp_machine_idle): returns early when a handler is due."""
     board = _board()
-    _time.run_until(board, lambda b: softirq.pending() > 0, _time.cycles_for_us(1000, board))
+    _time.run_until(board, lambda b: softirq.runnable(), _time.cycles_for_us(1000, board))
     softirq.run_pending()
 
 

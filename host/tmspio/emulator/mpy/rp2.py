@@ -675,7 +675,7 @@ class StateMachine:
             try:
                 # No cycle limit: the device waits forever too. An idle board (nothing can
                 # ever change the FIFO) makes run() raise instead of spinning.
-                board.run(until=lambda b: softirq.pending() or not blocked(b))
+                board.run(until=lambda b: softirq.runnable() or not blocked(b))
             except EmulatorError as e:
                 raise EmulatorError(
                     "StateMachine({}).{}(): {}; the device would wait forever ({})".format(

@@ -28,6 +28,12 @@ def pending():
     return len(_queue)
 
 
+def runnable():
+    """True when queued handlers can run now (not while a handler is already running: a wait
+    inside a soft handler must not stop for handlers it cannot run)."""
+    return bool(_queue) and not _running[0]
+
+
 def run_pending():
     """Run queued handlers in order; never nested (a handler's own waits do not recurse)."""
     if _running[0]:

@@ -129,7 +129,7 @@ def run_until(board, predicate, max_cycles):
 
 
 def _soft_irq_queued(board):
-    return softirq.pending() > 0
+    return softirq.runnable()
 
 
 def run_servicing(board, cycles):
