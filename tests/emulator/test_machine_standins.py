@@ -262,3 +262,22 @@ def test_unmodelled_peripherals_raise_emulator_error(board, make):
     with pytest.raises(EmulatorError, match=r"^(machine|rp2)\.\w+ is not modelled by the "
                                             r"emulated board \(modelled: "):
         make()
+
+
+def test_hard_handlers_do_not_nest(board):
+    seen = []
+
+    def busy(pin):
+        seen.append(("in", pin, board.cycle))
+        board.cpu(1000)  # the handler's own CPU time: the second edge happens meanwhile
+        seen.append(("out", pin, board.cycle))
+
+    a, b = Pin(7, Pin.IN), Pin(8, Pin.IN)
+    a.irq(busy, trigger=Pin.IRQ_RISING, hard=True)
+    b.irq(busy, trigger=Pin.IRQ_RISING, hard=True)
+    start = board.cycle
+    board.drive(7, 1, at=start + 100)
+    board.drive(8, 1, at=start + 500)
+    emutime.sleep_us(100)
+    assert seen == [("in", a, start + 100), ("out", a, start + 1100),
+                    ("in", b, start + 1100), ("out", b, start + 2100)]

@@ -51,35 +51,51 @@ def clear():
     del _queue[:]
     _masked[0] = 0
     del _masked[1][:]
+    _in_hard[0] = False
 
 
 # ---- hard handlers and machine.disable_irq ---------------------------------------------------
 
 _masked = [0, []]  # [disable_irq depth, deferred (irq, arg)]
+_in_hard = [False]
 
 
 def dispatch(irq, arg):
-    """mp_irq_handler for an IRQ object with _handler/_hard: run, defer or queue it."""
+    """mp_irq_handler for an IRQ object with _handler/_hard: run, defer or queue it.
+
+    Interrupts of equal priority do not preempt each other: a hard IRQ raised while a hard
+    handler runs (its CPU time advances the board) is taken when that handler returns.
+    """
     if irq._handler is None:
         return
     if not irq._hard:
         post(irq._handler, arg)
-    elif _masked[0]:
+    elif _masked[0] or _in_hard[0]:
         _masked[1].append((irq, arg))
     else:
         _run_hard(irq, arg)
+        _drain_deferred()
 
 
 def _run_hard(irq, arg):
     handler = irq._handler
     if handler is None:
         return
+    _in_hard[0] = True
     try:
         handler(arg)
     except Exception as e:  # noqa: BLE001 - mp_irq_handler disables a failing hard handler
         irq._handler = None
         print("Uncaught exception in IRQ callback handler")
         print(repr(e))
+    finally:
+        _in_hard[0] = False
+
+
+def _drain_deferred():
+    while _masked[1] and not _masked[0] and not _in_hard[0]:
+        irq, arg = _masked[1].pop(0)
+        _run_hard(irq, arg)
 
 
 def disable():
@@ -89,8 +105,4 @@ def disable():
 
 def enable(state=0):
     _masked[0] = state
-    if not state:
-        deferred = _masked[1][:]
-        del _masked[1][:]
-        for irq, arg in deferred:
-            _run_hard(irq, arg)
+    _drain_deferred()
