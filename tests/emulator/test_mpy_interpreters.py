@@ -2,6 +2,8 @@
 identical, exact results from both, and the power-up loop after watchdog and soft resets."""
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -321,3 +323,17 @@ def test_real_time_pacing_on_the_board_interpreter(interpreter):
     free = runner.run_script(script, firmware=False, interpreter=interpreter, speed="max")
     assert int(paced.stdout) >= 199, paced.stderr  # real time, less the anchor's rounding
     assert int(free.stdout) < 100, free.stderr
+
+
+@pytest.mark.parametrize("flag", [[], ["--cpython"]])
+def test_runner_command_line(tmp_path, flag):
+    script = tmp_path / "hello.py"
+    script.write_text("import sys, time\ntime.sleep_ms(3)\nprint(sys.argv[1:], time.ticks_ms())\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "tmspio.emulator.runner", *flag, "--no-firmware", str(script), "x"],
+        capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (0, "['x'] 3\n"), result.stderr
+    bad = subprocess.run([sys.executable, "-m", "tmspio.emulator.runner", "--speed", "0", "x.py"],
+                         capture_output=True, text=True, timeout=60)
+    assert (bad.returncode, bad.stderr) == (
+        2, "tmspio.emulator.runner: error: speed '0': expected 'max' or a positive number\n")
