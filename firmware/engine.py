@@ -217,8 +217,8 @@ class Engine:
             self._faults.append(text)
             self.stop(text.split(":")[0])
 
-    def _drain(self):
-        self._rec.drain(self._edges)
+    def _drain(self, stopped=False):
+        self._rec.drain(self._edges, stopped)
 
     def _finish(self):
         """After a stop or the end: drain the last edges, release SMs and DMA (outputs stay
@@ -233,9 +233,12 @@ class Engine:
             sm.exec(0xA042)  # nop side 0: trigger register 0
             sm.exec(0xA003)  # mov pins, null (side 0): marker register 0 (owner only)
         if self._rec.armed():
-            self._drain()
+            # stop the capture before reading it: after an overflow stall its later words
+            # would carry shifted timestamps; the edges the abort made are in by now (the
+            # writes above take far longer than the 3-cycle input latency)
             self._out.stop_pio(1, 0xF)
-            self._drain()
+            self._drain(True)
+            self._drain(True)  # what the re-armed DMA moved out of the RX FIFO meanwhile
         self._release()
 
     def _release(self):

@@ -105,12 +105,14 @@ class CapFeed:
         self._dma.config(read=self._sm, write=self._buf, count=self._size, ctrl=self._ctrl,
                          trigger=True)
 
-    def drain(self, sink):
+    def drain(self, sink, may_restart=True):
         """Pass every word that arrived to sink(word). Past half the buffer the channel is
         stopped (CHAN_ABORT lets an in-flight word land; the rest wait in the RX FIFO), the
-        tail is read and the channel restarts at the top: no word is lost or reordered."""
+        tail is read and the channel restarts at the top: no word is lost or reordered.
+        may_restart=False (the SM overflowed): no restart, the SM stays stalled, so no word
+        with a shifted timestamp ever reaches the buffer."""
         done = self._size - self._dma.count
-        if done > self._size // 2:
+        if done > self._size // 2 and may_restart:
             self._dma.active(0)
             done = self._size - self._dma.count
             self._emit(done, sink)

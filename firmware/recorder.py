@@ -7,11 +7,12 @@ import pioprogs
 import rp2
 import timing as T
 from feeder import CapFeed
-from machine import Pin
+from machine import Pin, mem32
 from micropython import const
 
 _CAP_WORDS = const(256)  # words per capture DMA buffer
 _MAX_SOURCES = const(4)  # PIO1 has 4 state machines
+_PIO1_FDEBUG = const(0x50300008)  # RXSTALL bits 3:0 (same address on RP2040 and RP2350)
 
 
 class Recorder:
@@ -50,12 +51,15 @@ class Recorder:
                                idle))
             self.mask |= 1 << i
 
-    def drain(self, out):
-        """Append every edge captured since the last call to out."""
+    def drain(self, out, stopped=False):
+        """Append every edge captured since the last call to out. A source whose SM stalled on
+        a full FIFO (FDEBUG.RXSTALL) is not restarted unless the capture is `stopped`."""
         self._edges = out
-        for cap in self._caps:
+        stalled = mem32[_PIO1_FDEBUG] if not stopped else 0
+        for i in range(len(self._caps)):
+            cap = self._caps[i]
             self._cur = cap
-            cap[1].drain(self._sink)
+            cap[1].drain(self._sink, not stalled & (1 << i))
 
     def _sink(self, word):
         name, feed, dec, idle = self._cur

@@ -264,3 +264,28 @@ def test_host_stop_mid_train_then_rearm_replays_the_program_exactly(cfg):
     assert trace[: len(kept)] == kept and trace[len(kept)][1] == 0
     assert trace[len(kept) + 1:] == again
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 5
+
+
+def test_capture_overflow_is_a_fault(cfg):
+    # 200 pulses 1 ms apart (one segment: 7 FIFO words, no underrun) and no poll for 300 ms:
+    # 400 edges on trigger0 against a 256-word DMA buffer + the 8-word RX FIFO
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(200, W, MS, 2 * MS, 0)])])
+    body = (
+        "h.engine.arm()\nh.engine.start()\n"
+        "h.board.advance(300 * 125000)\n"
+        "h.emit(h.engine.poll())\n"
+        "h.report([2])\n"
+    )
+    r = run_engine(pf.encode(prog), body)
+    st = r["status"]
+    assert (st["state"], st["reason"]) == ("stopped", "capture overflow")
+    assert st["faults"] == ["capture overflow: an edge was not recorded in time"]
+    # what was captured before the state machine stalled: 256 + 8 words = 132 pulses, each
+    # exactly where the plan puts it
+    got = [(c, lv) for src, lv, c in r["edges"] if src == "trigger0"]
+    assert len(got) == 264 and st["pulses_delivered"] == 132
+    s, c0 = r["starts"]["gen"], r["starts"]["cap"]
+    import capture
+
+    exp = capture.expected(plan.pad_edges(plan.channel_onsets(prog, 0, s), 0), c0, 0)
+    assert got == [(c - c0, lv) for c, lv in exp[:264]]
