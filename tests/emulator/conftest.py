@@ -127,6 +127,7 @@ def snapshot(board):
             "padoe": blk.pad_oe,
             "sm": [sm.state() for sm in blk.sm],
         }
+    snap["log"] = list(getattr(board, "test_log", ()))  # values read by scheduled CPU code
     snap["dma"] = [(c.read, c.write, c.count, c.busy) for c in board.dma.ch] + [board.dma.intr]
     return snap
 

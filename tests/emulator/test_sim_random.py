@@ -126,7 +126,27 @@ def sm_config(draw, index):
     }
 
 
-def build_random(cfgs, drives, pushes, bypass, dma_words):
+def cpu_op(kind, sm):
+    """CPU register traffic at a scheduled cycle: FIFO reads, W1C and IRQ writes, FLEVEL."""
+    base = PIO_BASE[0]
+
+    def op(b):
+        log = b.__dict__.setdefault("test_log", [])
+        if kind == 0:
+            log.append(b.read32(base + 0x020 + 4 * sm))
+        elif kind == 1:
+            b.write32(base + 0x008, 0xFFFFFFFF)
+        elif kind == 2:
+            b.write32(base + 0x034, 1 << sm)
+        elif kind == 3:
+            b.write32(base + 0x030, 0xFF)
+        else:
+            log.append(b.read32(base + 0x00C))
+
+    return op
+
+
+def build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops=()):
     def build(board):
         base = PIO_BASE[0]
         board.write32(base + 0x038, bypass)
@@ -170,6 +190,8 @@ def build_random(cfgs, drives, pushes, bypass, dma_words):
             board.drive(pin, level, at=at)
         for at, sm, value in pushes:
             board.schedule(at, lambda b, sm=sm, v=value: b.write32(base + 0x10 + 4 * sm, v))
+        for at, kind, sm in cpu_ops:
+            board.schedule(at, cpu_op(kind, sm))
         if dma_words:
             buf = __import__("array").array("I", dma_words)
             addr = board.dma_address(buf)
@@ -209,6 +231,12 @@ def test_random_programs_fast_equals_single_step(nsm, data):
     )
     bypass = data.draw(st.sampled_from([0, 0, 0b1010, 0x3F]))
     dma_words = data.draw(st.lists(st.integers(0, 0xFFFFFFFF), max_size=6))
-    build = build_random(cfgs, drives, pushes, bypass, dma_words)
+    cpu_ops = data.draw(
+        st.lists(
+            st.tuples(st.integers(1, 1200), st.integers(0, 4), st.integers(0, nsm - 1)),
+            max_size=5,
+        )
+    )
+    build = build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops)
     checkpoints = data.draw(st.lists(st.integers(1, 700), min_size=2, max_size=4))
     run_both(build, checkpoints)

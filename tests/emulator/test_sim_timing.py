@@ -283,3 +283,17 @@ def test_summarised_side_set_loop_wins_a_same_cycle_conflict_by_priority():
 
     s = run_both(build, [7, 30, 200])[-1]
     assert s["traces"][0] == [(0, 0), (1, 1), (131, 0)]
+
+
+def test_exec_of_a_stalling_wait_is_retried_until_the_pin_rises():
+    def build(b):
+        # mov exec, x with X = `wait 1 gpio 3` (0x2083): the executee stalls, then completes
+        setup_sm(b, "set pindirs, 1\nmov exec, x\nset pins, 1\nend:\njmp end", pins=[0],
+                 set_count=1, start=False)  # fmt: skip
+        b.pio[0].sm[0].x = 0x2083
+        b.write32(PIO_BASE[0] + SET_ALIAS, 0x101)
+        b.drive(3, 1, at=500)
+
+    s = run_both(build, [100, 1000])[-1]
+    # pin 3 rises at 500, the executee sees it at tick 503; `set pins, 1` at 504 -> pad 505
+    assert s["traces"][0] == [(0, 0), (505, 1)]
