@@ -297,3 +297,19 @@ def test_exec_of_a_stalling_wait_is_retried_until_the_pin_rises():
     s = run_both(build, [100, 1000])[-1]
     # pin 3 rises at 500, the executee sees it at tick 503; `set pins, 1` at 504 -> pad 505
     assert s["traces"][0] == [(0, 0), (505, 1)]
+
+
+def test_state_machines_of_two_blocks_follow_each_other_through_the_pads():
+    def build(b):
+        # PIO1 SM0 toggles GPIO 4 every 40 cycles; PIO0 SM2 mirrors it on GPIO 0 via WAITs
+        setup_sm(b, "set pindirs, 1\n.wrap_target\nset pins, 1 [19]\nnop [19]\nset pins, 0 [19]\n"
+                 "nop [19]\n.wrap", block=1, pins=[4], set_base=4, set_count=1)  # fmt: skip
+        setup_sm(b, "set pindirs, 1\n.wrap_target\nwait 1 gpio 4\nset pins, 1\nwait 0 gpio 4\n"
+                 "set pins, 0\n.wrap", sm=2, pins=[0], set_count=1)  # fmt: skip
+
+    s = run_both(build, [33, 400])[-1]
+    src = [c for c, _ in s["traces"][4][1:]]
+    dst = [c for c, _ in s["traces"][0][1:]]
+    assert src[:4] == [2, 42, 82, 122]
+    # seen 3 cycles after the pad change, `set` one tick later, pad one cycle after that
+    assert dst == [c + 5 for c in src][: len(dst)] and len(dst) >= 9
