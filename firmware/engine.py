@@ -42,6 +42,11 @@ class Engine:
         self._confirm = Pin(self._pins["confirm_in"], Pin.IN, _pull(pulls["confirm_in"]))
         self._trig_falling = pol["trigger_in"] == "falling"
         self._confirm_idle = 1 if pol["confirm_in"] == "falling" else 0
+        self._led = None  # lit while armed or running (a plain GPIO LED only)
+        led = self._pins.get("status_led")
+        if led is not None and board_cfg.get("status_led_kind", "gpio") == "gpio":
+            self._led_on = 0 if board_cfg.get("status_led_active", "high") == "low" else 1
+            self._led = Pin(led, Pin.OUT, value=1 - self._led_on)
         self._wdt = None
         self._prog = None
         self._gens = []
@@ -105,6 +110,7 @@ class Engine:
                 raise
             raise FirmwareError("resource", "arm failed: %r" % (e,)) from None
         self._state = "armed"
+        self._show(True)
         self._reason = None  # a new run: the previous run's results are gone
         self._faults = []
 
@@ -246,8 +252,13 @@ class Engine:
             feed.close()
         self._rec.close()
         self._gens = []
+        self._show(False)
         rp2.PIO(0).remove_program()
         rp2.PIO(1).remove_program()
+
+    def _show(self, on):
+        if self._led is not None:
+            self._led.value(self._led_on if on else 1 - self._led_on)
 
     def _refuse_if_estop(self, what):
         if self._estop.value() == self._estop_level:

@@ -74,7 +74,7 @@ def test_four_channel_paired_pulse_zero_skew(cfg):
     prog = pf.Program(HZ, [pf.Channel(0, 0, 0, cs), pf.Channel(1, 0, 3 * MS, ts),
                            pf.Channel(2, 0, 0, [(1, W, 0, 5_000 * MS, 0)] * 10),
                            pf.Channel(3, 1, 3 * MS, ts)])
-    r = run_engine(pf.encode(prog), "h.run(200, 100000)\nh.report([2, 3, 4, 5, 6])\n")
+    r = run_engine(pf.encode(prog), "h.run(200, 100000)\nh.report([2, 3, 4, 5, 6, 25])\n")
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 40
     assert r["status"]["captured"] == ["trigger0", "trigger1", "trigger2", "trigger3"]
     planned = check_run(prog, r, cfg)
@@ -84,3 +84,6 @@ def test_four_channel_paired_pulse_zero_skew(cfg):
     assert [c for c, _ in tr[3]] == [c for c, _ in tr[5]]
     assert [lv for _, lv in tr[5]] == [1 - lv for _, lv in tr[3]]  # idle-high mirror
     assert planned[1][0][0] - planned[0][0][0] == 3 * MS
+    # the status LED (GPIO25) is lit from arm until the run is over
+    (_, off0), (on, lv1), (off, lv2) = r["traces"][25]
+    assert (off0, lv1, lv2) == (0, 1, 0) and on < s and off > planned[3][-1][0]
