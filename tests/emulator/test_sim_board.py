@@ -137,3 +137,17 @@ def test_run_until_idle_stops_at_the_same_cycle_in_both_modes():
         results.append((b.run_until_idle(100_000), b.pio[0].sm[0].state()))
     assert results[0] == results[1]
     assert results[0][1]["pc"] == 0 and results[0][1]["stalled"] is True
+
+
+def test_tracing_can_be_limited_to_the_pins_a_session_reads(board):
+    board.set_tracing([2])
+    board.drive(2, 1, at=10)
+    board.drive(3, 1, at=10)
+    board.advance(20)
+    assert board.trace(2) == [(0, 0), (10, 1)]
+    with pytest.raises(EmulatorError, match="pin 3 is not traced"):
+        board.trace(3)
+    board.set_tracing(None)
+    board.drive(3, 0, at=30)
+    board.advance(20)
+    assert board.trace(3) == [(20, 1), (30, 0)]

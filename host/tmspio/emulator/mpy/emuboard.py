@@ -96,8 +96,9 @@ class Board:
         self._pad_hist = [(0, self.pads)]
         # per pin: the power-up level, then the cycles of every change in small array chunks
         # (levels alternate); small chunks keep MicroPython's heap from fragmenting
-        self._trace0 = [(self.pads >> p) & 1 for p in range(NUM_GPIO)]
+        self._trace0 = [(0, (self.pads >> p) & 1) for p in range(NUM_GPIO)]
         self._traces = [[array("q")] for _ in range(NUM_GPIO)]
+        self._traced = GPIO_MASK
 
     def activate(self):
         global _current
@@ -177,10 +178,11 @@ class Board:
             while changed >> p:
                 if (changed >> p) & 1:
                     level = (new >> p) & 1
-                    chunks = self._traces[p]
-                    if len(chunks[-1]) >= _TRACE_CHUNK:
-                        chunks.append(array("q"))
-                    chunks[-1].append(c)
+                    if (self._traced >> p) & 1:
+                        chunks = self._traces[p]
+                        if len(chunks[-1]) >= _TRACE_CHUNK:
+                            chunks.append(array("q"))
+                        chunks[-1].append(c)
                     for h in self._watch:
                         w = self._watch[h]
                         if w[0] == p and (w[2] if level else w[3]):
@@ -230,13 +232,31 @@ class Board:
 
     def trace(self, pin):
         self._check_pin(pin)
-        level = self._trace0[pin]
-        out = [(0, level)]
+        if not (self._traced >> pin) & 1:
+            raise EmulatorError("pin %d is not traced (see set_tracing())" % pin)
+        start, level = self._trace0[pin]
+        out = [(start, level)]
         for chunk in self._traces[pin]:
             for c in chunk:
                 level ^= 1
                 out.append((c, level))
         return out
+
+    def set_tracing(self, pins=None):
+        """Record edges only on `pins` (None: all). A long session on MicroPython's 2 MB heap
+        should trace only what it reads. A newly traced pin starts at (now, level now)."""
+        m = GPIO_MASK
+        if pins is not None:
+            m = 0
+            for p in pins:
+                self._check_pin(p)
+                m |= 1 << p
+        for p in range(NUM_GPIO):
+            if (m >> p) & 1 and not (self._traced >> p) & 1:
+                self._trace0[p] = (self.cycle, (self.pads >> p) & 1)
+            if not (m >> p) & 1:
+                self._traces[p] = [array("q")]
+        self._traced = m
 
     def drive(self, pin, level, at=None):
         """External input on `pin` from cycle `at` (default now); level None releases it."""
