@@ -82,8 +82,9 @@ def main(argv=None):
     result = {}
     with SerialBoard(speed="max") as board, link.connect(board.path, hello_timeout=60) as b:
         result["rtt_firmware"] = rtt(b, args.rtt)
-        result["load_10k_firmware"] = load_time(b, big_program())
         result["load_1k_firmware"] = load_time(b, big_program(1000))
+        result["load_10k_firmware"] = load_time(b, big_program())
+        result["load_10k_again_firmware"] = load_time(b, big_program())
         result["itbs_emulator"] = itbs_rtf(b)
     from boards import fake_flash  # tests/e2e: the command loop with the fake engine
 

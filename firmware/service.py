@@ -52,6 +52,7 @@ class Service:
         self.session = False
         self.phase = "idle"  # idle | loading | loaded | armed | running
         self.load_buf = None
+        self.load_have = 0
         self.load_total = 0
         self.load_crc = 0
         limits = board_cfg.get("limits", {})
@@ -152,7 +153,9 @@ class Service:
         if not 0 < total <= self.max_program:
             raise wire.WireError("load-begin total_length %d: allowed 1..%d bytes"
                                  % (total, self.max_program))
-        self.load_buf = bytearray()
+        self.load_buf = None  # let the previous buffer go before the new one is allocated
+        self.load_buf = bytearray(total)  # once: growing it chunk by chunk fragments the heap
+        self.load_have = 0
         self.load_total = total
         self.load_crc = crc
         self.phase = "loading"
@@ -161,22 +164,24 @@ class Service:
     def _load_data(self, seq, payload):
         self._require(seq, wire.LOAD_DATA, ("loading",))
         offset, chunk = wire.parse_load_data(payload)
-        have = len(self.load_buf)
+        have = self.load_have
         if offset != have:
             raise wire.WireError("load-data offset %d: expected %d" % (offset, have))
         if have + len(chunk) > self.load_total:
             raise wire.WireError("load-data: %d bytes beyond the announced %d"
                                  % (have + len(chunk) - self.load_total, self.load_total))
-        self.load_buf.extend(chunk)
-        self._send(wire.ACK, seq, bytes([wire.LOAD_DATA]) + wire.u32(len(self.load_buf)))
+        self.load_buf[have:have + len(chunk)] = chunk
+        self.load_have = have + len(chunk)
+        self._send(wire.ACK, seq, bytes([wire.LOAD_DATA]) + wire.u32(self.load_have))
 
     def _load_end(self, seq, payload):
         self._require(seq, wire.LOAD_END, ("loading",))
-        data = bytes(self.load_buf)
+        data = self.load_buf
         self.load_buf = None
         self.phase = "idle"
-        if len(data) != self.load_total:
-            raise wire.WireError("load-end after %d of %d bytes" % (len(data), self.load_total))
+        if self.load_have != self.load_total:
+            raise wire.WireError("load-end after %d of %d bytes" % (self.load_have,
+                                                                   self.load_total))
         crc = wire.crc32(data) & 0xFFFFFFFF
         if crc != self.load_crc:
             raise wire.WireError("load-end crc32 0x%08x: announced 0x%08x" % (crc, self.load_crc))
