@@ -10,24 +10,26 @@ import machine
 
 
 def _ints_after(text, key, bracket):
-    # The minimal parser: digits after `"key":` (up to `]` for a list). It cannot raise.
+    # The minimal parser: the integers of `"key": [..]` (bracket) or `"key": n`. Cannot raise.
     out = []
     i = text.find('"' + key + '"')
     if i < 0:
         return out
     i = text.find(":", i) + 1
-    end = text.find("]", i) if bracket else i + 8
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if bracket != (text[i : i + 1] == "["):
+        return out
     n = -1
-    for c in text[i : end if end > i else i + 8]:
+    for c in text[i : i + 200]:
         if "0" <= c <= "9":
             n = (0 if n < 0 else n * 10) + ord(c) - 48
-        elif n >= 0:
+            continue
+        if n >= 0:
             out.append(n)
             n = -1
-            if not bracket:
-                break
-    if n >= 0:
-        out.append(n)
+        if c in "]}" or (c == "," and not bracket):
+            break
     return out
 
 

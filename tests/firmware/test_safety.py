@@ -289,3 +289,19 @@ def test_capture_overflow_is_a_fault(cfg):
 
     exp = capture.expected(plan.pad_edges(plan.channel_onsets(prog, 0, s), 0), c0, 0)
     assert got == [(c - c0, lv) for c, lv in exp[:264]]
+
+
+def test_boot_parser_reads_only_what_it_is_sure_of():
+    # main.py's minimal parser (run here without its machine import): never raises, never
+    # takes a number from another key
+    src = open(os.path.join(FIRMWARE, "main.py")).read()
+    scope = {}
+    exec(src[src.index("def _ints_after"):src.index("def _safe_pins")], scope)
+    f = scope["_ints_after"]
+    text = '{"pins": {"trigger": [2, 3,4 ,15], "marker":        6, "trigger_in": 10}}'
+    assert f(text, "trigger", True) == [2, 3, 4, 15]
+    assert f(text, "marker", False) == [6]
+    assert f('{"marker": null, "x": 5}', "marker", False) == []
+    assert f('{"trigger": null, "x": [5]}', "trigger", True) == []
+    assert f('{"marker":', "marker", False) == []
+    assert f("", "trigger", True) == []
