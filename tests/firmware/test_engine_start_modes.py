@@ -61,3 +61,24 @@ def test_gated_one_segment_per_accepted_trigger_refractory_ignored(cfg):
     assert [c for c, lv in planned[0] if lv == 1] == [
         a + T.TRIGGER_LATENCY + k * 2 * MS for a in acc for k in (0, 1)]
     assert r["status"]["pulses_delivered"] == 8 and r["status"]["state"] == "done"
+
+
+def test_trigger_start_on_a_falling_edge_board(cfg):
+    # an active-low trigger_in (polarity "falling", pull-up): same latency from the falling edge
+    cfg = dict(cfg, polarity=dict(cfg["polarity"], trigger_in="falling"),
+               pulls=dict(cfg["pulls"], trigger_in="up"))
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(3, W, 2 * MS, 3 * MS, 0)])], pf.START_TRIGGER)
+    body = (
+        "def trig(h):\n"
+        "    s = h.starts['gen']\n"
+        "    h.board.drive(10, 0, at=s + 4000)\n"
+        "    h.board.drive(10, 1, at=s + 4300)\n"
+        "h.run(20, 100000, trig)\n"
+        "h.report([2, 10])\n"
+    )
+    r = run_engine(pf.encode(prog), body, cfg)
+    s = r["starts"]["gen"]
+    assert [e for e in r["traces"][10] if e[0] >= s] == [(s + 4000, 0), (s + 4300, 1)]
+    planned = check_run(prog, r, cfg, [s + 4000])
+    assert planned[0][0] == (s + 4000 + T.TRIGGER_LATENCY, 1)
+    assert r["status"]["pulses_delivered"] == 3
