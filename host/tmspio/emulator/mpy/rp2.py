@@ -20,143 +20,49 @@ soft reset, soft IRQ handlers dropped when the queue (depth 8) is full.
 Not reproduced: StateMachine.irq().flags()/trigger() indexing the wrong IRQ object (v1.28 bug);
 here they return this state machine's values.
 """
-
 try:
-    from . import emuboard, pioasm, softirq
-    from .emuerror import EmulatorError
+    from . import pioasm, rp2dma, softirq
+    from . import rp2regs as regs
+    from .rp2bus import (
+        _ENOMEM,
+        _IRQ,
+        _UNSET,
+        EmulatorError,
+        _board,
+        _charge,
+        _chip,
+        _pin_number,
+        _rd,
+        _state,
+        _states,
+        _wr,
+        set_irq_hook,
+    )
 except ImportError:
-    import emuboard
     import pioasm
+    import rp2dma
+    import rp2regs as regs
     import softirq
-    from emuerror import EmulatorError
+    from rp2bus import (
+        _ENOMEM,
+        _IRQ,
+        _UNSET,
+        EmulatorError,
+        _board,
+        _charge,
+        _chip,
+        _pin_number,
+        _rd,
+        _state,
+        _states,
+        _wr,
+        set_irq_hook,
+    )
 
 PIOASMError = pioasm.PIOASMError
 asm_pio = pioasm.asm_pio
 asm_pio_encode = pioasm.asm_pio_encode
-
-_UNSET = object()
-_ENOMEM = 12
-_EBUSY = 16
-
-# ---- register map (pico-sdk 2.2.0 hardware_regs) ---------------------------------------------
-PIO_BASES = (0x50200000, 0x50300000, 0x50400000)
-XOR_ALIAS = 0x1000
-SET_ALIAS = 0x2000
-CLR_ALIAS = 0x3000
-CTRL = 0x000
-FSTAT = 0x004
-FDEBUG = 0x008
-FLEVEL = 0x00C
-TXF0 = 0x010
-RXF0 = 0x020
-IRQ_REG = 0x030
-INSTR_MEM0 = 0x048
-SM0_CLKDIV = 0x0C8
-SM_STRIDE = 0x18
-CLKDIV = 0x0
-EXECCTRL = 0x4
-SHIFTCTRL = 0x8
-ADDR = 0xC
-INSTR = 0x10
-PINCTRL = 0x14
-# IRQ0_INTE / IRQ0_INTS moved on RP2350 (RXFx_PUTGETy took their place)
-IRQ0_INTE = {"rp2040": 0x12C, "rp2350": 0x170}
-IRQ0_INTS = {"rp2040": 0x134, "rp2350": 0x178}
-
-EXECCTRL_SIDE_EN = 1 << 30
-EXECCTRL_OUT_STICKY = 1 << 17
-SHIFTCTRL_FJOIN_RX = 1 << 31
-
-IO_BANK0 = {"rp2040": 0x40014000, "rp2350": 0x40028000}
-PADS_BANK0 = {"rp2040": 0x4001C000, "rp2350": 0x40038000}
-PADS_IE = 1 << 6
-PADS_OD = 1 << 7
-PADS_ISO = 1 << 8  # RP2350 only
-GPIO_FUNC_PIO0 = 6
-
-DMA_BASE = 0x50000000
-DMA_CH_STRIDE = 0x40
-DMA_READ_ADDR = 0x00
-DMA_WRITE_ADDR = 0x04
-DMA_TRANS_COUNT = 0x08
-DMA_CTRL_TRIG = 0x0C
-DMA_AL1_CTRL = 0x10
-DMA_AL1_TRANS_COUNT_TRIG = 0x1C
-DMA_AL2_WRITE_ADDR_TRIG = 0x2C
-DMA_AL3_READ_ADDR_TRIG = 0x3C
-DMA_INTE0 = 0x404
-DMA_INTS0 = 0x40C
-DMA_MULTI_CHAN_TRIGGER = {"rp2040": 0x430, "rp2350": 0x450}
-DMA_CHAN_ABORT = {"rp2040": 0x444, "rp2350": 0x464}
-DMA_CHANNELS = {"rp2040": 12, "rp2350": 16}
-NUM_PIOS = {"rp2040": 2, "rp2350": 3}
-
-
-def _board():
-    return emuboard.current()
-
-
-def _chip(board):
-    chip = board.chip
-    if chip not in NUM_PIOS:
-        raise EmulatorError("rp2: chip {!r} is not modelled (rp2040, rp2350)".format(chip))
-    return chip
-
-
-def _rd(board, addr):
-    return board.read32(addr) & 0xFFFFFFFF
-
-
-def _wr(board, addr, value):
-    board.write32(addr, value & 0xFFFFFFFF)
-
-
-def _pin_number(pin, what):
-    if isinstance(pin, int) and not isinstance(pin, bool):
-        number = pin
-    elif hasattr(pin, "_id"):
-        number = pin._id
-    else:
-        raise TypeError("{}: expected a Pin or a GPIO number, got {!r}".format(what, pin))
-    if not 0 <= number < 48:
-        raise ValueError("{}: GPIO {} does not exist".format(what, number))
-    return number
-
-
-# ---- per-board software state --------------------------------------------------------------
-
-
-class _State:
-    def __init__(self, board):
-        self.board = board
-        npio = NUM_PIOS[_chip(board)]
-        self.used = [0] * npio  # SDK _used_instruction_space
-        self.managed = [0] * npio  # rp2_pio_instruction_memory_usage_mask
-        self.loaded = [[] for _ in range(npio)]  # program lists holding reserved memory
-        self.released = [[] for _ in range(npio)]  # lists whose memory remove_program() freed
-        self.imem = [[-1] * 32 for _ in range(npio)]  # words this module wrote (write-only)
-        self.sdk_claimed = [0] * npio  # SDK SM claims (one bit per SM)
-        self.claimed = 0  # rp2_state_machine_claimed_mask (bit per global SM id)
-        self.initial_pc = [0] * (npio * 4)
-        self.pio_irq = [None] * npio
-        self.sm_irq = [None] * (npio * 4)
-        self.dma_claimed = 0
-        self.dma_irq = {}
-        self.irq_hooked = False
-
-
-_states = [None]
-
-
-def _state():
-    board = _board()
-    st = _states[0]
-    if st is None or st.board is not board:
-        st = _State(board)
-        _states[0] = st
-    if not st.irq_hooked:
-        _hook_irqs(st)
-    return st
+DMA = rp2dma.DMA
 
 
 def soft_reset():
@@ -171,14 +77,14 @@ def soft_reset():
     board = st.board
     for sm_id in range(len(st.initial_pc)):
         if st.claimed & (1 << sm_id):
-            pio_base = PIO_BASES[sm_id // 4]
-            _wr(board, pio_base + CTRL, _rd(board, pio_base + CTRL) & ~(1 << (sm_id % 4)))
+            pio_base = regs.PIO_BASES[sm_id // 4]
+            _wr(board, pio_base + regs.CTRL, _rd(board, pio_base + regs.CTRL) & ~(1 << (sm_id % 4)))
     # The soft reset's gc_sweep_all runs every DMA object's finaliser, DMA.close(): the
     # channel is reset and aborted, so no transfer outlives the program that set it up.
     chip = _chip(board)
-    for channel in range(DMA_CHANNELS[chip]):
+    for channel in range(regs.DMA_CHANNELS[chip]):
         if st.dma_claimed & (1 << channel):
-            _close_channel(board, chip, channel)
+            rp2dma.close_channel(board, chip, channel)
     _states[0] = None
 
 
@@ -188,15 +94,9 @@ def soft_reset():
 def _hook_irqs(st):
     """Have the board call us when a PIO block's IRQ0 line or DMA_IRQ_0 goes high."""
     board = st.board
-    st.irq_hooked = True
     for index in range(len(st.used)):
         board.watch_pio_irq(index, _make_pio_isr(st, index), line=0)
-    board.watch_dma_irq(_make_dma_isr(st), line=0)
-
-
-def _charge(board):
-    """CPU time of one call into the port (emuboard.ACCESS_CYCLES per stand-in call)."""
-    board.cpu(emuboard.ACCESS_CYCLES)
+    board.watch_dma_irq(rp2dma.make_dma_isr(st), line=0)
 
 
 def _dispatch(irq, arg):
@@ -208,11 +108,11 @@ def _make_pio_isr(st, index):
         if _states[0] is not st:
             return  # stale hook of a state that a soft reset dropped
         board = st.board
-        base = PIO_BASES[index]
+        base = regs.PIO_BASES[index]
         chip = _chip(board)
-        ints = _rd(board, base + IRQ0_INTS[chip])
+        ints = _rd(board, base + regs.IRQ0_INTS[chip])
         # Acknowledge SM0-3 flags enabled on IRQ0 before calling any handler (rp2_pio.c).
-        _wr(board, base + IRQ_REG, ints >> 8)
+        _wr(board, base + regs.IRQ_REG, ints >> 8)
         irq = st.pio_irq[index]
         if irq is not None and ints & irq._trigger:
             irq._flags = ints & irq._trigger
@@ -224,60 +124,6 @@ def _make_pio_isr(st, index):
                 _dispatch(irq, StateMachine(index * 4 + sm))
 
     return isr
-
-
-def _make_dma_isr(st):
-    def isr(line):
-        if _states[0] is not st:
-            return
-        board = st.board
-        ints = _rd(board, DMA_BASE + DMA_INTS0)
-        for channel in range(DMA_CHANNELS[_chip(board)]):
-            if ints & (1 << channel):
-                irq = st.dma_irq.get(channel)
-                if irq is not None:
-                    _wr(board, DMA_BASE + DMA_INTS0, 1 << channel)
-                    irq._parent._irq_flag = 1
-                    _dispatch(irq, irq._parent)
-
-    return isr
-
-
-class _IRQ:
-    """The mp_irq object returned by .irq(): flags() and trigger()."""
-
-    def __init__(self, parent):
-        self._parent = parent
-        self._handler = None
-        self._hard = False
-        self._flags = 0
-        self._trigger = 0
-
-    def flags(self):
-        return self._flags
-
-    def trigger(self, new_trigger=None):
-        if new_trigger is None:
-            return self._trigger
-        self._flags = 0
-        self._trigger = new_trigger
-        return 0
-
-
-class _DMAIRQ(_IRQ):
-    """rp2_dma_irq_info: flags() is the channel's irq_flag, trigger() its INTS0 bit."""
-
-    def flags(self):
-        return self._parent._irq_flag
-
-    def trigger(self, new_trigger=None):
-        if new_trigger is None:
-            return 1 if _rd(_board(), DMA_BASE + DMA_INTS0) & (1 << self._parent._channel) else 0
-        board = _board()
-        self._parent._irq_flag = 0
-        alias = SET_ALIAS if new_trigger else CLR_ALIAS
-        _wr(board, DMA_BASE + DMA_INTE0 + alias, 1 << self._parent._channel)
-        return 0
 
 
 # ---- PIO -----------------------------------------------------------------------------------
@@ -299,10 +145,10 @@ class PIO:
     IRQ_SM3 = 0x800
 
     def __init__(self, id):
-        if not isinstance(id, int) or not 0 <= id < NUM_PIOS[_chip(_board())]:
+        if not isinstance(id, int) or not 0 <= id < regs.NUM_PIOS[_chip(_board())]:
             raise ValueError("invalid PIO")
         self._index = id
-        self._base = PIO_BASES[id]
+        self._base = regs.PIO_BASES[id]
 
     def __repr__(self):
         return "PIO(%d)" % self._index
@@ -325,7 +171,7 @@ class PIO:
             instr = data[i]
             if instr >> 13 == 0:  # JMP: relocate the absolute target
                 instr += offset
-            _wr(board, self._base + INSTR_MEM0 + 4 * (offset + i), instr)
+            _wr(board, self._base + regs.INSTR_MEM0 + 4 * (offset + i), instr)
             st.imem[self._index][offset + i] = instr
         mask = ((1 << length) - 1) << offset
         st.used[self._index] |= mask
@@ -373,7 +219,7 @@ class PIO:
         irq._trigger = 0xF00 if trigger is _UNSET else trigger
         if irq._handler is not None:
             board = st.board
-            _wr(board, self._base + IRQ0_INTE[_chip(board)], irq._trigger)
+            _wr(board, self._base + regs.IRQ0_INTE[_chip(board)], irq._trigger)
         return irq
 
 
@@ -452,8 +298,8 @@ class StateMachine:
         self._id = id
         self._pio = id // 4
         self._sm = id % 4
-        self._base = PIO_BASES[self._pio]
-        self._smbase = self._base + SM0_CLKDIV + SM_STRIDE * self._sm
+        self._base = regs.PIO_BASES[self._pio]
+        self._smbase = self._base + regs.SM0_CLKDIV + regs.SM_STRIDE * self._sm
         if not st.claimed & (1 << id):
             if st.sdk_claimed[self._pio] & (1 << self._sm):
                 raise ValueError("StateMachine claimed by external resource")
@@ -473,10 +319,10 @@ class StateMachine:
 
     # FIFO addresses for the buffer protocol (DMA write=sm / read=sm)
     def txf_address(self):
-        return self._base + TXF0 + 4 * self._sm
+        return self._base + regs.TXF0 + 4 * self._sm
 
     def rxf_address(self):
-        return self._base + RXF0 + 4 * self._sm
+        return self._base + regs.RXF0 + 4 * self._sm
 
     def init(
         self,
@@ -508,12 +354,12 @@ class StateMachine:
         # pio_sm_init(pio, sm, offset, NULL)
         self._set_enabled(board, False)
         self._write_config(board, 0x10000, 0x1F000, 0x000C0000, 0)
-        _wr(board, self._smbase + SHIFTCTRL + XOR_ALIAS, SHIFTCTRL_FJOIN_RX)
-        _wr(board, self._smbase + SHIFTCTRL + XOR_ALIAS, SHIFTCTRL_FJOIN_RX)
-        _wr(board, self._base + FDEBUG, 0x01010101 << self._sm)
-        _wr(board, self._base + CTRL + SET_ALIAS, 1 << (4 + self._sm))
-        _wr(board, self._base + CTRL + SET_ALIAS, 1 << (8 + self._sm))
-        _wr(board, self._smbase + INSTR, offset)  # jmp offset
+        _wr(board, self._smbase + regs.SHIFTCTRL + regs.XOR_ALIAS, regs.SHIFTCTRL_FJOIN_RX)
+        _wr(board, self._smbase + regs.SHIFTCTRL + regs.XOR_ALIAS, regs.SHIFTCTRL_FJOIN_RX)
+        _wr(board, self._base + regs.FDEBUG, 0x01010101 << self._sm)
+        _wr(board, self._base + regs.CTRL + regs.SET_ALIAS, 1 << (4 + self._sm))
+        _wr(board, self._base + regs.CTRL + regs.SET_ALIAS, 1 << (8 + self._sm))
+        _wr(board, self._smbase + regs.INSTR, offset)  # jmp offset
 
         execctrl = (prog[pioasm.PROG_EXECCTRL] & 0xFFFFFFFF) + (offset << 12) + (offset << 7)
         shiftctrl = prog[pioasm.PROG_SHIFTCTRL] & 0xFFFFFFFF
@@ -533,7 +379,7 @@ class StateMachine:
         side_cfg = _pin_group("sideset", prog[pioasm.PROG_SIDESET_PINS], sideset_base)
         if side_cfg is not None:
             count = side_cfg[1]
-            if execctrl & EXECCTRL_SIDE_EN:
+            if execctrl & regs.EXECCTRL_SIDE_EN:
                 count += 1  # the optional-side-set enable bit counts
             pinctrl |= count << 29
             pinctrl = (pinctrl & ~(0x1F << 10)) | (side_cfg[0] << 10)
@@ -544,7 +390,7 @@ class StateMachine:
             if not isinstance(value, int) or not 0 <= value < (1 << width):
                 raise EmulatorError(
                     "StateMachine.init({}={!r}): MicroPython v1.28 writes this unmasked into "
-                    "SHIFTCTRL and corrupts the neighbouring field (32 << 25 sets FJOIN_TX); "
+                    "regs.SHIFTCTRL and corrupts the neighbouring field (32 << 25 sets FJOIN_TX); "
                     "allowed 0..{} (0 means 32 for thresholds)".format(
                         name, value, (1 << width) - 1
                     )
@@ -557,24 +403,24 @@ class StateMachine:
         if set_cfg is not None:
             self._init_gpio(board, chip, set_cfg)
         if chip == "rp2350" and jmp >= 0:
-            pads = PADS_BANK0[chip] + 4 + 4 * jmp
-            if _rd(board, pads) & PADS_ISO:
-                _gpio_set_function(board, chip, jmp, GPIO_FUNC_PIO0 + self._pio)
+            pads = regs.PADS_BANK0[chip] + 4 + 4 * jmp
+            if _rd(board, pads) & regs.PADS_ISO:
+                _gpio_set_function(board, chip, jmp, regs.GPIO_FUNC_PIO0 + self._pio)
         if side_cfg is not None:
             self._init_gpio(board, chip, side_cfg)
         _charge(board)
 
     def _write_config(self, board, clkdiv, execctrl, shiftctrl, pinctrl):
-        # pio_sm_set_config order: CLKDIV, SHIFTCTRL, EXECCTRL, PINCTRL
-        _wr(board, self._smbase + CLKDIV, clkdiv)
-        _wr(board, self._smbase + SHIFTCTRL, shiftctrl)
-        _wr(board, self._smbase + EXECCTRL, execctrl)
-        _wr(board, self._smbase + PINCTRL, pinctrl)
+        # pio_sm_set_config order: regs.CLKDIV, regs.SHIFTCTRL, regs.EXECCTRL, regs.PINCTRL
+        _wr(board, self._smbase + regs.CLKDIV, clkdiv)
+        _wr(board, self._smbase + regs.SHIFTCTRL, shiftctrl)
+        _wr(board, self._smbase + regs.EXECCTRL, execctrl)
+        _wr(board, self._smbase + regs.PINCTRL, pinctrl)
 
     def _set_enabled(self, board, enabled):
-        ctrl = _rd(board, self._base + CTRL)
+        ctrl = _rd(board, self._base + regs.CTRL)
         ctrl = (ctrl & ~(1 << self._sm)) | ((1 if enabled else 0) << self._sm)
-        _wr(board, self._base + CTRL, ctrl)
+        _wr(board, self._base + regs.CTRL, ctrl)
 
     def _init_gpio(self, board, chip, cfg):
         """asm_pio_init_gpio: levels, then directions, by forced SET instructions; FUNCSEL."""
@@ -584,57 +430,57 @@ class StateMachine:
         self._force_pins(board, 0xE080, _rotl(pindirs, base), pinmask)  # set pindirs, v
         for i in range(32):
             if pinmask & (1 << i):
-                _gpio_set_function(board, chip, i, GPIO_FUNC_PIO0 + self._pio)
+                _gpio_set_function(board, chip, i, regs.GPIO_FUNC_PIO0 + self._pio)
 
     def _force_pins(self, board, set_instr, values, mask):
         """pio_sm_set_pins_with_mask / pio_sm_set_pindirs_with_mask (pico-sdk pio.c)."""
-        pinctrl_saved = _rd(board, self._smbase + PINCTRL)
-        execctrl_saved = _rd(board, self._smbase + EXECCTRL)
-        _wr(board, self._smbase + EXECCTRL + CLR_ALIAS, EXECCTRL_OUT_STICKY)
+        pinctrl_saved = _rd(board, self._smbase + regs.PINCTRL)
+        execctrl_saved = _rd(board, self._smbase + regs.EXECCTRL)
+        _wr(board, self._smbase + regs.EXECCTRL + regs.CLR_ALIAS, regs.EXECCTRL_OUT_STICKY)
         while mask:
             pin = 0
             while not mask & (1 << pin):
                 pin += 1
-            _wr(board, self._smbase + PINCTRL, (1 << 26) | (pin << 5))
-            _wr(board, self._smbase + INSTR, set_instr | ((values >> pin) & 1))
+            _wr(board, self._smbase + regs.PINCTRL, (1 << 26) | (pin << 5))
+            _wr(board, self._smbase + regs.INSTR, set_instr | ((values >> pin) & 1))
             mask &= mask - 1
-        _wr(board, self._smbase + PINCTRL, pinctrl_saved)
-        _wr(board, self._smbase + EXECCTRL, execctrl_saved)
+        _wr(board, self._smbase + regs.PINCTRL, pinctrl_saved)
+        _wr(board, self._smbase + regs.EXECCTRL, execctrl_saved)
 
     def active(self, value=None):
         board = _board()
         if value is not None:
             self._set_enabled(board, value)
-        result = bool((_rd(board, self._base + CTRL) >> self._sm) & 1)
+        result = bool((_rd(board, self._base + regs.CTRL) >> self._sm) & 1)
         _charge(board)
         return result
 
     def restart(self):
         st = _state()
-        _wr(st.board, self._base + CTRL + SET_ALIAS, 1 << (4 + self._sm))
-        _wr(st.board, self._smbase + INSTR, st.initial_pc[self._id])
+        _wr(st.board, self._base + regs.CTRL + regs.SET_ALIAS, 1 << (4 + self._sm))
+        _wr(st.board, self._smbase + regs.INSTR, st.initial_pc[self._id])
         _charge(st.board)
 
     def exec(self, instr):
         board = _board()
         if not isinstance(instr, int):
-            count = _rd(board, self._smbase + PINCTRL) >> 29
-            opt = 1 if _rd(board, self._smbase + EXECCTRL) & EXECCTRL_SIDE_EN else 0
+            count = _rd(board, self._smbase + regs.PINCTRL) >> 29
+            opt = 1 if _rd(board, self._smbase + regs.EXECCTRL) & regs.EXECCTRL_SIDE_EN else 0
             instr = asm_pio_encode(instr, count, opt)
-        _wr(board, self._smbase + INSTR, instr)
+        _wr(board, self._smbase + regs.INSTR, instr)
         _charge(board)
 
     def _rx_empty(self, board):
-        return (_rd(board, self._base + FSTAT) >> (8 + self._sm)) & 1
+        return (_rd(board, self._base + regs.FSTAT) >> (8 + self._sm)) & 1
 
     def _tx_full(self, board):
-        return (_rd(board, self._base + FSTAT) >> (16 + self._sm)) & 1
+        return (_rd(board, self._base + regs.FSTAT) >> (16 + self._sm)) & 1
 
     def get(self, buf=None, shift=0):
         board = _board()
         if buf is None:
             self._wait(board, self._rx_empty, "get", "RX FIFO empty")
-            value = (_rd(board, self._base + RXF0 + 4 * self._sm) >> shift) & 0xFFFFFFFF
+            value = (_rd(board, self._base + regs.RXF0 + 4 * self._sm) >> shift) & 0xFFFFFFFF
             _charge(board)
             return value
         code = _typecode(buf, writable=True)
@@ -645,7 +491,7 @@ class StateMachine:
         signed = code in ("b", "h", "i")  # elements store the low bits as the array's type
         for i in range(len(buf)):
             self._wait(board, self._rx_empty, "get", "RX FIFO empty")
-            value = (_rd(board, self._base + RXF0 + 4 * self._sm) >> shift) & ((1 << bits) - 1)
+            value = (_rd(board, self._base + regs.RXF0 + 4 * self._sm) >> shift) & ((1 << bits) - 1)
             if signed and value >> (bits - 1):
                 value -= 1 << bits
             buf[i] = value
@@ -663,7 +509,7 @@ class StateMachine:
             words = value
         for word in words:
             self._wait(board, self._tx_full, "put", "TX FIFO full")
-            _wr(board, self._base + TXF0 + 4 * self._sm, (word << shift) & 0xFFFFFFFF)
+            _wr(board, self._base + regs.TXF0 + 4 * self._sm, (word << shift) & 0xFFFFFFFF)
         _charge(board)
 
     def _wait(self, board, blocked, what, condition):
@@ -686,13 +532,13 @@ class StateMachine:
 
     def rx_fifo(self):
         board = _board()
-        level = (_rd(board, self._base + FLEVEL) >> (8 * self._sm + 4)) & 0xF
+        level = (_rd(board, self._base + regs.FLEVEL) >> (8 * self._sm + 4)) & 0xF
         _charge(board)
         return level
 
     def tx_fifo(self):
         board = _board()
-        level = (_rd(board, self._base + FLEVEL) >> (8 * self._sm)) & 0xF
+        level = (_rd(board, self._base + regs.FLEVEL) >> (8 * self._sm)) & 0xF
         _charge(board)
         return level
 
@@ -709,7 +555,7 @@ class StateMachine:
         irq._hard = False if hard is _UNSET else bool(hard)
         irq._flags = 0
         irq._trigger = 1 if trigger is _UNSET else trigger
-        inte = self._base + IRQ0_INTE[_chip(board)]
+        inte = self._base + regs.IRQ0_INTE[_chip(board)]
         value = _rd(board, inte)
         if irq._handler is None:
             value &= ~(1 << (8 + self._sm))
@@ -717,9 +563,6 @@ class StateMachine:
             value |= 1 << (8 + self._sm)
         _wr(board, inte, value)
         return irq
-
-
-_WAIT_SLICE = 1 << 20  # cycles per board.run() while a FIFO wait is pending
 
 
 def _typecode(buf, writable):
@@ -783,328 +626,12 @@ def _pin_group(kind, init, base):
 
 def _gpio_set_function(board, chip, gpio, func):
     """pico-sdk gpio_set_function: pad IE on / OD off, FUNCSEL, (RP2350) clear ISO."""
-    pads = PADS_BANK0[chip] + 4 + 4 * gpio
+    pads = regs.PADS_BANK0[chip] + 4 + 4 * gpio
     current = _rd(board, pads)
-    _wr(board, pads + XOR_ALIAS, (current ^ PADS_IE) & (PADS_IE | PADS_OD))
-    _wr(board, IO_BANK0[chip] + 8 * gpio + 4, func)
+    _wr(board, pads + regs.XOR_ALIAS, (current ^ regs.PADS_IE) & (regs.PADS_IE | regs.PADS_OD))
+    _wr(board, regs.IO_BANK0[chip] + 8 * gpio + 4, func)
     if chip == "rp2350":
-        _wr(board, pads + CLR_ALIAS, PADS_ISO)
-
-
-# ---- DMA -----------------------------------------------------------------------------------
-
-_CTRL_FIELDS_RP2040 = (
-    # name, shift, width, read_only
-    ("enable", 0, 1, False),
-    ("high_pri", 1, 1, False),
-    ("size", 2, 2, False),
-    ("inc_read", 4, 1, False),
-    ("inc_write", 5, 1, False),
-    ("ring_size", 6, 4, False),
-    ("ring_sel", 10, 1, False),
-    ("chain_to", 11, 4, False),
-    ("treq_sel", 15, 6, False),
-    ("irq_quiet", 21, 1, False),
-    ("bswap", 22, 1, False),
-    ("sniff_en", 23, 1, False),
-    ("busy", 24, 1, True),
-    ("write_err", 29, 1, False),
-    ("read_err", 30, 1, False),
-    ("ahb_err", 31, 1, True),
-)
-
-_CTRL_FIELDS_RP2350 = (
-    ("enable", 0, 1, False),
-    ("high_pri", 1, 1, False),
-    ("size", 2, 2, False),
-    ("inc_read", 4, 1, False),
-    ("inc_read_rev", 5, 1, False),
-    ("inc_write", 6, 1, False),
-    ("inc_write_rev", 7, 1, False),
-    ("ring_size", 8, 4, False),
-    ("ring_sel", 12, 1, False),
-    ("chain_to", 13, 4, False),
-    ("treq_sel", 17, 6, False),
-    ("irq_quiet", 23, 1, False),
-    ("bswap", 24, 1, False),
-    ("sniff_en", 25, 1, False),
-    ("busy", 26, 1, True),
-    ("write_err", 29, 1, False),
-    ("read_err", 30, 1, False),
-    ("ahb_err", 31, 1, True),
-)
-
-
-def _ctrl_fields(chip):
-    return _CTRL_FIELDS_RP2350 if chip == "rp2350" else _CTRL_FIELDS_RP2040
-
-
-def _field(chip, name):
-    for field in _ctrl_fields(chip):
-        if field[0] == name:
-            return field
-    raise KeyError(name)
-
-
-class _Registers:
-    """Word-indexed view of hardware registers through the bus (DMA.registers).
-
-    Slicing gives a sub-view whose address DMA.config(read=/write=) accepts, as the device's
-    memoryview slices are accepted for chaining one channel's registers from another.
-    """
-
-    def __init__(self, base, count):
-        self._base = base
-        self._count = count
-
-    def __len__(self):
-        return self._count
-
-    def _index(self, i):
-        if i < 0:
-            i += self._count
-        if not 0 <= i < self._count:
-            raise IndexError("memoryview index out of range")
-        return self._base + 4 * i
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            start, stop, step = i.indices(self._count)
-            if step != 1:
-                raise NotImplementedError("only slices with step=1 (aka None) are supported")
-            return _Registers(self._base + 4 * start, max(0, stop - start))
-        return _rd(_board(), self._index(i))
-
-    def __setitem__(self, i, value):
-        _wr(_board(), self._index(i), value)
-
-    def address(self):
-        return self._base
-
-
-def _field_names(chip):
-    return [field[0] for field in _ctrl_fields(chip)]
-
-
-def _address(obj, for_write):
-    """rp2_dma_register_value_from_obj for read/write: a buffer's address or an int."""
-    if isinstance(obj, StateMachine):
-        return obj.txf_address() if for_write else obj.rxf_address()
-    if isinstance(obj, _Registers):
-        return obj.address()
-    if isinstance(obj, int):
-        return obj & 0xFFFFFFFF
-    if for_write and isinstance(obj, bytes):
-        raise TypeError("DMA write address: bytes are read-only")
-    return _board().dma_address(obj) & 0xFFFFFFFF
-
-
-class DMA:
-    def __init__(self):
-        board = _board()
-        st = _state()
-        chip = _chip(board)
-        for channel in range(DMA_CHANNELS[chip]):
-            if not st.dma_claimed & (1 << channel):
-                st.dma_claimed |= 1 << channel
-                self._channel = channel
-                self._irq_flag = 0
-                return
-        raise OSError(_EBUSY)
-
-    def __repr__(self):
-        return "DMA(%d)" % self._channel
-
-    def _open(self):
-        if self._channel is None:
-            raise ValueError("channel closed")
-        return _board()
-
-    def _reg(self, offset):
-        return DMA_BASE + DMA_CH_STRIDE * self._channel + offset
-
-    @property
-    def channel(self):
-        return 0xFF if self._channel is None else self._channel
-
-    @property
-    def read(self):
-        return _rd(self._open(), self._reg(DMA_READ_ADDR))
-
-    @read.setter
-    def read(self, value):
-        _wr(self._open(), self._reg(DMA_READ_ADDR), _address(value, False))
-
-    @property
-    def write(self):
-        return _rd(self._open(), self._reg(DMA_WRITE_ADDR))
-
-    @write.setter
-    def write(self, value):
-        _wr(self._open(), self._reg(DMA_WRITE_ADDR), _address(value, True))
-
-    @property
-    def count(self):
-        return _rd(self._open(), self._reg(DMA_TRANS_COUNT))
-
-    @count.setter
-    def count(self, value):
-        _wr(self._open(), self._reg(DMA_TRANS_COUNT), value)
-
-    @property
-    def ctrl(self):
-        return _rd(self._open(), self._reg(DMA_AL1_CTRL))
-
-    @ctrl.setter
-    def ctrl(self, value):
-        _wr(self._open(), self._reg(DMA_AL1_CTRL), value)
-
-    @property
-    def registers(self):
-        """The channel's 16 registers (a memoryview on the device; a bus proxy here)."""
-        self._open()
-        return _Registers(DMA_BASE + DMA_CH_STRIDE * self._channel, 16)
-
-    def config(self, *, read=None, write=None, count=None, ctrl=None, trigger=False):
-        board = self._open()
-        given = [
-            (name, value)
-            for name, value in (("read", read), ("write", write), ("count", count), ("ctrl", ctrl))
-            if value is not None
-        ]
-        if trigger and not given:
-            self._start(board)
-            _charge(board)
-            return
-        last = len(given) - 1
-        for i, (name, value) in enumerate(given):
-            fire = trigger and i == last
-            if name == "read":
-                offset = DMA_AL3_READ_ADDR_TRIG if fire else DMA_READ_ADDR
-                _wr(board, self._reg(offset), _address(value, False))
-            elif name == "write":
-                offset = DMA_AL2_WRITE_ADDR_TRIG if fire else DMA_WRITE_ADDR
-                _wr(board, self._reg(offset), _address(value, True))
-            elif name == "count":
-                offset = DMA_AL1_TRANS_COUNT_TRIG if fire else DMA_TRANS_COUNT
-                _wr(board, self._reg(offset), value)
-            else:
-                _wr(board, self._reg(DMA_CTRL_TRIG if fire else DMA_AL1_CTRL), value)
-        _charge(board)
-
-    def _start(self, board):
-        _wr(board, DMA_BASE + DMA_MULTI_CHAN_TRIGGER[_chip(board)], 1 << self._channel)
-
-    def _busy(self, board):
-        busy = _field(_chip(board), "busy")[1]
-        return (_rd(board, self._reg(DMA_CTRL_TRIG)) >> busy) & 1
-
-    def _abort(self, board):
-        _wr(board, DMA_BASE + DMA_CHAN_ABORT[_chip(board)], 1 << self._channel)
-        while self._busy(board):
-            board.run(until=lambda b: not self._busy(b), max_cycles=_WAIT_SLICE)
-
-    def active(self, value=None):
-        board = self._open()
-        if value is not None:
-            if value:
-                self._start(board)
-            else:
-                self._abort(board)
-        busy = bool(self._busy(board))
-        _charge(board)
-        return busy
-
-    def irq(self, handler=_UNSET, hard=_UNSET):
-        board = self._open()
-        st = _state()
-        irq = st.dma_irq.get(self._channel)
-        if irq is None:
-            irq = _DMAIRQ(self)
-            st.dma_irq[self._channel] = irq
-            _wr(board, DMA_BASE + DMA_INTS0, 1 << self._channel)  # stale flags are not ours
-        if handler is _UNSET and hard is _UNSET:
-            return irq
-        irq._handler = None if handler is _UNSET else handler
-        irq._hard = False if hard is _UNSET else bool(hard)
-        self._irq_flag = 0
-        alias = SET_ALIAS if irq._handler is not None else CLR_ALIAS
-        _wr(board, DMA_BASE + DMA_INTE0 + alias, 1 << self._channel)
-        return irq
-
-    def close(self):
-        if self._channel is None:
-            return
-        board = _board()
-        st = _state()
-        _close_channel(board, _chip(board), self._channel)
-        st.dma_irq.pop(self._channel, None)
-        st.dma_claimed &= ~(1 << self._channel)
-        self._channel = None
-
-    def pack_ctrl(self, *args, **kw):
-        if args:
-            raise TypeError("pack_ctrl only takes keyword arguments")
-        chip = _chip(_board())
-        remaining = len(kw)
-        if "default" in kw:
-            remaining -= 1
-            value = kw["default"] & 0xFFFFFFFF
-        else:
-            value = _default_ctrl(chip, self.channel)
-        for name, shift, width, read_only in _ctrl_fields(chip):
-            if name not in kw:
-                continue
-            remaining -= 1
-            if read_only:
-                continue  # ignored so unpack_ctrl() results can be passed back
-            field_value = kw[name]
-            mask = (1 << width) - 1
-            if field_value & mask != field_value:
-                raise ValueError("bad field value")
-            value = (value & ~(mask << shift)) | (field_value << shift)
-        if remaining:
-            unknown = [k for k in kw if k != "default" and k not in _field_names(chip)]
-            raise TypeError("unexpected keyword argument {!r}".format(unknown[0]))
-        return value
-
-    @staticmethod
-    def unpack_ctrl(value):
-        chip = _chip(_board())
-        return {
-            name: (value >> shift) & ((1 << width) - 1)
-            for name, shift, width, _ in _ctrl_fields(chip)
-        }
-
-
-def _close_channel(board, chip, channel):
-    """rp2_dma.c close: IRQ off, dma_channel_configure(ctrl=0, NULL, NULL, 0), abort."""
-    _wr(board, DMA_BASE + DMA_INTE0 + CLR_ALIAS, 1 << channel)
-    base = DMA_BASE + DMA_CH_STRIDE * channel
-    _wr(board, base + DMA_READ_ADDR, 0)
-    _wr(board, base + DMA_WRITE_ADDR, 0)
-    _wr(board, base + DMA_TRANS_COUNT, 0)
-    _wr(board, base + DMA_AL1_CTRL, 0)
-    busy = 1 << _field(chip, "busy")[1]
-    _wr(board, DMA_BASE + DMA_CHAN_ABORT[chip], 1 << channel)
-    while _rd(board, base + DMA_CTRL_TRIG) & busy:
-        board.run(until=lambda b: not _rd(b, base + DMA_CTRL_TRIG) & busy, max_cycles=_WAIT_SLICE)
-
-
-def _default_ctrl(chip, channel):
-    """rp2_dma.c DEFAULT_DMA_CONFIG | chain_to = own channel."""
-    value = 0
-    for name, field_value in (
-        ("irq_quiet", 1),
-        ("treq_sel", 0x3F),
-        ("inc_write", 1),
-        ("inc_read", 1),
-        ("size", 2),
-        ("enable", 1),
-        ("chain_to", channel & 0xF),
-    ):
-        value |= field_value << _field(chip, name)[1]
-    return value
+        _wr(board, pads + regs.CLR_ALIAS, regs.PADS_ISO)
 
 
 def _unmodelled(name):
@@ -1121,3 +648,6 @@ Flash = _unmodelled("Flash")
 bootsel_button = _unmodelled("bootsel_button")
 country = _unmodelled("country")
 DMATimer = _unmodelled("DMATimer")
+
+
+set_irq_hook(_hook_irqs)

@@ -1,0 +1,382 @@
+"""rp2.DMA of the emulated board (MicroPython v1.28.0 ports/rp2/rp2_dma.c on the bus)."""
+
+try:
+    from . import rp2regs as regs
+    from . import softirq
+    from .rp2bus import (
+        _EBUSY,
+        _IRQ,
+        _UNSET,
+        _WAIT_SLICE,
+        _board,
+        _charge,
+        _chip,
+        _rd,
+        _state,
+        _states,
+        _wr,
+    )
+except ImportError:
+    import rp2regs as regs
+    import softirq
+    from rp2bus import (
+        _EBUSY,
+        _IRQ,
+        _UNSET,
+        _WAIT_SLICE,
+        _board,
+        _charge,
+        _chip,
+        _rd,
+        _state,
+        _states,
+        _wr,
+    )
+
+def make_dma_isr(st):
+    def isr(line):
+        if _states[0] is not st:
+            return
+        board = st.board
+        ints = _rd(board, regs.DMA_BASE + regs.DMA_INTS0)
+        for channel in range(regs.DMA_CHANNELS[_chip(board)]):
+            if ints & (1 << channel):
+                irq = st.dma_irq.get(channel)
+                if irq is not None:
+                    _wr(board, regs.DMA_BASE + regs.DMA_INTS0, 1 << channel)
+                    irq._parent._irq_flag = 1
+                    softirq.dispatch(irq, irq._parent)
+
+    return isr
+
+
+class _DMAIRQ(_IRQ):
+    """rp2_dma_irq_info: flags() is the channel's irq_flag, trigger() its INTS0 bit."""
+
+    def flags(self):
+        return self._parent._irq_flag
+
+    def trigger(self, new_trigger=None):
+        if new_trigger is None:
+            return 1 if _rd(_board(), regs.DMA_BASE + regs.DMA_INTS0) & (1 << self._parent._channel) else 0
+        board = _board()
+        self._parent._irq_flag = 0
+        alias = regs.SET_ALIAS if new_trigger else regs.CLR_ALIAS
+        _wr(board, regs.DMA_BASE + regs.DMA_INTE0 + alias, 1 << self._parent._channel)
+        return 0
+
+
+# ---- DMA -----------------------------------------------------------------------------------
+
+_CTRL_FIELDS_RP2040 = (
+    # name, shift, width, read_only
+    ("enable", 0, 1, False),
+    ("high_pri", 1, 1, False),
+    ("size", 2, 2, False),
+    ("inc_read", 4, 1, False),
+    ("inc_write", 5, 1, False),
+    ("ring_size", 6, 4, False),
+    ("ring_sel", 10, 1, False),
+    ("chain_to", 11, 4, False),
+    ("treq_sel", 15, 6, False),
+    ("irq_quiet", 21, 1, False),
+    ("bswap", 22, 1, False),
+    ("sniff_en", 23, 1, False),
+    ("busy", 24, 1, True),
+    ("write_err", 29, 1, False),
+    ("read_err", 30, 1, False),
+    ("ahb_err", 31, 1, True),
+)
+
+_CTRL_FIELDS_RP2350 = (
+    ("enable", 0, 1, False),
+    ("high_pri", 1, 1, False),
+    ("size", 2, 2, False),
+    ("inc_read", 4, 1, False),
+    ("inc_read_rev", 5, 1, False),
+    ("inc_write", 6, 1, False),
+    ("inc_write_rev", 7, 1, False),
+    ("ring_size", 8, 4, False),
+    ("ring_sel", 12, 1, False),
+    ("chain_to", 13, 4, False),
+    ("treq_sel", 17, 6, False),
+    ("irq_quiet", 23, 1, False),
+    ("bswap", 24, 1, False),
+    ("sniff_en", 25, 1, False),
+    ("busy", 26, 1, True),
+    ("write_err", 29, 1, False),
+    ("read_err", 30, 1, False),
+    ("ahb_err", 31, 1, True),
+)
+
+
+def _ctrl_fields(chip):
+    return _CTRL_FIELDS_RP2350 if chip == "rp2350" else _CTRL_FIELDS_RP2040
+
+
+def _field(chip, name):
+    for field in _ctrl_fields(chip):
+        if field[0] == name:
+            return field
+    raise KeyError(name)
+
+
+class _Registers:
+    """Word-indexed view of hardware registers through the bus (DMA.registers).
+
+    Slicing gives a sub-view whose address DMA.config(read=/write=) accepts, as the device's
+    memoryview slices are accepted for chaining one channel's registers from another.
+    """
+
+    def __init__(self, base, count):
+        self._base = base
+        self._count = count
+
+    def __len__(self):
+        return self._count
+
+    def _index(self, i):
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError("memoryview index out of range")
+        return self._base + 4 * i
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._count)
+            if step != 1:
+                raise NotImplementedError("only slices with step=1 (aka None) are supported")
+            return _Registers(self._base + 4 * start, max(0, stop - start))
+        return _rd(_board(), self._index(i))
+
+    def __setitem__(self, i, value):
+        _wr(_board(), self._index(i), value)
+
+    def address(self):
+        return self._base
+
+
+def _field_names(chip):
+    return [field[0] for field in _ctrl_fields(chip)]
+
+
+def _address(obj, for_write):
+    """rp2_dma_register_value_from_obj for read/write: a buffer's address or an int."""
+    if hasattr(obj, "txf_address"):  # a StateMachine: its FIFO port (buffer protocol)
+        return obj.txf_address() if for_write else obj.rxf_address()
+    if isinstance(obj, _Registers):
+        return obj.address()
+    if isinstance(obj, int):
+        return obj & 0xFFFFFFFF
+    if for_write and isinstance(obj, bytes):
+        raise TypeError("DMA write address: bytes are read-only")
+    return _board().dma_address(obj) & 0xFFFFFFFF
+
+
+class DMA:
+    def __init__(self):
+        board = _board()
+        st = _state()
+        chip = _chip(board)
+        for channel in range(regs.DMA_CHANNELS[chip]):
+            if not st.dma_claimed & (1 << channel):
+                st.dma_claimed |= 1 << channel
+                self._channel = channel
+                self._irq_flag = 0
+                return
+        raise OSError(_EBUSY)
+
+    def __repr__(self):
+        return "DMA(%d)" % self._channel
+
+    def _open(self):
+        if self._channel is None:
+            raise ValueError("channel closed")
+        return _board()
+
+    def _reg(self, offset):
+        return regs.DMA_BASE + regs.DMA_CH_STRIDE * self._channel + offset
+
+    @property
+    def channel(self):
+        return 0xFF if self._channel is None else self._channel
+
+    @property
+    def read(self):
+        return _rd(self._open(), self._reg(regs.DMA_READ_ADDR))
+
+    @read.setter
+    def read(self, value):
+        _wr(self._open(), self._reg(regs.DMA_READ_ADDR), _address(value, False))
+
+    @property
+    def write(self):
+        return _rd(self._open(), self._reg(regs.DMA_WRITE_ADDR))
+
+    @write.setter
+    def write(self, value):
+        _wr(self._open(), self._reg(regs.DMA_WRITE_ADDR), _address(value, True))
+
+    @property
+    def count(self):
+        return _rd(self._open(), self._reg(regs.DMA_TRANS_COUNT))
+
+    @count.setter
+    def count(self, value):
+        _wr(self._open(), self._reg(regs.DMA_TRANS_COUNT), value)
+
+    @property
+    def ctrl(self):
+        return _rd(self._open(), self._reg(regs.DMA_AL1_CTRL))
+
+    @ctrl.setter
+    def ctrl(self, value):
+        _wr(self._open(), self._reg(regs.DMA_AL1_CTRL), value)
+
+    @property
+    def registers(self):
+        """The channel's 16 registers (a memoryview on the device; a bus proxy here)."""
+        self._open()
+        return _Registers(regs.DMA_BASE + regs.DMA_CH_STRIDE * self._channel, 16)
+
+    def config(self, *, read=None, write=None, count=None, ctrl=None, trigger=False):
+        board = self._open()
+        given = [
+            (name, value)
+            for name, value in (("read", read), ("write", write), ("count", count), ("ctrl", ctrl))
+            if value is not None
+        ]
+        if trigger and not given:
+            self._start(board)
+            _charge(board)
+            return
+        last = len(given) - 1
+        for i, (name, value) in enumerate(given):
+            fire = trigger and i == last
+            if name == "read":
+                offset = regs.DMA_AL3_READ_ADDR_TRIG if fire else regs.DMA_READ_ADDR
+                _wr(board, self._reg(offset), _address(value, False))
+            elif name == "write":
+                offset = regs.DMA_AL2_WRITE_ADDR_TRIG if fire else regs.DMA_WRITE_ADDR
+                _wr(board, self._reg(offset), _address(value, True))
+            elif name == "count":
+                offset = regs.DMA_AL1_TRANS_COUNT_TRIG if fire else regs.DMA_TRANS_COUNT
+                _wr(board, self._reg(offset), value)
+            else:
+                _wr(board, self._reg(regs.DMA_CTRL_TRIG if fire else regs.DMA_AL1_CTRL), value)
+        _charge(board)
+
+    def _start(self, board):
+        _wr(board, regs.DMA_BASE + regs.DMA_MULTI_CHAN_TRIGGER[_chip(board)], 1 << self._channel)
+
+    def _busy(self, board):
+        busy = _field(_chip(board), "busy")[1]
+        return (_rd(board, self._reg(regs.DMA_CTRL_TRIG)) >> busy) & 1
+
+    def _abort(self, board):
+        _wr(board, regs.DMA_BASE + regs.DMA_CHAN_ABORT[_chip(board)], 1 << self._channel)
+        while self._busy(board):
+            board.run(until=lambda b: not self._busy(b), max_cycles=_WAIT_SLICE)
+
+    def active(self, value=None):
+        board = self._open()
+        if value is not None:
+            if value:
+                self._start(board)
+            else:
+                self._abort(board)
+        busy = bool(self._busy(board))
+        _charge(board)
+        return busy
+
+    def irq(self, handler=_UNSET, hard=_UNSET):
+        board = self._open()
+        st = _state()
+        irq = st.dma_irq.get(self._channel)
+        if irq is None:
+            irq = _DMAIRQ(self)
+            st.dma_irq[self._channel] = irq
+            _wr(board, regs.DMA_BASE + regs.DMA_INTS0, 1 << self._channel)  # stale flags are not ours
+        if handler is _UNSET and hard is _UNSET:
+            return irq
+        irq._handler = None if handler is _UNSET else handler
+        irq._hard = False if hard is _UNSET else bool(hard)
+        self._irq_flag = 0
+        alias = regs.SET_ALIAS if irq._handler is not None else regs.CLR_ALIAS
+        _wr(board, regs.DMA_BASE + regs.DMA_INTE0 + alias, 1 << self._channel)
+        return irq
+
+    def close(self):
+        if self._channel is None:
+            return
+        board = _board()
+        st = _state()
+        close_channel(board, _chip(board), self._channel)
+        st.dma_irq.pop(self._channel, None)
+        st.dma_claimed &= ~(1 << self._channel)
+        self._channel = None
+
+    def pack_ctrl(self, *args, **kw):
+        if args:
+            raise TypeError("pack_ctrl only takes keyword arguments")
+        chip = _chip(_board())
+        remaining = len(kw)
+        if "default" in kw:
+            remaining -= 1
+            value = kw["default"] & 0xFFFFFFFF
+        else:
+            value = _default_ctrl(chip, self.channel)
+        for name, shift, width, read_only in _ctrl_fields(chip):
+            if name not in kw:
+                continue
+            remaining -= 1
+            if read_only:
+                continue  # ignored so unpack_ctrl() results can be passed back
+            field_value = kw[name]
+            mask = (1 << width) - 1
+            if field_value & mask != field_value:
+                raise ValueError("bad field value")
+            value = (value & ~(mask << shift)) | (field_value << shift)
+        if remaining:
+            unknown = [k for k in kw if k != "default" and k not in _field_names(chip)]
+            raise TypeError("unexpected keyword argument {!r}".format(unknown[0]))
+        return value
+
+    @staticmethod
+    def unpack_ctrl(value):
+        chip = _chip(_board())
+        return {
+            name: (value >> shift) & ((1 << width) - 1)
+            for name, shift, width, _ in _ctrl_fields(chip)
+        }
+
+
+def close_channel(board, chip, channel):
+    """rp2_dma.c close: IRQ off, dma_channel_configure(ctrl=0, NULL, NULL, 0), abort."""
+    _wr(board, regs.DMA_BASE + regs.DMA_INTE0 + regs.CLR_ALIAS, 1 << channel)
+    base = regs.DMA_BASE + regs.DMA_CH_STRIDE * channel
+    _wr(board, base + regs.DMA_READ_ADDR, 0)
+    _wr(board, base + regs.DMA_WRITE_ADDR, 0)
+    _wr(board, base + regs.DMA_TRANS_COUNT, 0)
+    _wr(board, base + regs.DMA_AL1_CTRL, 0)
+    busy = 1 << _field(chip, "busy")[1]
+    _wr(board, regs.DMA_BASE + regs.DMA_CHAN_ABORT[chip], 1 << channel)
+    while _rd(board, base + regs.DMA_CTRL_TRIG) & busy:
+        board.run(until=lambda b: not _rd(b, base + regs.DMA_CTRL_TRIG) & busy, max_cycles=_WAIT_SLICE)
+
+
+def _default_ctrl(chip, channel):
+    """rp2_dma.c DEFAULT_DMA_CONFIG | chain_to = own channel."""
+    value = 0
+    for name, field_value in (
+        ("irq_quiet", 1),
+        ("treq_sel", 0x3F),
+        ("inc_write", 1),
+        ("inc_read", 1),
+        ("size", 2),
+        ("enable", 1),
+        ("chain_to", channel & 0xF),
+    ):
+        value |= field_value << _field(chip, name)[1]
+    return value
