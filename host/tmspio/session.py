@@ -221,15 +221,14 @@ class Run:
 def _start_cycle(status, last_state, program):
     """(cycle of the start event on the capture clock, how it is known).
 
-    The engine reports `start_cycle` when it knows it; otherwise, for an immediate start, the
-    generators and the capture state machines are enabled by one CTRL write (engine.py), so
-    the start event is capture cycle 0. A triggered start without a reported cycle leaves the
-    deviations unknown rather than guessed."""
+    The engine reports `start_cycle` once it knows it; without it the deviations stay unknown
+    rather than guessed."""
     for st in (status, last_state or {}):
         if st.get("start_cycle") is not None:
-            return st["start_cycle"], "start_cycle reported by the board"
-    if program.start_mode == compile._pf.START_IMMEDIATE:
-        return 0, "immediate start: capture and generators enabled on the same cycle"
+            return st["start_cycle"], (
+                "start_cycle reported by the board; the RP2040 engine derives it from the "
+                "first captured onset (docs/architecture.md §5), so that pulse's deviation is "
+                "0 by definition and every other pulse is measured against it")
     return None, "start event cycle not reported by the board: deviations unknown"
 
 
