@@ -11,7 +11,6 @@ import sys
 import adafruit_pioasm
 import pytest
 import timing as T
-
 from tmspio.emulator import rp2 as standin_rp2
 
 GEN_GOLDEN = [
