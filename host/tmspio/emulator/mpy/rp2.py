@@ -20,6 +20,7 @@ soft reset, soft IRQ handlers dropped when the queue (depth 8) is full.
 Not reproduced: StateMachine.irq().flags()/trigger() indexing the wrong IRQ object (v1.28 bug);
 here they return this state machine's values.
 """
+
 try:
     from . import pioasm, rp2dma, softirq
     from . import rp2regs as regs
@@ -390,7 +391,7 @@ class StateMachine:
             if not isinstance(value, int) or not 0 <= value < (1 << width):
                 raise EmulatorError(
                     "StateMachine.init({}={!r}): MicroPython v1.28 writes this unmasked into "
-                    "regs.SHIFTCTRL and corrupts the neighbouring field (32 << 25 sets FJOIN_TX); "
+                    "SHIFTCTRL and corrupts the neighbouring field (32 << 25 sets FJOIN_TX); "
                     "allowed 0..{} (0 means 32 for thresholds)".format(
                         name, value, (1 << width) - 1
                     )
@@ -411,7 +412,7 @@ class StateMachine:
         _charge(board)
 
     def _write_config(self, board, clkdiv, execctrl, shiftctrl, pinctrl):
-        # pio_sm_set_config order: regs.CLKDIV, regs.SHIFTCTRL, regs.EXECCTRL, regs.PINCTRL
+        # pio_sm_set_config order: CLKDIV, SHIFTCTRL, EXECCTRL, PINCTRL
         _wr(board, self._smbase + regs.CLKDIV, clkdiv)
         _wr(board, self._smbase + regs.SHIFTCTRL, shiftctrl)
         _wr(board, self._smbase + regs.EXECCTRL, execctrl)
