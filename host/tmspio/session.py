@@ -194,7 +194,7 @@ class Run:
             status = self.link.status()
         except LinkError as e:
             self.log.write("status_failed", error=str(e))
-        start, reference = _start_cycle(status, self.link.last_state, c.program)
+        start, reference = _start_cycle(status, self.link.last_state)
         planned = {ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)}
         rows = logs.match_pulses(planned, self._idle_levels(), start, list(self.link.edges),
                                  c.sysclk_hz, confirm_source=wire.SRC_CONFIRM)
@@ -218,7 +218,7 @@ class Run:
         return {ch.index: ch.idle_level for ch in self.compiled.program.channels}
 
 
-def _start_cycle(status, last_state, program):
+def _start_cycle(status, last_state):
     """(cycle of the start event on the capture clock, how it is known).
 
     The engine reports `start_cycle` once it knows it; without it the deviations stay unknown
