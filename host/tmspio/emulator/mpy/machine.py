@@ -369,7 +369,9 @@ class Pin:
         return irq
 
 
-for _name, _value in _alt_functions(_chip(_board())).items():
+# Class constants of the RP2040 build (the only chip the board models); set here without
+# creating a board at import time.
+for _name, _value in _alt_functions("rp2040").items():
     setattr(Pin, _name, _value)
 
 
