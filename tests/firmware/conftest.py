@@ -43,16 +43,16 @@ def run_micropython(source, timeout=60, cwd=None, prefix=""):
     return proc.stdout.splitlines()
 
 
-def run_engine(prog_bytes, body, cfg="emulated", timeout=60):
+def run_engine(prog_bytes, body, cfg="emulated", timeout=60, single_step=False):
     """Run a harness script: `body` uses `h` (Harness) after the program is loaded."""
     cfgd = board_cfg(cfg) if isinstance(cfg, str) else cfg
     src = (
         "import json, time, binascii\n"
         "from fwharness import Harness\n"
         "cfg = json.loads(%r)\n"
-        "h = Harness(cfg)\n"
+        "h = Harness(cfg, %r)\n"
         "data = binascii.unhexlify(%r)\n"
-        "h.engine.load(data)\n" % (json.dumps(cfgd), prog_bytes.hex())
+        "h.engine.load(data)\n" % (json.dumps(cfgd), single_step, prog_bytes.hex())
     ) + body
     return parse(run_micropython(src, timeout))
 

@@ -10,7 +10,9 @@ CAP_CTRL_SET = 0x50302000
 
 
 class Harness:
-    def __init__(self, cfg):
+    def __init__(self, cfg, single_step=False):
+        if single_step:  # a fresh board without the simulator's fast path
+            emuboard.Board(single_step=True).activate()
         self.board = emuboard.current()
         self.cfg = cfg
         self.starts = {}
