@@ -59,8 +59,16 @@ def wire_jumpers(board, board_json):
     return wires
 
 
-def soft_reset_standins():
-    """What MicroPython's soft reset does to the port's C state, for every stand-in."""
+DEFAULT_SYSCLK = 125000000  # the rp2 port's clk_sys on RP2040 after power-up
+
+
+def soft_reset_standins(cause):
+    """What a reset does to the port's C state, for every stand-in.
+
+    Every reset restarts the interpreter (rp2_pio_deinit, DMA finalisers, IRQ handlers gone);
+    a watchdog reset (also machine.reset()) also resets the chip's TIMER and clocks, which the
+    port's start-up code sets to the default frequency again.
+    """
     import time
 
     import machine
@@ -70,7 +78,10 @@ def soft_reset_standins():
     rp2.soft_reset()
     machine.soft_reset_state()
     softirq.clear()
-    time.forget()
+    if cause == "watchdog":
+        board = emuboard.current()
+        board.sysclk = DEFAULT_SYSCLK
+        time.timer_reset(board)
 
 
 def _print_exception(e):
@@ -100,8 +111,8 @@ def main(argv):
             for path in scripts:
                 _exec_file(path, args)
             return 0
-        except emuboard.BoardReset:
-            soft_reset_standins()
+        except emuboard.BoardReset as e:
+            soft_reset_standins(e.cause)
             _forget_modules(firmware_dir)
             if script != "-" and "/" in script:
                 _forget_modules(script.rsplit("/", 1)[0])

@@ -45,8 +45,15 @@ def rebase(board=None):
 
 
 def forget():
-    """Drop the clock bookkeeping (after a board reset or when a new board is activated)."""
+    """Drop the clock bookkeeping (when a new board is activated)."""
     _clock[0] = None
+
+
+def timer_reset(board=None):
+    """A chip reset (watchdog) resets the TIMER peripheral: microseconds restart at 0 now."""
+    board = board or _board()
+    _clock[0], _clock[1], _clock[2], _clock[3] = board, board.cycle, 0, board.sysclk
+    _pacing[1] = None
 
 
 def now_us_exact(board=None):
