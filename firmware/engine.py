@@ -108,7 +108,11 @@ class Engine:
             self._out.force(self._pins["marker"], 0)
             if isinstance(e, FirmwareError):
                 raise
-            raise FirmwareError("resource", "arm failed: %r" % (e,)) from None
+            n = len(self._prog.channels)
+            text = ("arm failed (%r): %d channels need %d state machines (PIO0 SM 0-3 by "
+                    "output, PIO1 SM 0-%d) and %d DMA channels not claimed by other drivers"
+                    % (e, n, n + min(4, n + 1), min(3, n), 3 * n + (n < 4)))
+            raise FirmwareError("resource", text) from None
         self._state = "armed"
         self._show(True)
         self._reason = None  # a new run: the previous run's results are gone

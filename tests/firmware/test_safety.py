@@ -305,3 +305,30 @@ def test_boot_parser_reads_only_what_it_is_sure_of():
     assert f('{"trigger": null, "x": [5]}', "trigger", True) == []
     assert f('{"marker":', "marker", False) == []
     assert f("", "trigger", True) == []
+
+
+def test_arm_without_free_dma_channels_is_refused_and_stays_safe(cfg):
+    prog = pf.Program(HZ, [pf.Channel(0, 1, 0, [(1, W, 0, MS, 0)])])
+    body = (
+        "import rp2\n"
+        "taken = [rp2.DMA() for _ in range(10)]  # another driver holds 10 of the 12\n"
+        "try:\n"
+        "    h.engine.arm()\n"
+        "except Exception as e:\n"
+        "    print('ERR', e)\n"
+        "print('STATE', h.engine.status()['state'], h.board.level(2))\n"
+        "for d in taken:\n"
+        "    d.close()\n"
+        "h.engine.arm()\nh.engine.start()\n"
+        "h.board.advance(2 * 125000)\n"
+        "h.emit(h.engine.poll())\n"
+        "h.report([2])\n"
+    )
+    lines = run_engine_lines(prog, body)
+    err = [ln for ln in lines if ln.startswith("ERR ")][0]
+    assert err.startswith("ERR resource: arm failed (OSError(")
+    assert err.endswith("): 1 channels need 3 state machines (PIO0 SM 0-3 by output, PIO1 SM "
+                        "0-1) and 4 DMA channels not claimed by other drivers")
+    assert "STATE loaded 1" in lines  # still loaded, the idle-high output still idle
+    r = parse(lines)
+    assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 1
