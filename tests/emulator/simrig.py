@@ -1,9 +1,9 @@
-"""Helpers for the hardware-model tests: assemble with adafruit_pioasm (an independent
+"""Helpers for the hardware-model tests (imported as `simrig`: a module named conftest would
+collide with tests/firmware/conftest.py when the whole suite runs): assemble with adafruit_pioasm (an independent
 assembler), configure state machines by writing registers through the bus, and snapshot the
 whole board so the fast path can be compared with single-step execution."""
 
 import adafruit_pioasm
-import pytest
 from tmspio.emulator.mpy import emuboard
 
 PIO_BASE = (0x50200000, 0x50300000)
@@ -148,8 +148,3 @@ def run_both(build, checkpoints):
         for key in slow:
             assert fast[key] == slow[key], "checkpoint %d (%s) differs" % (i, key)
     return out[0]
-
-
-@pytest.fixture
-def board():
-    return emuboard.Board()

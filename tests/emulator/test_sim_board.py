@@ -2,7 +2,7 @@
 control, watchdog reset."""
 
 import pytest
-from conftest import IO_BANK0, PADS_BANK0, PIO_BASE, SIO, run_both, setup_sm
+from simrig import IO_BANK0, PADS_BANK0, PIO_BASE, SIO, run_both, setup_sm
 from tmspio.emulator.mpy import emuboard
 from tmspio.emulator.mpy.emuerror import BoardReset, EmulatorError
 

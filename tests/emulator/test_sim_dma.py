@@ -3,7 +3,7 @@
 from array import array
 
 import pytest
-from conftest import DMA, PIO_BASE, run_both, setup_sm, shiftctrl
+from simrig import DMA, PIO_BASE, run_both, setup_sm, shiftctrl
 from tmspio.emulator.mpy import emuboard
 from tmspio.emulator.mpy.emuerror import EmulatorError
 

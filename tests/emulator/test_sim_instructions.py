@@ -4,7 +4,7 @@ Each case: assembly, initial SM state, shift configuration, expected state after
 Programs are padded with NOPs so PC advances to 1 and jump targets up to 4 exist."""
 
 import pytest
-from conftest import PIO_BASE, setup_sm, shiftctrl
+from simrig import PIO_BASE, setup_sm, shiftctrl
 from tmspio.emulator.mpy import emuboard
 
 M = 0xFFFFFFFF

@@ -4,9 +4,9 @@ Random programs (instruction words from every modelled instruction class, random
 delays, wrap), random dividers (integer and fractional), shift/FIFO configuration, external
 pin drives, CPU FIFO traffic and DMA feeds; the whole board is compared at checkpoints."""
 
-from conftest import DMA, PIO_BASE, run_both, shiftctrl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simrig import DMA, PIO_BASE, run_both, shiftctrl
 
 PIN_COUNT = 6  # the SMs and the drives use GPIO 0..5 so programs see each other's pins
 

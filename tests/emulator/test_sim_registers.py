@@ -1,7 +1,7 @@
 """Register map effects (pio-and-rp2.md §3) and error cases for unmodelled features."""
 
 import pytest
-from conftest import CLR_ALIAS, IO_BANK0, PIO_BASE, SET_ALIAS, XOR_ALIAS, setup_sm, shiftctrl
+from simrig import CLR_ALIAS, IO_BANK0, PIO_BASE, SET_ALIAS, XOR_ALIAS, setup_sm, shiftctrl
 from tmspio.emulator.mpy import emuboard
 from tmspio.emulator.mpy.emuerror import EmulatorError
 

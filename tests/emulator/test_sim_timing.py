@@ -1,6 +1,6 @@
 """Cycle formulas: edges at exact cycles, in both fast and single-step mode (run_both)."""
 
-from conftest import PIO_BASE, SET_ALIAS, run_both, setup_sm, shiftctrl
+from simrig import PIO_BASE, SET_ALIAS, run_both, setup_sm, shiftctrl
 from tmspio.emulator.mpy import emuboard
 
 BLINK = """
