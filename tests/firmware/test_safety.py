@@ -216,7 +216,7 @@ def test_boot_after_soft_reset_mid_pulse_releases_the_stuck_output(tmp_path, cfg
         "h = Harness(json.loads(%r))\n"
         "h.engine.load(binascii.unhexlify(%r))\nh.engine.arm()\nh.engine.start()\n"
         "b.advance(5 * 125000)\n"
-        "import emurun\nemurun.soft_reset_standins()\n"
+        "import emurun\nemurun.soft_reset_standins('soft')\n"
         "print('HIGH', b.level(2))\n" % (json.dumps(cfg), pf.encode(prog).hex())
     )
     lines = run_micropython(_BOOT.replace("PRE", pre), cwd=_flash(tmp_path))
