@@ -151,3 +151,18 @@ def test_tracing_can_be_limited_to_the_pins_a_session_reads(board):
     board.drive(3, 0, at=30)
     board.advance(20)
     assert board.trace(3) == [(20, 1), (30, 0)]
+
+
+def test_callbacks_do_not_nest_events_during_a_handler_wait_for_it(board):
+    calls = []
+
+    def on_edge(pin, cycle):
+        calls.append((cycle, board.cycle))
+        board.cpu(125)  # longer than the 50-cycle spacing of the edges
+
+    board.watch_edges(8, on_edge)
+    for k in range(6):
+        board.drive(8, (k + 1) % 2, at=100 + 50 * k)
+    board.advance(2000)
+    # each edge is delivered with its own cycle, once the previous handler has returned
+    assert calls == [(100 + 50 * k, 100 + 125 * k) for k in range(6)]

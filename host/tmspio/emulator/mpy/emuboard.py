@@ -69,6 +69,7 @@ class Board(Pads):
         self._irq_watch = []  # (kind, block, line, callback)
         self._next_handle = 1
         self._pending_cb = []
+        self._cb_active = False
         self._in_cycle = False
         self._commit = []  # blocks with pending pin/IRQ writes
         self._fifo_dirty = False
@@ -505,6 +506,15 @@ class Board(Pads):
             dev.line = [1 if dev.ints(0) else 0, 1 if dev.ints(1) else 0]
 
     def _flush_callbacks(self):
-        while self._pending_cb:
-            cb, args = self._pending_cb.pop(0)
-            cb(*args)
+        """Deliver edge and interrupt-line callbacks. They do not nest: events raised while one
+        runs (e.g. during its cpu() time) are delivered after it returns, in order, like
+        interrupts of equal priority; the edge callbacks still get their edge's cycle."""
+        if self._cb_active:
+            return
+        self._cb_active = True
+        try:
+            while self._pending_cb:
+                cb, args = self._pending_cb.pop(0)
+                cb(*args)
+        finally:
+            self._cb_active = False
