@@ -64,6 +64,12 @@ def main():
         return
     with open("board.json") as f:
         board = json.load(f)
+    hz = board["sysclk_hz"]
+    if machine.freq() != hz:
+        try:
+            machine.freq(hz)  # the board file's clock: 1 PIO cycle = 1 / sysclk_hz
+        except ValueError as e:  # engine.load() then refuses every program, naming the clocks
+            print("tmspio: machine.freq(%d) failed: %s" % (hz, e))
     engine = Engine(board)
     try:
         import service
