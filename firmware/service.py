@@ -65,6 +65,7 @@ class Service:
         self.event_index = 0
         self.last_state = None
         self._prev = 0  # previous host byte (CR + Ctrl-C detection)
+        self._last_fault = None  # an engine error is reported once, not every loop turn
 
     # ---- input ----
 
@@ -250,7 +251,16 @@ class Service:
             out = []
             self.decoder.flush_junk(out)
             self._handle(out)
-        self._drain()  # also at rest: engine.poll() feeds the watchdog once a run started
+        try:
+            self._drain()  # also at rest: engine.poll() feeds the watchdog once a run started
+        except Exception as e:  # the loop never dies of an engine error: stop, report, go on
+            text = "firmware exception in poll: %s" % _text(e)
+            if self.phase in ("armed", "running"):
+                self.make_safe(text)
+            if text != self._last_fault:
+                self._last_fault = text
+                self._send(wire.FAULT, 0, json.dumps({"code": "exception", "text": text}).encode())
+            return
         if self.phase not in ("armed", "running"):
             return
         if self.heartbeat_ms and self.ticks_diff(now, self.last_rx) > self.heartbeat_ms:
@@ -346,8 +356,6 @@ def _text(e):
     if isinstance(code, str) and isinstance(text, str):
         return "%s: %s" % (code, text)
     args = getattr(e, "args", ())
-    if len(args) == 2:
-        return "%s: %s" % (args[0], args[1])
     return "%s: %s" % (type(e).__name__, " ".join(str(a) for a in args))
 
 

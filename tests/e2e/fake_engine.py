@@ -9,8 +9,12 @@ import progformat  # firmware/progformat.py (conftest puts firmware/ on sys.path
 
 
 class FirmwareError(Exception):
+    """As firmware/fwerror.py: a code word and a text naming field, value and what is allowed."""
+
     def __init__(self, code, text):
-        super().__init__(code, text)
+        super().__init__(code + ": " + text)
+        self.code = code
+        self.text = text
 
 
 class FakeEngine:

@@ -303,3 +303,24 @@ def test_well_framed_random_messages_never_start(msgs):
         h.svc.receive(wire.frame(mtype, 1, payload))
         h.svc.tick()
     assert "arm" not in h.engine.calls and "start" not in h.engine.calls
+
+
+def test_an_engine_error_in_poll_stops_the_run_and_is_reported_once():
+    h = Harness()
+    h.hello()
+    h.load(program(n=1000))
+    h.send(wire.ARM)
+    h.send(wire.START_RUN)
+
+    def broken():
+        raise OSError(5, "EIO")
+
+    h.engine.poll = broken
+    h.svc.tick()
+    h.svc.tick()
+    faults = [json.loads(f[2]) for f in h.replies() if f[0] == wire.FAULT]
+    assert faults == [{"code": "exception",
+                       "text": "firmware exception in poll: OSError: 5 EIO"}]
+    assert h.engine.state == "stopped"
+    assert h.engine.reason == "firmware exception in poll: OSError: 5 EIO"
+    assert h.svc.phase == "loaded"

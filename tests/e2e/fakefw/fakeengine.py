@@ -8,7 +8,11 @@ SPEED = 200  # board seconds per real second, unless the board file sets "fake_s
 
 
 class FirmwareError(Exception):
-    pass
+    # as firmware/fwerror.py
+    def __init__(self, code, text):
+        super().__init__(code + ": " + text)
+        self.code = code
+        self.text = text
 
 
 class FakeEngine:
