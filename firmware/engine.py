@@ -81,7 +81,7 @@ class Engine:
                                     "0..%d" % (ci, idx, n_out - 1))
             words.check_channel(prog, ci)
         self._marker_ci = words.marker_channel(prog)
-        limits.check(prog, self.board["limits"])
+        limits.check(prog, self.board["limits"], self._feed)
         self._release()
         self._prog = prog
         self._planned = prog.pulses()
@@ -190,8 +190,7 @@ class Engine:
         """Service DMA, drain the capture, detect faults and the end; feed the watchdog.
         Returns [(source, level, cycle)] captured since the last poll (cycles since the
         capture started)."""
-        if self._wdt is not None:
-            self._wdt.feed()
+        self._feed()
         if self._state == "running":
             try:
                 self._service()
@@ -259,6 +258,10 @@ class Engine:
         self._show(False)
         rp2.PIO(0).remove_program()
         rp2.PIO(1).remove_program()
+
+    def _feed(self):
+        if self._wdt is not None:
+            self._wdt.feed()
 
     def _show(self, on):
         if self._led is not None:

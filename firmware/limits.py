@@ -14,8 +14,10 @@ def _us(cycles, hz):
                                         cycles * 1000000000 // hz % 1000)
 
 
-def check(prog, limits):
-    """Raise FirmwareError("limit", ...) naming the first limit the program breaks."""
+def check(prog, limits, tick=None):
+    """Raise FirmwareError("limit", ...) naming the first limit the program breaks.
+    tick(): called every 1024 onsets (the engine feeds the watchdog: 100 000 pulses take
+    seconds on a Pico)."""
     hz = prog.sysclk_hz
     total = prog.pulses()
     if total > limits["max_pulses"]:
@@ -36,10 +38,10 @@ def check(prog, limits):
             if count > 1 and period * 1000000 < min_i * hz:
                 _refuse(where + ".period", _us(period, hz), "below", "min_interval_us",
                         min_i, " us")
-        _check_sequence(prog, ci, limits)
+        _check_sequence(prog, ci, limits, tick)
 
 
-def _check_sequence(prog, ci, limits):
+def _check_sequence(prog, ci, limits, tick):
     # Onsets in the densest case (gated: a trigger every refractory interval); checks the
     # interval between segments and the sustained rate over any window.
     hz = prog.sysclk_hz
@@ -65,3 +67,5 @@ def _check_sequence(prog, ci, limits):
                    limits["max_rate_window_s"]))
         prev = t
         i += 1
+        if tick is not None and not i & 1023:
+            tick()

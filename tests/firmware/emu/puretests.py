@@ -183,6 +183,13 @@ def test_limits_each_refusal():
     assert _limit([(1000, 1250, 125000, 250000, 0)]) is None
 
 
+def test_limits_tick_every_1024_onsets():
+    ticks = []
+    prog = pf.Program(C, [pf.Channel(0, 0, 0, [(40, 125000, 12500000, 3262500000, 0)] * 75)])
+    limits.check(prog, LIM, lambda: ticks.append(1))
+    assert len(ticks) == 2  # 3000 onsets: after the 1024th and the 2048th
+
+
 def run_all():
     n = 0
     for name in sorted(globals()):
