@@ -80,9 +80,11 @@ class Engine:
                 raise FirmwareError("board", "channels[%d].index = %d: this board has outputs "
                                     "0..%d" % (ci, idx, n_out - 1))
             words.check_channel(prog, ci)
-        self._marker_ci = words.marker_channel(prog)
+        marker_ci = words.marker_channel(prog)
         limits.check(prog, self.board["limits"], self._feed)
+        # all checks passed: only now replace the loaded program (a refusal keeps the old one)
         self._release()
+        self._marker_ci = marker_ci
         self._prog = prog
         self._planned = prog.pulses()
         self._state = "loaded"

@@ -332,3 +332,24 @@ def test_arm_without_free_dma_channels_is_refused_and_stays_safe(cfg):
     assert "STATE loaded 1" in lines  # still loaded, the idle-high output still idle
     r = parse(lines)
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 1
+
+
+def test_a_refused_load_keeps_the_previous_program_whole(cfg):
+    # program A raises the marker from channel 1; program B (marker on channel 0) is refused by
+    # a limit; arming afterwards runs A exactly, marker included
+    a = pf.Program(HZ, [pf.Channel(0, 0, 0, [(2, W, 2 * MS, 3 * MS, 0)]),
+                        pf.Channel(1, 0, MS, [(2, W, 2 * MS, 3 * MS, pf.FLAG_MARKER)])])
+    b = pf.Program(HZ, [pf.Channel(0, 0, 0, [(2, 100, 2 * MS, 3 * MS, pf.FLAG_MARKER)])])
+    body = (
+        "try:\n"
+        "    h.engine.load(binascii.unhexlify(%r))\n"
+        "except Exception as e:\n"
+        "    print('ERR', e)\n"
+        "h.run(5, 1000)\n"
+        "h.report([2, 3, 6])\n" % pf.encode(b).hex()
+    )
+    from checks import check_run
+
+    r = run_engine(pf.encode(a), body)
+    assert r["status"]["state"] == "done" and r["status"]["pulses_planned"] == 4
+    check_run(a, r, cfg)  # pads, capture and the marker (from channel 1) exact
