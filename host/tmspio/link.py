@@ -113,6 +113,7 @@ class Link:
         self._heartbeat = threading.Event()
         self._next_edge = 0
         self._rx_error = None
+        self._callback_error = None  # the reader thread survives it; wait() reports it
         self._reader = threading.Thread(target=self._read_loop, name="tmspio-link-rx",
                                         daemon=True)
         self._reader.start()
@@ -185,7 +186,12 @@ class Link:
                 self.raw_tail = (self.raw_tail + data)[-512:]
             for item in items:
                 if item[0] == "frame":
-                    self._dispatch(item[1], item[2], item[3])
+                    try:
+                        self._dispatch(item[1], item[2], item[3])
+                    except Exception as e:  # a bad payload or a failing callback (log, UI)
+                        self._callback_error = f"{type(e).__name__}: {e}"
+                        with self._cond:
+                            self._cond.notify_all()
 
     def _dispatch(self, mtype, seq, payload):
         if mtype == wire.EVENTS:
@@ -288,6 +294,9 @@ class Link:
                 return st
             if self._rx_error:
                 raise LinkError(f"link to {self.port} lost: {self._rx_error}")
+            if self._callback_error:
+                raise LinkError(f"handling a message from {self.port} failed: "
+                                f"{self._callback_error}")
             if deadline is not None and time.monotonic() > deadline:
                 raise LinkError(f"program still {st and st.get('state')} after {timeout:g} s")
             with self._cond:

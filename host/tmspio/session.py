@@ -108,6 +108,10 @@ class Run:
             self._open_bar()
             self.link.run(hb)
             self.log.write("started", utc=_utc(), heartbeat_ms=hb)
+            mode = self.protocol.start.mode
+            if mode != "immediate" and self.show_progress:
+                print(f"armed: waiting for the external trigger ({mode} start) on the board's "
+                      "trigger input; Ctrl-C cancels", file=sys.stderr)
             final = self.link.wait()
             aborted = final.get("state") != "done"
             reason = final.get("reason")
@@ -119,6 +123,7 @@ class Run:
                 from None
         except LinkError as e:
             reason = f"link: {e}"
+            self._stop(reason)  # the link may still carry a stop (e.g. the log write failed)
             self._finish(True, reason)
             raise
         self._finish(aborted, reason)

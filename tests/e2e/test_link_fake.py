@@ -215,3 +215,42 @@ def test_mpremote_exec_fs_and_soft_reset(board, tmp_path):
     r = subprocess.run(mp + ["soft-reset"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert board.resets >= 1
+
+
+def test_a_failing_edge_callback_stops_the_run_and_says_why(slow_board):
+    with link.connect(slow_board.path, hello_timeout=10) as b:
+        b.load(_program(3000))
+
+        def full_disk(recs):
+            raise OSError(28, "No space left on device")
+
+        b.on_edges = full_disk
+        b.run()
+        with pytest.raises(link.LinkError, match=f"handling a message from {slow_board.path} "
+                           r"failed: OSError: \[Errno 28\] No space left on device"):
+            b.wait(timeout=20)
+        st = b.stop("host: log write failed")
+        assert (st["state"], st["reason"]) == ("stopped", "host: log write failed")
+
+
+def test_run_stops_the_board_when_the_host_cannot_log(slow_board, tmp_path, monkeypatch):
+    from tmspio import session
+
+    protocol, declared, findings, override, source = session.prepare("itbs")
+    calls = []
+
+    def failing_edges(self, recs):
+        calls.append(len(recs))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(session.Run, "_edges", failing_edges)
+    with link.connect(slow_board.path, hello_timeout=10) as b:
+        run = session.Run(b, protocol, str(tmp_path / "run"), source=source,
+                          findings=findings, show_progress=False, declared=declared)
+        with pytest.raises(link.LinkError, match="No space left on device"):
+            run.execute()
+        assert b.status()["state"] == "stopped"
+    assert calls
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert s["aborted"] is True
+    assert s["reason"].startswith("link: handling a message from")
