@@ -4,6 +4,7 @@ import capture
 import limits
 import plan
 import progformat as pf
+import progview
 import timing as T
 import words
 from fwerror import FirmwareError
@@ -188,6 +189,29 @@ def test_limits_tick_every_1024_onsets():
     prog = pf.Program(C, [pf.Channel(0, 0, 0, [(40, 125000, 12500000, 3262500000, 0)] * 75)])
     limits.check(prog, LIM, lambda: ticks.append(1))
     assert len(ticks) == 2  # 3000 onsets: after the 1024th and the 2048th
+
+
+def test_progview_matches_progformat():
+    prog = pf.Program(C, [pf.Channel(2, 1, 77, [(3, 10, 100, 1 << 40, 1), (1, 5, 0, 50, 0)]),
+                          pf.Channel(0, 0, 0, [(1, 4, 0, 17, 0)])], pf.START_GATED, 999)
+    data = pf.encode(prog)
+    view = progview.decode(data)
+    full = pf.decode(data)
+    assert (view.sysclk_hz, view.start_mode, view.refractory) == (C, pf.START_GATED, 999)
+    for cv, cf in zip(view.channels, full.channels):
+        assert (cv.index, cv.idle_level, cv.delay) == (cf.index, cf.idle_level, cf.delay)
+        assert list(cv.segments) == cf.segments and len(cv.segments) == len(cf.segments)
+        assert cv.segments[-1] == cf.segments[-1]
+    assert view.pulses() == 5
+    for bad in (data[:-1] + bytes([data[-1] ^ 1]), data[:20], data[:-5] + data[-4:]):
+        errs = []
+        for dec in (progview.decode, pf.decode):
+            try:
+                dec(bad)
+                errs.append(None)
+            except pf.FormatError as e:
+                errs.append(str(e))
+        assert errs[0] == errs[1] and errs[0] is not None, errs
 
 
 def run_all():
