@@ -1,0 +1,49 @@
+"""The run/plot/emulate/deploy verbs: exit codes and one-line errors for bad input."""
+
+import pytest
+from tmspio import cli
+
+
+def _run(capsys, *argv):
+    rc = cli.main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_safety_refusal_comes_before_any_port_is_opened(capsys):
+    rc, out, err = _run(capsys, "run", "rtms-10hz", "--intensity", "130", "--port",
+                        "/dev/tmspio-no-such-port")
+    assert rc == 3
+    assert err.startswith("tmspio: error: rtms-10hz refused by the safety envelope")
+    assert "tmspio-no-such-port" not in err
+
+
+def test_unknown_port_after_a_passing_envelope(capsys):
+    rc, out, err = _run(capsys, "run", "itbs", "--port", "/dev/tmspio-no-such-port")
+    assert rc == 1
+    assert err.startswith("tmspio: error: cannot open port /dev/tmspio-no-such-port: ")
+
+
+@pytest.mark.parametrize("speed", ["0", "-1", "fast"])
+def test_bad_speed_names_the_value(capsys, speed):
+    rc, out, err = _run(capsys, "run", "itbs", "--emulator", "--speed", speed)
+    assert rc == 2
+    assert err == f"tmspio: error: --speed = {speed!r}: a positive number or max\n"
+
+
+def test_emulate_bad_speed(capsys):
+    rc, out, err = _run(capsys, "emulate", "--speed", "0")
+    assert (rc, err) == (2, "tmspio: error: --speed = '0': a positive number or max\n")
+
+
+def test_plot_needs_a_run_directory(capsys, tmp_path):
+    rc, out, err = _run(capsys, "plot", str(tmp_path))
+    assert (rc, err) == (2, f"tmspio: error: {tmp_path}: no pulses.csv (is this a tmspio run "
+                            "directory?)\n")
+
+
+def test_deploy_unknown_board_fails_before_touching_a_port(capsys):
+    rc, out, err = _run(capsys, "deploy", "--port", "/dev/tmspio-no-such-port", "--board",
+                        "no-such-board")
+    assert rc == 2
+    assert err.startswith("tmspio: error: board 'no-such-board': no such board file ")
