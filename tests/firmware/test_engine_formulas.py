@@ -6,8 +6,8 @@ test configuration whose limits allow anything; the PIO minimums of timing.py st
 
 import progformat as pf
 import timing as T
-from checks import check_run
-from conftest import board_cfg, run_engine
+from fwchecks import check_run
+from fwtest import board_cfg, run_engine
 
 HZ = 125_000_000
 W = T.MIN_WIDTH

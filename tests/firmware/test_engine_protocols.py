@@ -7,8 +7,8 @@ firmware/capture.py. Run times are in docs/performance.md terms: each test < 20 
 
 import progformat as pf
 import timing as T
-from checks import check_run
-from conftest import run_engine
+from fwchecks import check_run
+from fwtest import run_engine
 
 HZ = 125_000_000
 MS = 125_000  # cycles per millisecond

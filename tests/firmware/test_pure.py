@@ -3,7 +3,7 @@
 
 import puretests  # noqa: E402  (tests/firmware/emu is put on sys.path below)
 import pytest
-from conftest import run_micropython
+from fwtest import run_micropython
 
 NAMES = sorted(n for n in dir(puretests) if n.startswith("test_"))
 

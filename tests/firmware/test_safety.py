@@ -6,8 +6,8 @@ import shutil
 
 import plan
 import progformat as pf
-from checks import after
-from conftest import BOARDS, FIRMWARE, parse, run_engine, run_micropython
+from fwchecks import after
+from fwtest import BOARDS, FIRMWARE, parse, run_engine, run_micropython
 
 HZ = 125_000_000
 MS = 125_000
@@ -58,7 +58,7 @@ def test_arm_refused_while_estop_reads_stop():
 
 
 def run_engine_lines(prog, body):
-    from conftest import board_cfg
+    from fwtest import board_cfg
 
     src = (
         "import json, binascii\nfrom fwharness import Harness\n"
@@ -348,7 +348,7 @@ def test_a_refused_load_keeps_the_previous_program_whole(cfg):
         "h.run(5, 1000)\n"
         "h.report([2, 3, 6])\n" % pf.encode(b).hex()
     )
-    from checks import check_run
+    from fwchecks import check_run
 
     r = run_engine(pf.encode(a), body)
     assert r["status"]["state"] == "done" and r["status"]["pulses_planned"] == 4
