@@ -341,3 +341,20 @@ def test_runner_command_line(tmp_path, flag):
                          capture_output=True, text=True, timeout=60)
     assert (bad.returncode, bad.stderr) == (
         2, "tmspio.emulator.runner: error: speed '0': expected 'max' or a positive number\n")
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_reset_never_reimports_the_stand_ins(interpreter):
+    # The "flash" dir is a parent of mpy/: forgetting its modules must spare the stand-ins.
+    script = textwrap.dedent(
+        """
+        import emuboard, machine, rp2
+        board = emuboard.current()
+        if not hasattr(board, "rp2_id"):
+            board.rp2_id = id(rp2)
+            machine.soft_reset()
+        print(board.rp2_id == id(rp2))
+        """
+    )
+    result = runner.run_script(script, firmware_dir=runner.HERE, interpreter=interpreter)
+    assert (result.returncode, result.stdout) == (0, "True\n"), result.stderr

@@ -33,10 +33,14 @@ def _exists(path):
 
 
 def _forget_modules(prefix):
+    """Forget the modules loaded from `prefix` (a soft reset re-imports them), never the
+    stand-ins themselves (their state was reset in place; other modules hold them)."""
+    standins = emuboard.__file__.rsplit("/", 1)[0] + "/"
+    prefix = prefix.rstrip("/") + "/"
     for name in list(sys.modules):
         module = sys.modules[name]
         path = getattr(module, "__file__", None)
-        if path is not None and path.startswith(prefix):
+        if path is not None and path.startswith(prefix) and not path.startswith(standins):
             del sys.modules[name]
 
 
