@@ -133,8 +133,18 @@ class Decoder:
 
     def feed(self, data):
         out = []
-        for b in data:
-            self._byte(b, out)
+        i = 0
+        n = len(data)
+        while i < n:
+            if self.need > 1 and len(self.buf) >= HEADER_SIZE:
+                # inside a payload: copy all but the frame's last byte in one go
+                take = min(self.need - 1, n - i)
+                self.buf.extend(data[i:i + take])
+                self.need -= take
+                i += take
+                continue
+            self._byte(data[i], out)
+            i += 1
         return out
 
     def flush_junk(self, out):
