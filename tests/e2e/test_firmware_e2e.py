@@ -176,3 +176,26 @@ def test_cpython_fallback_interpreter_gives_the_same_edges():
     edges = _run_sici("cpython")
     assert len(edges) == 3 * 20  # both trigger channels and the confirm loopback, 2 edges each
     assert sorted(edges) == sorted(_run_sici("micropython"))  # arrival order may differ
+
+
+def test_ctrl_c_on_the_emulator_stops_the_board_and_exits_130(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "tmspio.cli", "run", "itbs", "--emulator",
+                             "--speed", "4", "--out", str(out), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "events.jsonl").exists() or \
+            b'"edge"' not in (out / "events.jsonl").read_bytes():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    events = logs.read_events(str(out / "events.jsonl"))
+    stopped = [e for e in events if e["event"] == "stopped"]
+    assert len(stopped) == 1
+    assert (stopped[0]["state"], stopped[0]["reason"]) == ("stopped",
+                                                          "operator interrupt (Ctrl-C)")
+    s = json.loads((out / "summary.json").read_text())
+    assert s["aborted"] is True and 0 < s["pulses_delivered"] < 600
+    assert s["pulses_delivered"] == s["board_pulses_delivered"]
