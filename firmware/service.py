@@ -28,6 +28,7 @@ except ImportError:  # CPython host-side tests
 
 FIRMWARE_VERSION = "0.1.0"
 DEFAULT_HEARTBEAT_MS = 1000  # host silence while armed/running that aborts the run
+MAX_HEARTBEAT_MS = (1 << 29) - 1
 FRAME_TIMEOUT_MS = 250  # a frame whose bytes stop arriving for this long is dropped
 MAX_PROGRAM_BYTES = 1 << 20  # unless the board file's limits say otherwise
 RUN_POLL_MS = 20  # loop period while armed/running: edges drained, heartbeat checked
@@ -193,6 +194,9 @@ class Service:
     def _arm(self, seq, payload):
         self._require(seq, wire.ARM, ("loaded",))
         hb = self.default_heartbeat_ms if len(payload) == 0 else wire.parse_u32(payload, "arm")
+        if hb > MAX_HEARTBEAT_MS:  # ticks_diff() covers +-2**29 ms
+            raise wire.WireError("arm heartbeat_ms %d: allowed 0 (off) or 1..%d"
+                                 % (hb, MAX_HEARTBEAT_MS))
         self.engine.arm()
         self.heartbeat_ms = hb
         self.last_rx = self.ticks_ms()

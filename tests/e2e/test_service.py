@@ -324,3 +324,13 @@ def test_an_engine_error_in_poll_stops_the_run_and_is_reported_once():
     assert h.engine.state == "stopped"
     assert h.engine.reason == "firmware exception in poll: OSError: 5 EIO"
     assert h.svc.phase == "loaded"
+
+
+def test_heartbeat_beyond_the_tick_range_is_refused():
+    h = Harness()
+    h.hello()
+    h.load(program())
+    code, _, text = error_of(h.send(wire.ARM, wire.u32(1 << 29))[0])
+    assert (code, text) == (wire.E_PAYLOAD,
+                            "arm heartbeat_ms 536870912: allowed 0 (off) or 1..536870911")
+    assert h.svc.phase == "loaded" and "arm" not in h.engine.calls
