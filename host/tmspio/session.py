@@ -16,6 +16,9 @@ from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
 from .protocols import parser
 
 
+MAX_HEARTBEAT_MS = (1 << 29) - 1  # the board's limit (firmware/service.py)
+
+
 class SessionError(DeviceError):
     """The run could not complete on the board."""
 
@@ -51,7 +54,7 @@ def heartbeat_for(speed):
         return HEARTBEAT_WALL_MS
     if speed in ("max", "unknown"):
         return 0
-    return max(1, round(HEARTBEAT_WALL_MS * float(speed)))
+    return min(MAX_HEARTBEAT_MS, max(1, round(HEARTBEAT_WALL_MS * float(speed))))
 
 
 class Run:
