@@ -47,3 +47,11 @@ def test_deploy_unknown_board_fails_before_touching_a_port(capsys):
                         "no-such-board")
     assert rc == 2
     assert err.startswith("tmspio: error: board 'no-such-board': no such board file ")
+
+
+def test_heartbeat_bound_follows_the_emulation_speed():
+    from tmspio import session
+
+    # a real board: 1000 ms; speed s: 1000*s board-ms (= 1 s of real time); max or unknown: off
+    assert [session.heartbeat_for(s) for s in (None, 1.0, 4.0, 0.5, "max", "unknown", 1e12)] \
+        == [1000, 1000, 4000, 500, 0, 0, (1 << 29) - 1]
