@@ -149,6 +149,23 @@ def check(trace, capture, onsets):
     return "ok"
 
 
+BLINK = [0xE081, 0xE001, 0xE027, 0x0143, 0xE000, 0xE027, 0x0146]  # toolchain.md §3 program
+
+
+def blink_rate(single_step, cycles=200_000):
+    """Cycles per wall second on a dense program (an edge every 18 cycles, loops of 8)."""
+    board = emuboard.Board(single_step=single_step)
+    for i, w in enumerate(BLINK):
+        board.write32(PIO0 + 0x48 + 4 * i, w)
+    board.write32(PIO0 + 0xCC, (6 << 12) | (1 << 7))
+    board.write32(PIO0 + 0xDC, 1 << 26)
+    board.write32(0x40014000 + 4, 6)
+    board.write32(PIO0 + 0x2000, 0x101)
+    t0 = _now()
+    board.advance(cycles)
+    return cycles / (_now() - t0)
+
+
 def pioemu_rate(cycles=60_000):
     """Same pulse program in rp2040-pio-emulator: emulated cycles per wall second."""
     from collections import deque
@@ -203,6 +220,8 @@ def main():
     r["pioemu_cycles_per_s"] = rate
     r["cpython_cycles_per_s"] = r["cycles"] / r["wall_s"]
     r["speedup_vs_pioemu"] = r["cpython_cycles_per_s"] / rate
+    r["blink_fast_cycles_per_s"] = blink_rate(False)
+    r["blink_single_step_cycles_per_s"] = blink_rate(True)
     print(json.dumps(r, sort_keys=True))
 
 
