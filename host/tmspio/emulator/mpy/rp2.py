@@ -37,7 +37,6 @@ try:
         _state,
         _states,
         _wr,
-        set_irq_hook,
     )
 except ImportError:
     import pioasm
@@ -57,7 +56,6 @@ except ImportError:
         _state,
         _states,
         _wr,
-        set_irq_hook,
     )
 
 PIOASMError = pioasm.PIOASMError
@@ -92,12 +90,11 @@ def soft_reset():
 # ---- interrupts ----------------------------------------------------------------------------
 
 
-def _hook_irqs(st):
-    """Have the board call us when a PIO block's IRQ0 line or DMA_IRQ_0 goes high."""
-    board = st.board
-    for index in range(len(st.used)):
-        board.watch_pio_irq(index, _make_pio_isr(st, index), line=0)
-    board.watch_dma_irq(rp2dma.make_dma_isr(st), line=0)
+def _hook_pio_irq(st, index):
+    """Have the board call us when PIO `index`'s IRQ0 line goes high (once a handler exists)."""
+    if not st.pio_hooked[index]:
+        st.pio_hooked[index] = True
+        st.board.watch_pio_irq(index, _make_pio_isr(st, index), line=0)
 
 
 def _dispatch(irq, arg):
@@ -220,6 +217,7 @@ class PIO:
         irq._trigger = 0xF00 if trigger is _UNSET else trigger
         if irq._handler is not None:
             board = st.board
+            _hook_pio_irq(st, self._index)
             _wr(board, self._base + regs.IRQ0_INTE[_chip(board)], irq._trigger)
         return irq
 
@@ -556,6 +554,8 @@ class StateMachine:
         irq._hard = False if hard is _UNSET else bool(hard)
         irq._flags = 0
         irq._trigger = 1 if trigger is _UNSET else trigger
+        if irq._handler is not None:
+            _hook_pio_irq(st, self._pio)
         inte = self._base + regs.IRQ0_INTE[_chip(board)]
         value = _rd(board, inte)
         if irq._handler is None:
@@ -650,5 +650,3 @@ bootsel_button = _unmodelled("bootsel_button")
 country = _unmodelled("country")
 DMATimer = _unmodelled("DMATimer")
 
-
-set_irq_hook(_hook_irqs)

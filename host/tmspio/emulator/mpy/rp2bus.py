@@ -71,17 +71,11 @@ class _State:
         self.sm_irq = [None] * (npio * 4)
         self.dma_claimed = 0
         self.dma_irq = {}
-        self.irq_hooked = False
+        self.pio_hooked = [False] * npio  # IRQ0 line of each block watched (lazily: watching
+        self.dma_hooked = False  # costs time on every bus access, so only once a handler exists)
 
 
 _states = [None]
-_irq_hook = [None]  # rp2 installs the function that hooks the PIO/DMA interrupt lines
-
-
-def set_irq_hook(hook):
-    _irq_hook[0] = hook
-
-
 def _state():
     """The stand-in state of the current board (new for a new board or after a soft reset)."""
     board = _board()
@@ -89,9 +83,6 @@ def _state():
     if st is None or st.board is not board:
         st = _State(board)
         _states[0] = st
-    if not st.irq_hooked and _irq_hook[0] is not None:
-        st.irq_hooked = True
-        _irq_hook[0](st)
     return st
 
 

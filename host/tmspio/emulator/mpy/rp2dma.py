@@ -297,12 +297,16 @@ class DMA:
         if irq is None:
             irq = _DMAIRQ(self)
             st.dma_irq[self._channel] = irq
-            _wr(board, regs.DMA_BASE + regs.DMA_INTS0, 1 << self._channel)  # stale flags are not ours
+            # stale flags are not ours
+            _wr(board, regs.DMA_BASE + regs.DMA_INTS0, 1 << self._channel)
         if handler is _UNSET and hard is _UNSET:
             return irq
         irq._handler = None if handler is _UNSET else handler
         irq._hard = False if hard is _UNSET else bool(hard)
         self._irq_flag = 0
+        if irq._handler is not None and not st.dma_hooked:
+            st.dma_hooked = True  # watch DMA_IRQ_0 once a handler exists
+            board.watch_dma_irq(make_dma_isr(st), line=0)
         alias = regs.SET_ALIAS if irq._handler is not None else regs.CLR_ALIAS
         _wr(board, regs.DMA_BASE + regs.DMA_INTE0 + alias, 1 << self._channel)
         return irq
