@@ -199,3 +199,19 @@ def test_ctrl_c_on_the_emulator_stops_the_board_and_exits_130(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["aborted"] is True and 0 < s["pulses_delivered"] < 600
     assert s["pulses_delivered"] == s["board_pulses_delivered"]
+
+
+def test_estop_on_the_rig_aborts_the_run_and_the_host_reports_it(tmp_path, capsys):
+    # tests/e2e/protocols/estop-rig.toml: channel 3 (GP5) drives the e-stop input on the
+    # emulated board's rig; its first pulse, 1.5 s in, presses it.
+    out = tmp_path / "run"
+    proto = os.path.join(os.path.dirname(__file__), "protocols", "estop-rig.toml")
+    rc = cli.main(["run", proto, "--emulator", "--quiet", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert rc == 1
+    assert "estop-rig: 7 of 40 pulses delivered; max |deviation| 0 ns\naborted: estop\n" in printed
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["aborted"], s["reason"], s["pulses_delivered"]) == (True, "estop", 7)
+    rows = [r.split(",") for r in (out / "pulses.csv").read_text().splitlines()[1:]]
+    delivered = sorted(float(r[3]) for r in rows if r[3] != "n/a")
+    assert delivered == [0.0, 0.01, 0.02, 1.0, 1.01, 1.02, 1.5]
