@@ -77,6 +77,7 @@ def open_port(port):
         ser = serial.serial_for_url(port, baudrate=BAUD, timeout=0.05, do_not_open=True,
                                     exclusive=True)
         ser.open()
+        ser.reset_input_buffer()  # bytes left from an earlier session are not ours
     except serial.SerialException as e:
         text = str(e)
         if "exclusively lock" in text or "Resource temporarily unavailable" in text:
@@ -140,25 +141,31 @@ class Link:
         return self._await(self._send(mtype, payload), mtype, timeout)
 
     def _await(self, seq, mtype, timeout=REPLY_TIMEOUT_S):
+        """The reply to request `seq`. A frame with that seq but of another kind is a leftover
+        of an earlier session (replies a killed host never read) and is skipped."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while seq not in self._replies:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._rx_error:
-                    break
-                self._cond.wait(min(left, 0.1))
-            reply = self._replies.pop(seq, None)
-        if reply is None:
-            raise LinkError(self._silence(wire.NAMES[mtype], timeout))
-        rtype, body = reply
-        if rtype == wire.ERROR:
-            code, req, text = wire.parse_error(body)
-            raise BoardRefused(code, req, text)
-        if rtype != _REPLY[mtype]:
-            raise LinkError(f"{self.port} answered {wire.NAMES[mtype]} with "
-                            f"{wire.NAMES.get(rtype, hex(rtype))}: not a tmspio board "
-                            "(a loopback or echoing port?)")
-        return rtype, body
+        stray = None
+        while True:
+            with self._cond:
+                while seq not in self._replies:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._rx_error:
+                        break
+                    self._cond.wait(min(left, 0.1))
+                reply = self._replies.pop(seq, None)
+            if reply is None:
+                if stray is not None and not self._rx_error:
+                    raise LinkError(f"{self.port} answered {wire.NAMES[mtype]} with {stray}: "
+                                    "not a tmspio board (a loopback or echoing port?)")
+                raise LinkError(self._silence(wire.NAMES[mtype], timeout))
+            rtype, body = reply
+            if rtype == wire.ERROR:
+                code, req, text = wire.parse_error(body)
+                if req == mtype:
+                    raise BoardRefused(code, req, text)
+            elif rtype == _REPLY[mtype]:
+                return rtype, body
+            stray = wire.NAMES.get(rtype, hex(rtype))
 
     def _silence(self, what, timeout):
         if self._rx_error:

@@ -70,3 +70,40 @@ def test_incompatible_firmware_version_is_refused(tmp_path):
         with pytest.raises(link.LinkError, match=f"firmware 0.2.0 on {b.path} is not supported "
                            r"by tmspio 0.1.0 \(needs 0.1.x\); run `tmspio deploy`"):
             link.connect(b.path, hello_timeout=10)
+
+
+def test_leftover_frames_of_an_earlier_session_are_skipped():
+    # The test plays the board: before the real hello reply it sends what a killed host left
+    # unread (an ack and an error for other requests, with the same seq).
+    import json
+    import pty
+    import threading
+    import tty
+
+    m, s = pty.openpty()
+    tty.setraw(m)
+    tty.setraw(s)
+    wire = link.wire
+
+    def board():
+        d = wire.Decoder()
+        frames = []
+        while not frames:
+            frames = [i for i in d.feed(os.read(m, 256)) if i[0] == "frame"]
+        seq = frames[0][2]
+        info = {"firmware": "0.1.0", "board": "test", "sysclk_hz": 125_000_000}
+        os.write(m, wire.frame(wire.ACK, seq, bytes([wire.LOAD_DATA]))
+                 + wire.frame(wire.ERROR, seq, wire.error(wire.E_ORDER, wire.ARM, "stale"))
+                 + wire.frame(wire.HELLO_R, seq, json.dumps(info).encode()))
+
+    t = threading.Thread(target=board)
+    t.start()
+    try:
+        b = link.Link(link.open_port(os.ttyname(s)), "test")
+        assert b.hello(timeout=5)["board"] == "test"
+        b._closed.set()
+        b.ser.close()
+    finally:
+        t.join(5)
+        os.close(m)
+        os.close(s)
