@@ -296,9 +296,13 @@ class Link:
     def stop(self, reason="host stop"):
         return json.loads(self.request(wire.STOP, reason.encode())[1])
 
-    def wait(self, timeout=None, poll_s=0.25):
-        """Block until the board reports a state at rest; returns that status."""
+    def wait(self, timeout=None, poll_s=0.25, check_s=1.0):
+        """Block until the board reports a state at rest; returns that status.
+
+        Besides the STATE frames it asks for the status every `check_s`, so a lost frame or a
+        board that restarted (watchdog, power: its session is gone) is noticed."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        next_check = time.monotonic() + check_s
         while True:
             st = self.last_state
             if st is not None and st.get("state") not in _ACTIVE:
@@ -310,6 +314,18 @@ class Link:
                                 f"{self._callback_error}")
             if deadline is not None and time.monotonic() > deadline:
                 raise LinkError(f"program still {st and st.get('state')} after {timeout:g} s")
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + check_s
+                try:
+                    polled = self.status()
+                except BoardRefused as e:
+                    if e.code == wire.E_ORDER:
+                        raise LinkError(f"the board on {self.port} restarted during the run "
+                                        f"(its session is gone: {e.text})") from None
+                    raise
+                if polled.get("state") not in _ACTIVE:
+                    self.last_state = polled
+                    continue
             with self._cond:
                 self._cond.wait(poll_s)
 

@@ -254,3 +254,17 @@ def test_run_stops_the_board_when_the_host_cannot_log(slow_board, tmp_path, monk
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert s["aborted"] is True
     assert s["reason"].startswith("link: handling a message from")
+
+
+def test_a_board_that_restarts_mid_run_is_reported(slow_board):
+    with link.connect(slow_board.path, hello_timeout=10) as b:
+        b.load(_program(3000))
+        b.run()
+        while not b.edges:
+            time.sleep(0.01)
+        os.kill(slow_board.pid, signal.SIGKILL)  # the relay brings it back, as a reset would
+        with pytest.raises(link.LinkError, match=f"the board on {slow_board.path} restarted "
+                           r"during the run \(its session is gone: status: no session open, "
+                           r"send hello first\)"):
+            b.wait(timeout=20)
+    assert slow_board.resets == 1
