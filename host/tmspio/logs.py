@@ -10,6 +10,7 @@ summary.json   pulses_planned, pulses_delivered, max_abs_deviation_ns, aborted, 
 import csv
 import json
 import os
+import threading
 from fractions import Fraction
 
 EVENTS = "events.jsonl"
@@ -40,16 +41,20 @@ class EventLog:
     def __init__(self, path):
         self.path = path
         self._f = open(path, "a", encoding="utf-8")
+        self._lock = threading.Lock()  # the link's reader thread and the main thread both log
 
     def write(self, kind, **fields):
         record = {"event": kind}
         record.update(fields)
-        self._f.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._f.flush()  # on disk for any reader even if this process is killed next
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._f.write(line)
+            self._f.flush()  # on disk for any reader even if this process is killed next
 
     def close(self):
-        if not self._f.closed:
-            self._f.close()
+        with self._lock:
+            if not self._f.closed:
+                self._f.close()
 
 
 def read_events(path):

@@ -15,7 +15,6 @@ from .errors import DeviceError, InputError, Interrupted
 from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
 from .protocols import parser
 
-
 MAX_HEARTBEAT_MS = (1 << 29) - 1  # the board's limit (firmware/service.py)
 
 
@@ -76,7 +75,6 @@ class Run:
         self.summary = None
         self.log = None
         self._bar = None
-        self._onsets = 0
 
     def execute(self):
         info = self.link.info
@@ -120,10 +118,14 @@ class Run:
             reason = final.get("reason")
         except KeyboardInterrupt:
             reason = "operator interrupt (Ctrl-C)"
-            self._stop(reason)
+            error = self._stop(reason)
             self._finish(True, reason)
-            raise Interrupted("run stopped by Ctrl-C; outputs idle; log in " + self.out_dir) \
-                from None
+            if error is None:
+                raise Interrupted("run stopped by Ctrl-C; outputs idle; log in "
+                                  + self.out_dir) from None
+            raise Interrupted(f"Ctrl-C: the board did not confirm the stop ({error}); "
+                              f"its heartbeat bound ({hb} ms, 0 = off) stops a run the host "
+                              f"left; log in {self.out_dir}") from None
         except LinkError as e:
             reason = f"link: {e}"
             self._stop(reason)  # the link may still carry a stop (e.g. the log write failed)
@@ -133,11 +135,14 @@ class Run:
         return self.summary
 
     def _stop(self, reason):
+        """Ask the board to stop; None when it confirmed, else the error text."""
         try:
             st = self.link.stop(reason)
-            self.log.write("stopped", **st)
         except LinkError as e:
             self.log.write("stop_failed", error=str(e))
+            return str(e)
+        self.log.write("stopped", **st)
+        return None
 
     def _provenance(self, data, hb):
         info = self.link.info
@@ -194,6 +199,7 @@ class Run:
             self._bar.update(n)
 
     def _finish(self, aborted, reason):
+        self.link.on_edges = self.link.on_state = self.link.on_fault = None  # log closes below
         if self._bar is not None:
             self._bar.close()
         c = self.compiled
