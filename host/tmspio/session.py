@@ -8,6 +8,7 @@ events.tsv/json and summary.json are written at the end, also after Ctrl-C or a 
 import datetime
 import hashlib
 import os
+import subprocess
 import sys
 
 from . import __version__, compile, logs, safety
@@ -171,7 +172,8 @@ class Run:
             "heartbeat_ms": hb,
             "emulator_speed": self.speed,
             "utc_start": _utc(),
-            "host": {"python": sys.version.split()[0], "platform": sys.platform},
+            "host": {"python": sys.version.split()[0], "platform": sys.platform,
+                     "tmspio_git": _git_revision()},
         }
 
     def _open_bar(self):
@@ -255,6 +257,21 @@ def _seeds(protocol):
             if seed is not None:
                 seeds.append({"field": f"timing.{name}", "seed": seed})
     return seeds
+
+
+def _git_revision():
+    """Commit of the tmspio checkout running this (with "+dirty"), or None if not a checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        rev = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _utc():
