@@ -206,8 +206,6 @@ class SerialBoard:
                         self.log.write(data)
                         self.log.flush()
                     tail = (tail + data)[-64:]
-                    if b">>> " in tail:
-                        self._release()
                     if rebooting:  # swallow the banner; re-enter the raw REPL like the Pico
                         if data.endswith(b">>> "):
                             os.write(self.dev, b"\x01")
@@ -215,10 +213,16 @@ class SerialBoard:
                         if i < 0:
                             continue
                         data, rebooting = data[i:], False
+                        self._write_host(data)
+                        self._release()  # what the host sent meanwhile meets the raw REPL
+                        continue
+                    if b">>> " in tail:
+                        self._release()
                     self._write_host(data)
                 elif data:
                     self._from_host(data, rebooting)
-            if self._hold_until is not None and time.monotonic() > self._hold_until:
+            if not rebooting and self._hold_until is not None and \
+                    time.monotonic() > self._hold_until:
                 self._release()  # no REPL came up: the 0x03 was data after all
 
     def _from_host(self, data, rebooting):
