@@ -1,11 +1,12 @@
 """Timing plots of a run directory (matplotlib, Agg backend: no display needed).
 
 timing.png     planned onsets (ticks above) against captured onsets (ticks below) per channel,
-               with each pulse's deviation on a second panel
+               for the whole run and zoomed on its first pulses, and each pulse's deviation
 deviation.png  histogram of captured - planned onset, nanoseconds
 """
 
 import csv
+import json
 import os
 
 from .errors import InputError
@@ -26,6 +27,15 @@ def _float(text):
     return None if text in ("", "n/a") else float(text)
 
 
+def _cycle_ns(run_dir):
+    """One sysclk cycle in ns, from summary.json (None when it is missing)."""
+    try:
+        with open(os.path.join(run_dir, "summary.json"), encoding="utf-8") as f:
+            return 1e9 / json.load(f)["sysclk_hz"]
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
+
+
 def write_plots(run_dir):
     """Write timing.png and deviation.png into run_dir; returns their paths."""
     import matplotlib
@@ -34,26 +44,37 @@ def write_plots(run_dir):
     import matplotlib.pyplot as plt
 
     rows = read_pulses(run_dir)
-    channels = sorted({r["channel"] for r in rows}, key=lambda c: [r["channel"] for r in rows]
-                      .index(c))
-    fig, (ax, axd) = plt.subplots(2, 1, figsize=(11, 6), sharex=True,
-                                  gridspec_kw={"height_ratios": [2, 1]})
+    channels = []
+    for r in rows:
+        if r["channel"] not in channels:
+            channels.append(r["channel"])
+    fig, (ax, axz, axd) = plt.subplots(3, 1, figsize=(11, 8),
+                                       gridspec_kw={"height_ratios": [2, 2, 1]})
+    # the zoom shows the first few pulses of the run at pulse scale
+    firsts = sorted(_float(r["planned_s"]) for r in rows)[:6]
+    zoom = (firsts[0] - 0.002, firsts[-1] + 0.004) if firsts else (0, 1)
     for i, ch in enumerate(channels):
         mine = [r for r in rows if r["channel"] == ch]
         planned = [_float(r["planned_s"]) for r in mine]
         captured = [_float(r["captured_s"]) for r in mine if _float(r["captured_s"]) is not None]
         base = 2 * i
-        ax.vlines(planned, base + 1.05, base + 1.45, color="tab:blue", lw=0.6,
-                  label="planned" if i == 0 else None)
-        ax.vlines(captured, base + 0.55, base + 0.95, color="tab:orange", lw=0.6,
-                  label="captured" if i == 0 else None)
+        for axis in (ax, axz):
+            axis.vlines(planned, base + 1.05, base + 1.45, color="tab:blue", lw=0.8,
+                        label="planned" if i == 0 else None)
+            axis.vlines(captured, base + 0.55, base + 0.95, color="tab:orange", lw=0.8,
+                        label="captured" if i == 0 else None)
         devs = [(_float(r["captured_s"]), _float(r["deviation_ns"])) for r in mine
                 if _float(r["deviation_ns"]) is not None]
         if devs:
-            axd.plot([d[0] for d in devs], [d[1] for d in devs], ".", ms=2, label=ch)
-    ax.set_yticks([2 * i + 1 for i in range(len(channels))], channels)
+            axd.plot([d[0] for d in devs], [d[1] for d in devs], ".", ms=3, label=ch)
+    for axis in (ax, axz):
+        axis.set_yticks([2 * i + 1 for i in range(len(channels))], channels)
     ax.set_title(f"{os.path.basename(os.path.abspath(run_dir))}: planned vs captured onsets")
     ax.legend(loc="upper right")
+    ax.set_xlabel("time from the start event (s)")
+    axz.set_xlim(*zoom)
+    axz.set_title("first pulses")
+    axz.set_xlabel("time from the start event (s)")
     axd.set_xlabel("time from the start event (s)")
     axd.set_ylabel("deviation (ns)")
     axd.axhline(0, color="grey", lw=0.5)
@@ -63,13 +84,19 @@ def write_plots(run_dir):
     plt.close(fig)
 
     devs = [_float(r["deviation_ns"]) for r in rows if _float(r["deviation_ns"]) is not None]
+    cycle_ns = _cycle_ns(run_dir)
     fig, axh = plt.subplots(figsize=(6, 4))
-    if devs:
-        lo, hi = min(devs), max(devs)
-        bins = 1 if lo == hi else 50
-        axh.hist(devs, bins=bins, range=(lo - 0.5, hi + 0.5) if lo == hi else None,
-                 color="tab:orange")
-    axh.set_xlabel("captured - planned onset (ns)")
+    if devs and cycle_ns:
+        # one bin per sysclk cycle, centred on whole cycles
+        lo = (min(devs) // cycle_ns) * cycle_ns - cycle_ns / 2
+        hi = max(devs) + cycle_ns
+        edges = [lo + k * cycle_ns for k in range(int((hi - lo) // cycle_ns) + 1)]
+        axh.hist(devs, bins=edges, color="tab:orange")
+        axh.set_xlabel("captured - planned onset (ns); bin = 1 cycle = %g ns" % cycle_ns)
+    else:
+        if devs:
+            axh.hist(devs, bins=50, color="tab:orange")
+        axh.set_xlabel("captured - planned onset (ns)")
     axh.set_ylabel("pulses")
     axh.set_title(f"deviation of {len(devs)} captured pulses")
     fig.tight_layout()
