@@ -151,6 +151,9 @@ def summarize(rows, aborted, reason, extra=None):
             int(worst) if worst.denominator == 1 else float(worst)),
         "aborted": aborted,
         "reason": reason,
+        # stimulator trigger-out edges seen after the pulse; None: no confirmation input seen
+        "pulses_confirmed": None if all(r["confirmed"] is None for r in rows) else sum(
+            1 for r in rows if r["confirmed"]),
     }
     if extra:
         summary.update(extra)

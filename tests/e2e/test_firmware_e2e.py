@@ -45,7 +45,9 @@ def test_make_demo_itbs_600_pulses_zero_deviation(tmp_path, capsys):
     prov = logs.read_events(str(out / "events.jsonl"))[0]
     assert (prov["board"], prov["firmware_version"], prov["heartbeat_ms"]) == (
         "emulated", "0.1.0", 0)
-    assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns" in printed.out
+    assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns\nconfirmed by the " \
+        "stimulator's trigger-out: 600 of 600\n" in printed.out
+    assert s["pulses_confirmed"] == 600
 
 
 def test_garbage_and_malformed_frames_never_pulse(board):

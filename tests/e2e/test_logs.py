@@ -18,12 +18,13 @@ def test_match_pulses_exact_late_missing_and_confirmed():
                    (1, 0, 500, 0, False)]
     s = logs.summarize(rows, True, "operator")
     assert s == {"pulses_planned": 4, "pulses_delivered": 3, "max_abs_deviation_ns": 32,
-                 "aborted": True, "reason": "operator"}
+                 "aborted": True, "reason": "operator", "pulses_confirmed": 1}
 
 
 def test_no_confirmation_edges_means_unknown_not_false():
     rows = logs.match_pulses({0: [0]}, {0: 0}, 0, [(0, 1, 0), (0, 0, 10)], CLK, 5)
     assert rows[0]["confirmed"] is None
+    assert logs.summarize(rows, False, None)["pulses_confirmed"] is None
 
 
 def test_unknown_start_leaves_deviation_unknown():

@@ -64,6 +64,9 @@ def print_summary(s, out, plots):
     dev = s["max_abs_deviation_ns"]
     print(f"{s['protocol']}: {s['pulses_delivered']} of {s['pulses_planned']} pulses delivered; "
           f"max |deviation| {'n/a' if dev is None else f'{dev} ns'}")
+    if s.get("pulses_confirmed") is not None:
+        print(f"confirmed by the stimulator's trigger-out: {s['pulses_confirmed']} of "
+              f"{s['pulses_delivered']}")
     if s["aborted"]:
         print(f"aborted: {s['reason']}")
     print(f"log:     {os.path.join(out, 'events.jsonl')} (+ pulses.csv, events.tsv, summary.json)")
