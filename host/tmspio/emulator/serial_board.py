@@ -12,8 +12,15 @@ friendly REPL with main.py. It prints `MPY: soft reboot` as the Pico does.
 
 The flash directory holds what a Pico's filesystem would: the firmware's .py files and the
 board file (board.json). `tmspio deploy` writes into it through mpremote like into a real one.
+
+The test rig's external inputs (a trigger source on trigger_in, the emulated stimulator's
+confirmation on confirm_in, an edge log) are the `rig` argument, or TMSPIO_EMU_RIG inherited
+from the environment (how `tmspio run --emulator` gets them); mpy/emurun.py schedules them in
+board time. They are validated here, before the board starts, so a bad entry is a clear error.
 """
 
+import importlib.util
+import json
 import os
 import pty
 import select
@@ -25,6 +32,7 @@ import time
 import tty
 
 from .. import firmware
+from ..errors import InputError
 from . import runner
 
 _wire = firmware.wire()
@@ -36,6 +44,32 @@ _RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 
 class EmulatorError(Exception):
     """The emulated board could not be started or stopped."""
+
+
+class RigError(EmulatorError, InputError):
+    """A test-rig entry (argument or TMSPIO_EMU_RIG) is malformed: user input, exit status 2."""
+
+
+def _emurun():
+    spec = importlib.util.spec_from_file_location(
+        "tmspio_emurun", os.path.join(runner.MPY_DIR, "emurun.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_rig(flash, rig):
+    """The rig the board will run (board.json's `rig` + `rig`), validated; RigError if not.
+
+    rig: a dict, or None for TMSPIO_EMU_RIG from the environment."""
+    with open(os.path.join(flash, "board.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    emurun = _emurun()
+    text = os.environ.get("TMSPIO_EMU_RIG", "") if rig is None else json.dumps(rig)
+    try:
+        return emurun.rig_config(cfg, text)
+    except emurun.RigError as e:
+        raise RigError(str(e)) from None
 
 
 def interpreter_available():
@@ -59,7 +93,7 @@ class SerialBoard:
     """One emulated board. start() returns the host-side port path; close() powers it off."""
 
     def __init__(self, speed="max", flash=None, board=EMULATED_BOARD, interpreter=None,
-                 log=None, standins=True):
+                 log=None, standins=True, rig=None):
         self.speed = speed
         self.standins = standins  # False: no hardware model (tests of the link with a fake engine)
         self.interpreter = interpreter or (
@@ -72,6 +106,7 @@ class SerialBoard:
         elif not os.path.exists(os.path.join(flash, "main.py")):
             populate_flash(flash, board)
         self.flash = os.path.abspath(flash)
+        self._rig_text = None if rig is None else json.dumps(rig)
         self.log = log  # optional binary file receiving everything the board printed
         self.pid = None
         self.proc = None
@@ -88,11 +123,18 @@ class SerialBoard:
         self._held = bytearray()
         self._hold_until = None
         self._frames = _wire.Decoder()  # tells a Ctrl-C between frames from a 0x03 inside one
+        try:
+            self.rig = check_rig(self.flash, rig) if standins else {}
+        except RigError:
+            self.close()  # the temporary flash
+            raise
 
     # ---- processes ----
 
     def _argv(self, boot):
         env = runner.environment(self.flash, self.speed)
+        if self._rig_text is not None:
+            env["TMSPIO_EMU_RIG"] = self._rig_text
         if not self.standins:
             env["MICROPYPATH"] = os.pathsep.join([".frozen", self.flash])
         if boot and not self.standins:
