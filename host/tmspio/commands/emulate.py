@@ -1,6 +1,8 @@
 """tmspio emulate: the emulated board on a pty, for tmspio run --port, mpremote or a terminal."""
 
 
+import json
+import os
 import signal
 import sys
 import threading
@@ -20,10 +22,56 @@ def add_arguments(p):
     p.add_argument("--cpython", action="store_true",
                    help="run the firmware on CPython instead of the MicroPython unix port")
     p.add_argument("--log", metavar="FILE", help="copy everything the board prints to FILE")
+    rig = p.add_argument_group(
+        "test rig (board time, cycle-exact; also TMSPIO_EMU_RIG, see docs/running.md)")
+    rig.add_argument("--trigger-every", type=float, metavar="SECONDS",
+                     help="drive trigger_in (with the board's polarity) every SECONDS of board "
+                          "time, the first SECONDS after power-up")
+    rig.add_argument("--trigger-count", type=int, metavar="N",
+                     help="stop the trigger source after N triggers (default: no end)")
+    rig.add_argument("--trigger-width", type=float, metavar="MS",
+                     help="active time of each trigger (default 1 ms)")
+    rig.add_argument("--confirm-delay", type=float, metavar="MS",
+                     help="the emulated stimulator: confirm_in repeats the trigger output of "
+                          "its loopback jumper MS later (default: the plain jumper)")
+    rig.add_argument("--rig-log", metavar="FILE",
+                     help="write every edge of the rig's pins (board cycles) to FILE as JSON "
+                          "lines")
+
+
+def rig_from_args(args):
+    """The rig dict the flags ask for, or None (TMSPIO_EMU_RIG / the board file decide)."""
+    if args.trigger_every is None:
+        for flag, value in (("--trigger-count", args.trigger_count),
+                            ("--trigger-width", args.trigger_width)):
+            if value is not None:
+                raise InputError(f"{flag} = {value}: needs --trigger-every SECONDS")
+    rig = {}
+    if args.trigger_every is not None:
+        if not args.trigger_every > 0:
+            raise InputError(f"--trigger-every = {args.trigger_every}: a number of seconds > 0")
+        src = {"period_s": args.trigger_every}
+        if args.trigger_count is not None:
+            if args.trigger_count < 1:
+                raise InputError(f"--trigger-count = {args.trigger_count}: an integer >= 1")
+            src["count"] = args.trigger_count
+        if args.trigger_width is not None:
+            if not 0 < args.trigger_width < args.trigger_every * 1000:
+                raise InputError(f"--trigger-width = {args.trigger_width}: milliseconds > 0 "
+                                 f"and below --trigger-every ({args.trigger_every * 1000:g} ms)")
+            src["width_s"] = args.trigger_width / 1000
+        rig["trigger_source"] = src
+    if args.confirm_delay is not None:
+        if not args.confirm_delay > 0:
+            raise InputError(f"--confirm-delay = {args.confirm_delay}: milliseconds > 0")
+        rig["confirm_delay_s"] = args.confirm_delay / 1000
+    if args.rig_log is not None:
+        rig["log"] = os.path.abspath(args.rig_log)
+    return rig or None
 
 
 def run(args):
-    from ..emulator.serial_board import EmulatorError, SerialBoard
+    from ..emulator.serial_board import EmulatorError, RigError, SerialBoard
 
     if args.speed != "max":
         try:
@@ -32,10 +80,15 @@ def run(args):
             ok = False
         if not ok:
             raise InputError(f"--speed = {args.speed!r}: a positive number or max")
+    rig = rig_from_args(args)
     log = open(args.log, "ab") if args.log else None
     try:
         board = SerialBoard(speed=args.speed, flash=args.flash, board=args.board,
-                            interpreter="cpython" if args.cpython else None, log=log)
+                            interpreter="cpython" if args.cpython else None, log=log, rig=rig)
+    except RigError:
+        if log:
+            log.close()
+        raise
     except EmulatorError as e:
         raise InputError(f"--board = {args.board!r}: {e}") from None
     done = threading.Event()
@@ -45,6 +98,9 @@ def run(args):
         print(f"emulated board on {board.path} (flash {board.flash}, speed {args.speed}, "
               f"{board.interpreter}); Ctrl-C to power off", file=sys.stderr,
               flush=True)
+        extra = {k: v for k, v in board.rig.items() if k != "estop_driver"}
+        if extra:
+            print(f"test rig: {json.dumps(extra, sort_keys=True)}", file=sys.stderr, flush=True)
         try:
             while not done.wait(0.5):
                 if not board.alive():
