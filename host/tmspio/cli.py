@@ -28,12 +28,25 @@ COMMANDS = {
 }
 
 
+class UsageError(Exception):
+    """A command line argparse cannot parse (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `tmspio: error:` line like every other error."""
+
+    def error(self, message):
+        verb = self.prog[len(PROG):].strip()
+        raise UsageError("%s%s (see `%s --help`)" % (verb + ": " if verb else "", message,
+                                                     self.prog))
+
+
 def _load(verb):
     return importlib.import_module(f"tmspio.commands.{COMMANDS[verb]}")
 
 
 def build_parser(verbs=None):
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Cycle-exact TMS trigger trains from a Raspberry Pi Pico, "
         "with a safety envelope, timing logs and a desktop emulator.",
@@ -62,7 +75,10 @@ def main(argv=None):
     parser = build_parser(verbs)
     try:
         args = parser.parse_args(argv)
-    except SystemExit as e:
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help, --version
         return e.code if isinstance(e.code, int) else 2
     try:
         return int(args._module.run(args) or 0)
@@ -70,9 +86,7 @@ def main(argv=None):
         print(f"{PROG}: interrupted", file=sys.stderr)
         return Interrupted.exit_code
     except TmspioError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        for finding in getattr(e, "findings", ()):
-            print(f"  {finding}", file=sys.stderr)
+        print(f"{PROG}: error: {e}", file=sys.stderr)  # findings went to stdout with the report
         return e.exit_code
     except BrokenPipeError:
         return 0

@@ -16,6 +16,7 @@ satisfied while a session is open. docs/wire-protocol.md is the protocol referen
 """
 
 import json
+import os
 import struct
 import threading
 import time
@@ -83,7 +84,9 @@ def open_port(port):
         if "exclusively lock" in text or "Resource temporarily unavailable" in text:
             raise LinkError(f"port {port} is in use by another program (a second tmspio, "
                             "mpremote or a terminal); close it and retry") from None
-        raise LinkError(f"cannot open port {port}: {text}") from None
+        code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+        reason = os.strerror(code) if code is not None else text  # not pyserial's repetition
+        raise LinkError(f"cannot open port {port}: {reason}") from None
     except ValueError as e:
         raise LinkError(f"cannot open port {port}: {e}") from None
     return ser

@@ -367,7 +367,7 @@ def declared_intensity(protocol, percent=None, reference=None):
     if reference is None:
         reference = protocol.intensity.reference if protocol.intensity else "RMT"
     if not 0 < percent <= 300:
-        raise InputError("--intensity = %s: a percentage above 0 and at most 300" % percent)
+        raise InputError("--intensity = %g: a percentage above 0 and at most 300" % percent)
     if reference not in ("RMT", "AMT"):
         raise InputError("--reference = %r: RMT or AMT" % reference)
     return Declared(percent, reference)

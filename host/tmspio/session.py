@@ -31,11 +31,12 @@ def prepare(protocol_name, intensity=None, stimulator=None, override=None):
     declared = safety.declared_intensity(protocol, intensity)
     findings = safety.check(protocol, declared, stimulator)
     reason = safety.enforce(findings, override, protocol.name)
-    source = _source_path(protocol_name)
+    source = source_path(protocol_name)
     return protocol, declared, findings, reason, source
 
 
-def _source_path(name):
+def source_path(name):
+    """Absolute path of a protocol file, or the library file of a library name."""
     if os.path.exists(name):
         return os.path.abspath(name)
     from .protocols import library
@@ -85,6 +86,13 @@ class Run:
                              f"({info.get('board')}); it runs in real time")
         if emulated and self.speed is None:
             self.speed = "unknown"
+        state = self.link.status().get("state")
+        if state in ("armed", "running"):
+            # An earlier host died without stopping it (a run that lost its host stops on the
+            # heartbeat, unless the heartbeat was off); never load over it.
+            raise SessionError(f"the board on {self.link.port} is {state} from an earlier "
+                               "session; wait for it to finish or reset the board (replug it, "
+                               "or restart `tmspio emulate`)")
         os.makedirs(self.out_dir, exist_ok=True)
         for name in (logs.EVENTS, logs.PULSES, logs.BIDS_TSV, logs.BIDS_JSON, logs.SUMMARY):
             path = os.path.join(self.out_dir, name)

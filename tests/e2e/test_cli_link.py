@@ -21,7 +21,27 @@ def test_safety_refusal_comes_before_any_port_is_opened(capsys):
 def test_unknown_port_after_a_passing_envelope(capsys):
     rc, out, err = _run(capsys, "run", "itbs", "--port", "/dev/tmspio-no-such-port")
     assert rc == 1
-    assert err.startswith("tmspio: error: cannot open port /dev/tmspio-no-such-port: ")
+    assert err == ("tmspio: error: cannot open port /dev/tmspio-no-such-port: No such file or "
+                   "directory\n")
+
+
+def test_a_port_in_use_is_named(capsys):
+    import os
+
+    import serial
+
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+    holder = serial.Serial(name, exclusive=True)  # another program holds the port
+    try:
+        rc, out, err = _run(capsys, "run", "itbs", "--port", name)
+    finally:
+        holder.close()
+        os.close(master)
+        os.close(slave)
+    assert rc == 1
+    assert err == (f"tmspio: error: port {name} is in use by another program (a second tmspio, "
+                   "mpremote or a terminal); close it and retry\n")
 
 
 @pytest.mark.parametrize("speed", ["0", "-1", "fast"])

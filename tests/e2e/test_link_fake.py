@@ -269,3 +269,19 @@ def test_a_board_that_restarts_mid_run_is_reported(slow_board):
                            r"send hello first\)"):
             b.wait(timeout=20)
     assert slow_board.resets == 1
+
+
+def test_run_refuses_a_board_still_running_an_earlier_session(slow_board, tmp_path, capsys):
+    # an earlier host left a run going with the heartbeat off (killed, not stopped)
+    with link.connect(slow_board.path, hello_timeout=10) as b:
+        b.load(_program(100))
+        b.run(heartbeat_ms=0)
+        assert b.status()["state"] == "running"
+    out = tmp_path / "run"
+    rc = cli.main(["run", "itbs", "--port", slow_board.path, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err == (f"tmspio: error: the board on {slow_board.path} is running from an earlier "
+                   "session; wait for it to finish or reset the board (replug it, or restart "
+                   "`tmspio emulate`)\n")
+    assert not out.exists()  # nothing loaded, nothing logged

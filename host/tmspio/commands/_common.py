@@ -27,6 +27,22 @@ def number(option, text, what):
     return value
 
 
+def add_safety_arguments(parser):
+    """The envelope inputs, identical for check and run."""
+    parser.add_argument("--intensity", metavar="PCT",
+                        help="declared intensity in %% of motor threshold "
+                        "(default: the protocol's declaration)")
+    parser.add_argument("--reference", choices=("RMT", "AMT"),
+                        help="threshold the intensity refers to (default: the protocol's, "
+                        "else RMT)")
+    parser.add_argument("--stimulator", metavar="NAME",
+                        help="stimulator profile (tmspio stimulators; default: the protocol's, "
+                        "else generic-ttl)")
+    parser.add_argument("--override", metavar="REASON",
+                        help="accept the envelope's refusals with this written reason (run "
+                        "logs it with the session)")
+
+
 def print_json(obj):
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")

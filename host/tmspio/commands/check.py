@@ -3,7 +3,7 @@
 from .. import safety
 from ..errors import InputError
 from ..protocols import resolve
-from ._common import number, print_json
+from ._common import add_safety_arguments, number, print_json
 
 HELP = "check a protocol against the safety envelope at a declared intensity"
 
@@ -11,22 +11,12 @@ HELP = "check a protocol against the safety envelope at a declared intensity"
 def add_arguments(parser):
     parser.add_argument("protocol", metavar="PROTOCOL|FILE",
                         help="library name (tmspio protocols) or a .toml/.json file")
-    parser.add_argument("--intensity", metavar="PCT",
-                        help="declared intensity in %% of motor threshold "
-                        "(default: the protocol's declaration)")
-    parser.add_argument("--reference", choices=("RMT", "AMT"),
-                        help="threshold the intensity refers to (default: the protocol's, "
-                        "else RMT)")
-    parser.add_argument("--stimulator", metavar="NAME",
-                        help="stimulator profile (tmspio stimulators; default: the protocol's, "
-                        "else generic-ttl)")
-    parser.add_argument("--override", metavar="REASON",
-                        help="run despite refusals; the written reason goes into the session log")
+    add_safety_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
 
 
 def evaluate(args):
-    """(protocol, declared, stimulator id, findings, override reason or None) - used by run."""
+    """(protocol, declared, stimulator id, findings); run uses it too."""
     protocol = resolve(args.protocol)
     percent = None
     if args.reference and args.intensity is None:
@@ -40,23 +30,40 @@ def evaluate(args):
     return protocol, declared, stim, findings
 
 
+def verdict(findings, override):
+    bad = safety.refused(findings)
+    if not bad:
+        return "PASS"
+    return "REFUSED, OVERRIDDEN" if override and override.strip() else "REFUSED"
+
+
+def print_report(protocol, declared, stim, findings, override):
+    """The verdict line and every rule's finding (stdout; the error line alone goes to stderr)."""
+    warns = sum(1 for f in findings if f.outcome == safety.WARN)
+    print("%s at %s on %s: %s (%d rules, %d refused, %d warnings)" % (
+        protocol.name, declared, stim, verdict(findings, override), len(findings),
+        len(safety.refused(findings)), warns))
+    for f in findings:
+        print("  %s" % f)
+
+
 def run(args):
     protocol, declared, stim, findings = evaluate(args)
-    bad = safety.refused(findings)
-    verdict = "REFUSED" if bad else "PASS"
-    if bad and args.override:
-        verdict = "REFUSED, OVERRIDDEN"
     if args.json:
+        bad = safety.refused(findings)
         print_json({"protocol": protocol.name, "intensity": str(declared), "stimulator": stim,
-                    "verdict": verdict, "override": args.override if bad else None,
+                    "verdict": verdict(findings, args.override),
+                    "override": args.override if bad else None,
                     "findings": [f.as_dict() for f in findings]})
     else:
-        warns = sum(1 for f in findings if f.outcome == safety.WARN)
-        print("%s at %s on %s: %s (%d rules, %d refused, %d warnings)" % (
-            protocol.name, declared, stim, verdict, len(findings), len(bad), warns))
-        for f in findings:
-            print("  %s" % f)
-    reason = safety.enforce(findings, args.override, protocol.name)
-    if reason is not None and not args.json:
-        print("OVERRIDDEN by the operator: %s" % reason)
+        print_report(protocol, declared, stim, findings, args.override)
+    enforce(protocol, findings, args.override, announce=not args.json)
     return 0
+
+
+def enforce(protocol, findings, override, announce=True):
+    """safety.enforce (raises SafetyRefused, exit 3); an accepted override is announced."""
+    reason = safety.enforce(findings, override, protocol.name)
+    if reason is not None and announce:
+        print("OVERRIDDEN by the operator: %s" % reason)
+    return reason

@@ -4,21 +4,20 @@ import os
 
 from .. import plot, session
 from ..errors import InputError
+from . import check
+from ._common import add_safety_arguments
 
 HELP = "run a protocol on the board (or --emulator) and log every pulse's timing"
 
 
 def add_arguments(p):
-    p.add_argument("protocol", help="library name (tmspio protocols) or a .toml/.json file")
+    p.add_argument("protocol", metavar="PROTOCOL|FILE",
+                   help="library name (tmspio protocols) or a .toml/.json file")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--port", help="serial port or URL (default: the one Pico attached)")
     where.add_argument("--emulator", action="store_true",
                        help="run on the emulated board (no hardware)")
-    p.add_argument("--intensity", type=float, metavar="PCT",
-                   help="declared intensity in %% of motor threshold (default: the file's)")
-    p.add_argument("--stimulator", metavar="NAME", help="stimulator profile (tmspio stimulators)")
-    p.add_argument("--override", metavar="REASON",
-                   help="run even if the safety envelope refuses; the reason is logged")
+    add_safety_arguments(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<protocol>-<UTC>)")
     p.add_argument("--speed", metavar="X",
                    help="emulated board only: emulated/real time ratio, or max (default: max "
@@ -42,8 +41,10 @@ def _speed(args):
 
 def run(args):
     speed = _speed(args)
-    protocol, declared, findings, override, source = session.prepare(
-        args.protocol, args.intensity, args.stimulator, args.override)
+    protocol, declared, stim, findings = check.evaluate(args)
+    check.print_report(protocol, declared, stim, findings, args.override)
+    override = check.enforce(protocol, findings, args.override)
+    source = session.source_path(args.protocol)
     out = args.out or os.path.join("runs", f"{protocol.name}-{session._utc()[:19]}".replace(
         ":", ""))
     link, board = session.open_board(args.port, args.emulator, speed)

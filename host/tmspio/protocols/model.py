@@ -82,7 +82,7 @@ class Jitter(Strict):
     """Each instance of the interval is drawn uniformly from [lo, hi] (1 ns grid), seeded."""
 
     uniform: tuple[Interval, Interval] = Field(description="[lowest, highest] interval")
-    seed: int = Field(ge=0, le=2**63 - 1,
+    seed: int = Field(ge=0, le=2**63 - 1, strict=True,
                       description="random.Random seed; drawn values are logged")
 
     @model_validator(mode="after")
@@ -123,11 +123,11 @@ def highest(interval):
 
 class Timing(Strict):
     inter_pulse_interval: IntervalOrJitter | None = None
-    pulses_in_burst: int = Field(1, ge=1)
+    pulses_in_burst: int = Field(1, ge=1, strict=True)
     inter_burst_interval: IntervalOrJitter | None = None
-    bursts_in_train: int = Field(1, ge=1)
+    bursts_in_train: int = Field(1, ge=1, strict=True)
     inter_train_interval: IntervalOrJitter | None = None
-    trains_in_protocol: int = Field(1, ge=1)
+    trains_in_protocol: int = Field(1, ge=1, strict=True)
 
     @model_validator(mode="after")
     def _intervals_match_counts(self):
@@ -200,7 +200,8 @@ class Start(Strict):
 
 
 class Intensity(Strict):
-    percent: float = Field(gt=0, le=300, description="percent of the motor threshold")
+    percent: float = Field(gt=0, le=300, strict=True,
+                           description="percent of the motor threshold")
     reference: Literal["RMT", "AMT"] = Field(
         description="RMT = resting, AMT = active motor threshold")
 
