@@ -250,34 +250,39 @@ class _DelayLine:
     """The emulated stimulator's trigger-out: `dst` repeats pad `src` `delay` cycles later."""
 
     def __init__(self, board, src, dst, delay):
-        self.board, self.dst, self.delay = board, dst, delay
         board.drive(dst, board.level(src))
-        board.watch_edges(src, self._edge)
-
-    def _edge(self, pin, cycle):
-        self.board.drive(self.dst, self.board.level(pin), at=cycle + self.delay)
+        # One watch per edge direction: the level comes with the edge, never read late.
+        board.watch_edges(src, lambda pin, cycle: board.drive(dst, 1, at=cycle + delay),
+                          falling=False)
+        board.watch_edges(src, lambda pin, cycle: board.drive(dst, 0, at=cycle + delay),
+                          rising=False)
 
 
 class _RigLog:
     """One JSON line per edge of the rig's pads (trigger outputs, trigger_in, confirm_in,
-    estop) in board cycles: what the rig drove and what the firmware answered."""
+    estop) in board cycles: what the rig drove and what the firmware answered. Rewritten at
+    every power-up of the emulated board."""
 
     def __init__(self, board, cfg, path):
         pins = cfg["pins"]
-        self.board = board
-        self.roles = {}
+        roles = {}
         for i in range(len(pins["trigger"])):
-            self.roles[pins["trigger"][i]] = "trigger[%d]" % i
+            roles[pins["trigger"][i]] = "trigger[%d]" % i
         for role in ("trigger_in", "confirm_in", "estop"):
-            self.roles[pins[role]] = role
+            roles[pins[role]] = role
         self.file = open(path, "w")
-        for pin in self.roles:
-            board.watch_edges(pin, self._edge)
+        for pin in roles:
+            board.watch_edges(pin, self._writer(pin, roles[pin], 1), falling=False)
+            board.watch_edges(pin, self._writer(pin, roles[pin], 0), rising=False)
 
-    def _edge(self, pin, cycle):
-        self.file.write('{"cycle": %d, "pin": %d, "role": "%s", "level": %d}\n' % (
-            cycle, pin, self.roles[pin], self.board.level(pin)))
-        self.file.flush()
+    def _writer(self, pin, role, level):
+        tail = ', "pin": %d, "role": "%s", "level": %d}\n' % (pin, role, level)
+
+        def write(pin, cycle):
+            self.file.write('{"cycle": %d' % cycle + tail)
+            self.file.flush()
+
+        return write
 
 
 DEFAULT_SYSCLK = 125000000  # the rp2 port's clk_sys on RP2040 after power-up
