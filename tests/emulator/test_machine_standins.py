@@ -281,3 +281,19 @@ def test_hard_handlers_do_not_nest(board):
     emutime.sleep_us(100)
     assert seen == [("in", a, start + 100), ("out", a, start + 1100),
                     ("in", b, start + 1100), ("out", b, start + 2100)]
+
+
+@pytest.mark.parametrize("call", [
+    lambda: Pin(2), lambda: machine.mem32[0x50200000], lambda: rp2.PIO(0),
+    lambda: rp2.StateMachine(0), lambda: rp2.DMA(), lambda: machine.WDT(timeout=100),
+])
+def test_stand_ins_refuse_a_board_that_is_not_an_rp2040(board, call):
+    board.chip = "rp2350"  # Board() refuses it; the stand-ins carry no RP2350 register map
+    with pytest.raises(EmulatorError, match="^machine/rp2 stand-ins: chip 'rp2350' is not "
+                                            "modelled; allowed: 'rp2040'$"):
+        call()
+
+
+def test_pio_pin_arguments_beyond_gpio29_are_refused(board):
+    with pytest.raises(ValueError, match=r"^in_base: GPIO 30 does not exist \(allowed 0..29\)$"):
+        rp2.StateMachine(0, _spin, in_base=30)

@@ -9,6 +9,7 @@ import pytest
 from tmspio.emulator import ACCESS_CYCLES, Board, EmulatorError, machine, rp2
 from tmspio.emulator.mpy import softirq
 from tmspio.emulator.mpy import time as emutime
+from tmspio.emulator.mpy.emuboard import BUS_CYCLES
 
 PIO0 = 0x50200000
 PIO1 = 0x50300000
@@ -291,3 +292,36 @@ def test_a_program_list_from_another_board_is_loaded_again(board):
     rp2.PIO(0).add_program(program(1))  # takes slot 31 on the new board
     rp2.StateMachine(0, a)
     assert a[1] == 27 and other.pio[0].mem[27:31] == [0xA042] * 4
+
+
+@rp2.asm_pio(set_init=OUT_HIGH)
+def hold_high():
+    wrap_target()
+    nop()
+    wrap()
+
+
+def test_init_hands_a_driven_pad_to_the_pio_without_a_glitch(board):
+    # GPIO4 is driven high by SIO; the SM takes it over with set_init=OUT_HIGH. On the chip
+    # the forced SET PINS/PINDIRS reach the PIO output register long before FUNCSEL switches,
+    # so the pad never drops. (With all writes of init() in one cycle the pad read the PIO's
+    # stale output register for one cycle: a 1-0-1 glitch.)
+    machine.Pin(4, machine.Pin.OUT, value=1)
+    high = board.trace(4)
+    rp2.StateMachine(0, hold_high, set_base=4)
+    board.advance(10)
+    assert board.read32(IO_BANK0 + 8 * 4 + 4) & 0x1F == 6  # FUNCSEL = PIO0
+    assert board.trace(4) == high
+    assert board.level(4) == 1
+
+
+def test_a_calls_accesses_are_bus_cycles_apart_and_the_call_costs_access_cycles(board):
+    start = board.cycle
+    machine.Pin(4, machine.Pin.OUT, value=1)
+    # SIO OUT_SET, OE_SET, pads read + XOR write, FUNCSEL (the pad goes high), pads read + XOR
+    # write for the pulls: 7 accesses, each BUS_CYCLES, then the call's overhead.
+    assert board.trace(4)[1:] == [(start + 4 * BUS_CYCLES, 1)]
+    assert board.cycle - start == ACCESS_CYCLES + 6 * BUS_CYCLES
+    start = board.cycle
+    machine.mem32[PIO0]  # one access: ACCESS_CYCLES in all
+    assert board.cycle - start == ACCESS_CYCLES

@@ -24,11 +24,15 @@ except ImportError:
     from pioblock import PIOBlock
     from piosim import DEP_PINS, INF
 
-__all__ = ["ACCESS_CYCLES", "Board", "BoardReset", "EmulatorError", "NUM_GPIO", "current"]
+__all__ = ["ACCESS_CYCLES", "BUS_CYCLES", "Board", "BoardReset", "EmulatorError", "NUM_GPIO", "current"]
 
-# CPU cycles the stand-ins charge per register access: a modelling choice (1 us at 125 MHz),
-# not a measurement of MicroPython's real cost per mem32 access (UNVERIFIED).
+# CPU time the stand-ins charge (cpubus.py): a call making one register access (mem32,
+# Pin.value) costs ACCESS_CYCLES, a modelling choice (1 us at 125 MHz), not a measurement of
+# MicroPython's real cost (UNVERIFIED); each register access of a call takes BUS_CYCLES, so the
+# writes of one call land in order, cycles apart (2 = a Cortex-M0+ LDR/STR; the C code between
+# accesses is not counted: a lower bound [modelling choice]).
 ACCESS_CYCLES = 125
+BUS_CYCLES = 2
 PIO_BASES = (0x50200000, 0x50300000)
 DMA_BASE = 0x50000000
 

@@ -9,15 +9,24 @@ soft-IRQ queue (depth 8, dropped when full, as mp_irq_handler does on rp2).
 """
 
 try:
-    from . import emuboard, machinepin, softirq
+    from . import machinepin, softirq
     from . import time as _time
+    from .cpubus import board as _board
+    from .cpubus import charge as _charge
+    from .cpubus import rd as _rd
+    from .cpubus import register_access as _register_access
+    from .cpubus import wr as _wr
     from .emuerror import BoardReset, EmulatorError
 except ImportError:
     import time as _time
 
-    import emuboard
     import machinepin
     import softirq
+    from cpubus import board as _board
+    from cpubus import charge as _charge
+    from cpubus import rd as _rd
+    from cpubus import register_access as _register_access
+    from cpubus import wr as _wr
     from emuerror import BoardReset, EmulatorError
 
 Pin = machinepin.Pin
@@ -30,23 +39,6 @@ WDT_TIMEOUT_MAX = 8388  # ms (ports/rp2/machine_wdt.c)
 _XOSC_KHZ = 12000
 _VCO_MIN_KHZ = 750000
 _VCO_MAX_KHZ = 1600000
-
-
-def _board():
-    return emuboard.current()
-
-
-def _rd(board, addr):
-    return board.read32(addr) & 0xFFFFFFFF
-
-
-def _wr(board, addr, value):
-    board.write32(addr, value & 0xFFFFFFFF)
-
-
-def _charge(board):
-    """CPU time of one call into the port (emuboard.ACCESS_CYCLES per stand-in call)."""
-    board.cpu(emuboard.ACCESS_CYCLES)
 
 
 def disable_irq():
@@ -201,11 +193,13 @@ class WDT:
         board = _board()
         # The watchdog counts microsecond ticks from clk_ref, not sysclk cycles.
         board.watchdog_start(max(1, _time.cycles_for_us(timeout * 1000, board)))
+        _register_access(board)
         _charge(board)
 
     def feed(self):
         board = _board()
         board.watchdog_feed()
+        _register_access(board)
         _charge(board)
 
 

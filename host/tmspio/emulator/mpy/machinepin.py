@@ -5,58 +5,27 @@ do it; Pin.irq through the board's edge watcher, dispatched as mp_irq_handler do
 """
 
 try:
-    from . import emuboard, softirq
+    from . import rp2regs as regs
+    from . import softirq
+    from .cpubus import board as _board
+    from .cpubus import charge as _charge
+    from .cpubus import rd as _rd
+    from .cpubus import wr as _wr
 except ImportError:
-    import emuboard
+    import rp2regs as regs
     import softirq
+    from cpubus import board as _board
+    from cpubus import charge as _charge
+    from cpubus import rd as _rd
+    from cpubus import wr as _wr
 
-SIO_BASE = 0xD0000000
-SIO_GPIO_IN = 0x004
-SIO_GPIO_OUT = 0x010
-SIO_GPIO_OUT_SET = 0x014
-SIO_GPIO_OUT_CLR = 0x018
-SIO_GPIO_OUT_XOR = 0x01C
-SIO_GPIO_OE = 0x020
-SIO_GPIO_OE_SET = 0x024
-SIO_GPIO_OE_CLR = 0x028
-IO_BANK0 = {"rp2040": 0x40014000, "rp2350": 0x40028000}
-PADS_BANK0 = {"rp2040": 0x4001C000, "rp2350": 0x40038000}
-XOR_ALIAS = 0x1000
-CLR_ALIAS = 0x3000
-PADS_PDE = 1 << 2
-PADS_PUE = 1 << 3
-PADS_IE = 1 << 6
-PADS_OD = 1 << 7
-PADS_ISO = 1 << 8
-FUNCSEL_MASK = 0x1F
-GPIO_FUNC_SIO = 5
+SIO_BASE = regs.SIO_BASE
+GPIO_FUNC_SIO = regs.GPIO_FUNC_SIO
+# machine_pin.c's ALT_* constants of the RP2040 build
+_ALT_FUNCTIONS = {"ALT_SPI": 1, "ALT_UART": 2, "ALT_I2C": 3, "ALT_PWM": 4, "ALT_SIO": 5,
+                  "ALT_PIO0": 6, "ALT_PIO1": 7, "ALT_GPCK": 8, "ALT_USB": 9}
 
 _UNSET = object()
-
-
-def _board():
-    return emuboard.current()
-
-
-def _chip(board):
-    return board.chip
-
-
-def _rd(board, addr):
-    return board.read32(addr) & 0xFFFFFFFF
-
-
-def _wr(board, addr, value):
-    board.write32(addr, value & 0xFFFFFFFF)
-
-
-def _charge(board):
-    """CPU time of one call into the port (emuboard.ACCESS_CYCLES per stand-in call)."""
-    board.cpu(emuboard.ACCESS_CYCLES)
-
-
-def _num_gpios(board):
-    return getattr(board, "num_gpios", 30)
 
 
 # ---- per-board software state (open-drain mask, IRQ objects) ------------------------------
@@ -96,66 +65,55 @@ def soft_reset_state():
 # ---- pico-sdk gpio helpers on the bus ----------------------------------------------------------
 
 
-def _pads(board, gpio):
-    return PADS_BANK0[_chip(board)] + 4 + 4 * gpio
+def _pads(gpio):
+    return regs.PADS_BANK0 + 4 + 4 * gpio
 
 
-def _io_ctrl(board, gpio):
-    return IO_BANK0[_chip(board)] + 8 * gpio + 4
+def _io_ctrl(gpio):
+    return regs.IO_BANK0 + 8 * gpio + 4
 
 
 def _write_masked(board, addr, values, mask):
     """hw_write_masked: XOR-alias write of the bits that differ."""
-    _wr(board, addr + XOR_ALIAS, (_rd(board, addr) ^ values) & mask)
+    _wr(board, addr + regs.XOR_ALIAS, (_rd(board, addr) ^ values) & mask)
 
 
 def gpio_set_function(board, gpio, func):
-    pads = _pads(board, gpio)
-    _write_masked(board, pads, PADS_IE, PADS_IE | PADS_OD)
-    _wr(board, _io_ctrl(board, gpio), func)
-    if _chip(board) == "rp2350":
-        _wr(board, pads + CLR_ALIAS, PADS_ISO)
+    """pico-sdk gpio_set_function: pad IE on and OD off, then FUNCSEL."""
+    _write_masked(board, _pads(gpio), regs.PADS_IE, regs.PADS_IE | regs.PADS_OD)
+    _wr(board, _io_ctrl(gpio), func)
 
 
 def _gpio_get_function(board, gpio):
-    return _rd(board, _io_ctrl(board, gpio)) & FUNCSEL_MASK
+    return _rd(board, _io_ctrl(gpio)) & regs.FUNCSEL_MASK
 
 
 def _gpio_set_dir(board, gpio, out):
-    _wr(board, SIO_BASE + (SIO_GPIO_OE_SET if out else SIO_GPIO_OE_CLR), 1 << gpio)
+    _wr(board, SIO_BASE + (regs.SIO_GPIO_OE_SET if out else regs.SIO_GPIO_OE_CLR), 1 << gpio)
 
 
 def _gpio_put(board, gpio, value):
-    _wr(board, SIO_BASE + (SIO_GPIO_OUT_SET if value else SIO_GPIO_OUT_CLR), 1 << gpio)
+    _wr(board, SIO_BASE + (regs.SIO_GPIO_OUT_SET if value else regs.SIO_GPIO_OUT_CLR), 1 << gpio)
 
 
 def _gpio_get(board, gpio):
-    return (_rd(board, SIO_BASE + SIO_GPIO_IN) >> gpio) & 1
+    return (_rd(board, SIO_BASE + regs.SIO_GPIO_IN) >> gpio) & 1
 
 
 def _gpio_is_dir_out(board, gpio):
-    return (_rd(board, SIO_BASE + SIO_GPIO_OE) >> gpio) & 1
+    return (_rd(board, SIO_BASE + regs.SIO_GPIO_OE) >> gpio) & 1
 
 
 def _gpio_set_pulls(board, gpio, up, down):
     _write_masked(
         board,
-        _pads(board, gpio),
-        (PADS_PUE if up else 0) | (PADS_PDE if down else 0),
-        PADS_PUE | PADS_PDE,
+        _pads(gpio),
+        (regs.PADS_PUE if up else 0) | (regs.PADS_PDE if down else 0),
+        regs.PADS_PUE | regs.PADS_PDE,
     )
 
 
 # ---- Pin ---------------------------------------------------------------------------------------
-
-
-def _alt_functions(chip):
-    if chip == "rp2350":
-        return {"ALT_SPI": 1, "ALT_UART": 2, "ALT_I2C": 3, "ALT_PWM": 4, "ALT_SIO": 5,
-                "ALT_PIO0": 6, "ALT_PIO1": 7, "ALT_PIO2": 8, "ALT_GPCK": 9, "ALT_USB": 10,
-                "ALT_HSTX": 0, "ALT_XIP_CS1": 9, "ALT_CORESIGHT_TRACE": 9, "ALT_UART_AUX": 11}
-    return {"ALT_SPI": 1, "ALT_UART": 2, "ALT_I2C": 3, "ALT_PWM": 4, "ALT_SIO": 5,
-            "ALT_PIO0": 6, "ALT_PIO1": 7, "ALT_GPCK": 8, "ALT_USB": 9}
 
 
 def pin_id(id):
@@ -163,7 +121,7 @@ def pin_id(id):
     if isinstance(id, Pin):
         return id._id
     if isinstance(id, int) and not isinstance(id, bool):
-        if 0 <= id < _num_gpios(board):
+        if 0 <= id < regs.NUM_GPIOS:
             return id
         raise ValueError("invalid pin")
     if isinstance(id, str):
@@ -174,7 +132,7 @@ def pin_id(id):
             return led
         raise ValueError(
             "unknown named pin {!r}: the emulated board knows GPIO0..GPIO{}{}".format(
-                id, _num_gpios(board) - 1, " and LED" if led is not None else ""
+                id, regs.NUM_GPIOS - 1, " and LED" if led is not None else ""
             )
         )
     raise TypeError("expecting a pin")
@@ -228,14 +186,14 @@ class Pin:
         else:
             mode = "ALT"
         text = "Pin(GPIO%d, mode=%s" % (self._id, mode)
-        pads = _rd(board, _pads(board, self._id))
-        if pads & PADS_PUE:
+        pads = _rd(board, _pads(self._id))
+        if pads & regs.PADS_PUE:
             text += ", pull=PULL_UP"
-        if pads & PADS_PDE:
-            text += "|PULL_DOWN" if pads & PADS_PUE else ", pull=PULL_DOWN"
+        if pads & regs.PADS_PDE:
+            text += "|PULL_DOWN" if pads & regs.PADS_PUE else ", pull=PULL_DOWN"
         if func != GPIO_FUNC_SIO:
             name = None
-            for key, value in _alt_functions(_chip(board)).items():
+            for key, value in _ALT_FUNCTIONS.items():
                 if value == func and name is None:
                     name = key
             text += ", alt=%s" % name if name else ", alt=%d" % func
@@ -274,7 +232,7 @@ class Pin:
                 st.open_drain |= bit
                 gpio_set_function(board, gpio, GPIO_FUNC_SIO)
             else:
-                if alt not in _alt_functions(_chip(board)).values():
+                if alt not in _ALT_FUNCTIONS.values():
                     raise ValueError("invalid pin af: %d" % alt)
                 gpio_set_function(board, gpio, alt)
                 st.open_drain &= ~bit
@@ -317,7 +275,7 @@ class Pin:
         if _state().open_drain & (1 << self._id):
             _gpio_set_dir(board, self._id, not _gpio_is_dir_out(board, self._id))
         else:
-            _wr(board, SIO_BASE + SIO_GPIO_OUT_XOR, 1 << self._id)
+            _wr(board, SIO_BASE + regs.SIO_GPIO_OUT_XOR, 1 << self._id)
         _charge(board)
 
     def irq(self, handler=_UNSET, trigger=_UNSET, hard=_UNSET):
@@ -352,9 +310,7 @@ class Pin:
         return irq
 
 
-# Class constants of the RP2040 build (the only chip the board models); set here without
-# creating a board at import time.
-for _name, _value in _alt_functions("rp2040").items():
+for _name, _value in _ALT_FUNCTIONS.items():
     setattr(Pin, _name, _value)
 
 

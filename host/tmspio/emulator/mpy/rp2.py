@@ -22,7 +22,7 @@ here they return this state machine's values.
 """
 
 try:
-    from . import pioasm, rp2dma, softirq
+    from . import machinepin, pioasm, rp2dma, softirq
     from . import rp2regs as regs
     from .rp2bus import (
         _ENOMEM,
@@ -31,14 +31,16 @@ try:
         EmulatorError,
         _board,
         _charge,
-        _chip,
+        _peek,
         _pin_number,
+        _poke,
         _rd,
         _state,
         _states,
         _wr,
     )
 except ImportError:
+    import machinepin
     import pioasm
     import rp2dma
     import rp2regs as regs
@@ -50,8 +52,9 @@ except ImportError:
         EmulatorError,
         _board,
         _charge,
-        _chip,
+        _peek,
         _pin_number,
+        _poke,
         _rd,
         _state,
         _states,
@@ -77,13 +80,13 @@ def soft_reset():
     for sm_id in range(len(st.initial_pc)):
         if st.claimed & (1 << sm_id):
             pio_base = regs.PIO_BASES[sm_id // 4]
-            _wr(board, pio_base + regs.CTRL, _rd(board, pio_base + regs.CTRL) & ~(1 << (sm_id % 4)))
+            ctrl = _peek(board, pio_base + regs.CTRL)
+            _poke(board, pio_base + regs.CTRL, ctrl & ~(1 << (sm_id % 4)))
     # The soft reset's gc_sweep_all runs every DMA object's finaliser, DMA.close(): the
     # channel is reset and aborted, so no transfer outlives the program that set it up.
-    chip = _chip(board)
-    for channel in range(regs.DMA_CHANNELS[chip]):
+    for channel in range(regs.DMA_CHANNELS):
         if st.dma_claimed & (1 << channel):
-            rp2dma.close_channel(board, chip, channel)
+            rp2dma.close_channel(board, channel, timed=False)
     _states[0] = None
 
 
@@ -107,8 +110,7 @@ def _make_pio_isr(st, index):
             return  # stale hook of a state that a soft reset dropped
         board = st.board
         base = regs.PIO_BASES[index]
-        chip = _chip(board)
-        ints = _rd(board, base + regs.IRQ0_INTS[chip])
+        ints = _rd(board, base + regs.IRQ0_INTS)
         # Acknowledge SM0-3 flags enabled on IRQ0 before calling any handler (rp2_pio.c).
         _wr(board, base + regs.IRQ_REG, ints >> 8)
         irq = st.pio_irq[index]
@@ -143,7 +145,8 @@ class PIO:
     IRQ_SM3 = 0x800
 
     def __init__(self, id):
-        if not isinstance(id, int) or not 0 <= id < regs.NUM_PIOS[_chip(_board())]:
+        _board()
+        if not isinstance(id, int) or not 0 <= id < regs.NUM_PIOS:
             raise ValueError("invalid PIO")
         self._index = id
         self._base = regs.PIO_BASES[id]
@@ -218,7 +221,7 @@ class PIO:
         if irq._handler is not None:
             board = st.board
             _hook_pio_irq(st, self._index)
-            _wr(board, self._base + regs.IRQ0_INTE[_chip(board)], irq._trigger)
+            _wr(board, self._base + regs.IRQ0_INTE, irq._trigger)
         return irq
 
 
@@ -340,7 +343,6 @@ class StateMachine:
     ):
         st = _state()
         board = st.board
-        chip = _chip(board)
         _prog_data(prog)
         offset = _offset_here(st, prog, self._pio)
         if offset < 0:
@@ -371,7 +373,6 @@ class StateMachine:
         set_cfg = _pin_group("set", prog[pioasm.PROG_SET_PINS], set_base)
         if set_cfg is not None:
             pinctrl = (pinctrl & ~0x1C0003E0) | (set_cfg[1] << 26) | (set_cfg[0] << 5)
-        jmp = -1
         if jmp_pin is not None:
             jmp = _pin_number(jmp_pin, "jmp_pin")
             execctrl = (execctrl & ~(0x1F << 24)) | ((jmp & 0x1F) << 24)
@@ -397,16 +398,9 @@ class StateMachine:
             shiftctrl = (shiftctrl & ~(((1 << width) - 1) << lsb)) | (value << lsb)
         self._write_config(board, clkdiv, execctrl, shiftctrl, pinctrl)
 
-        if out_cfg is not None:
-            self._init_gpio(board, chip, out_cfg)
-        if set_cfg is not None:
-            self._init_gpio(board, chip, set_cfg)
-        if chip == "rp2350" and jmp >= 0:
-            pads = regs.PADS_BANK0[chip] + 4 + 4 * jmp
-            if _rd(board, pads) & regs.PADS_ISO:
-                _gpio_set_function(board, chip, jmp, regs.GPIO_FUNC_PIO0 + self._pio)
-        if side_cfg is not None:
-            self._init_gpio(board, chip, side_cfg)
+        for cfg in (out_cfg, set_cfg, side_cfg):
+            if cfg is not None:
+                self._init_gpio(board, cfg)
         _charge(board)
 
     def _write_config(self, board, clkdiv, execctrl, shiftctrl, pinctrl):
@@ -421,7 +415,7 @@ class StateMachine:
         ctrl = (ctrl & ~(1 << self._sm)) | ((1 if enabled else 0) << self._sm)
         _wr(board, self._base + regs.CTRL, ctrl)
 
-    def _init_gpio(self, board, chip, cfg):
+    def _init_gpio(self, board, cfg):
         """asm_pio_init_gpio: levels, then directions, by forced SET instructions; FUNCSEL."""
         base, count, pindirs, pinvals = cfg
         pinmask = _rotl(~(-1 << count) & 0xFFFFFFFF, base)
@@ -429,7 +423,7 @@ class StateMachine:
         self._force_pins(board, 0xE080, _rotl(pindirs, base), pinmask)  # set pindirs, v
         for i in range(32):
             if pinmask & (1 << i):
-                _gpio_set_function(board, chip, i, regs.GPIO_FUNC_PIO0 + self._pio)
+                machinepin.gpio_set_function(board, i, regs.GPIO_FUNC_PIO0 + self._pio)
 
     def _force_pins(self, board, set_instr, values, mask):
         """pio_sm_set_pins_with_mask / pio_sm_set_pindirs_with_mask (pico-sdk pio.c)."""
@@ -469,11 +463,11 @@ class StateMachine:
         _wr(board, self._smbase + regs.INSTR, instr)
         _charge(board)
 
-    def _rx_empty(self, board):
-        return (_rd(board, self._base + regs.FSTAT) >> (8 + self._sm)) & 1
+    def _rx_empty(self, board, read=_rd):
+        return (read(board, self._base + regs.FSTAT) >> (8 + self._sm)) & 1
 
-    def _tx_full(self, board):
-        return (_rd(board, self._base + regs.FSTAT) >> (16 + self._sm)) & 1
+    def _tx_full(self, board, read=_rd):
+        return (read(board, self._base + regs.FSTAT) >> (16 + self._sm)) & 1
 
     def get(self, buf=None, shift=0):
         board = _board()
@@ -512,15 +506,16 @@ class StateMachine:
         _charge(board)
 
     def _wait(self, board, blocked, what, condition):
-        """Busy-wait as the C loop does (mp_event_handle_nowait), advancing the board."""
+        """Busy-wait as the C loop does (mp_event_handle_nowait), advancing the board: the
+        first FSTAT read costs an access, the polls while waiting are folded into the wait."""
         if not blocked(board):
             return
         softirq.run_pending()
-        while blocked(board):
+        while blocked(board, _peek):
             try:
                 # No cycle limit: the device waits forever too. An idle board (nothing can
                 # ever change the FIFO) makes run() raise instead of spinning.
-                board.run(until=lambda b: softirq.runnable() or not blocked(b))
+                board.run(until=lambda b: softirq.runnable() or not blocked(b, _peek))
             except EmulatorError as e:
                 raise EmulatorError(
                     "StateMachine({}).{}(): {}; the device would wait forever ({})".format(
@@ -556,7 +551,7 @@ class StateMachine:
         irq._trigger = 1 if trigger is _UNSET else trigger
         if irq._handler is not None:
             _hook_pio_irq(st, self._pio)
-        inte = self._base + regs.IRQ0_INTE[_chip(board)]
+        inte = self._base + regs.IRQ0_INTE
         value = _rd(board, inte)
         if irq._handler is None:
             value &= ~(1 << (8 + self._sm))
@@ -623,16 +618,6 @@ def _pin_group(kind, init, base):
             pindirs |= (init[i] >> 1) << i
             pinvals |= (init[i] & 1) << i
     return (_pin_number(base, kind + "_base"), count, pindirs, pinvals)
-
-
-def _gpio_set_function(board, chip, gpio, func):
-    """pico-sdk gpio_set_function: pad IE on / OD off, FUNCSEL, (RP2350) clear ISO."""
-    pads = regs.PADS_BANK0[chip] + 4 + 4 * gpio
-    current = _rd(board, pads)
-    _wr(board, pads + regs.XOR_ALIAS, (current ^ regs.PADS_IE) & (regs.PADS_IE | regs.PADS_OD))
-    _wr(board, regs.IO_BANK0[chip] + 8 * gpio + 4, func)
-    if chip == "rp2350":
-        _wr(board, pads + regs.CLR_ALIAS, regs.PADS_ISO)
 
 
 def _unmodelled(name):

@@ -1,35 +1,29 @@
 """Shared parts of the rp2 stand-in: bus access, per-board state, IRQ objects."""
 
 try:
-    from . import emuboard
     from . import rp2regs as regs
+    from .cpubus import board as _board
+    from .cpubus import charge as _charge
+    from .cpubus import peek as _peek
+    from .cpubus import poke as _poke
+    from .cpubus import rd as _rd
+    from .cpubus import wr as _wr
     from .emuerror import EmulatorError
 except ImportError:
-    import emuboard
     import rp2regs as regs
+    from cpubus import board as _board
+    from cpubus import charge as _charge
+    from cpubus import peek as _peek
+    from cpubus import poke as _poke
+    from cpubus import rd as _rd
+    from cpubus import wr as _wr
     from emuerror import EmulatorError
+
+__all__ = ["EmulatorError", "_board", "_charge", "_peek", "_poke", "_rd", "_wr"]
 
 _UNSET = object()
 _ENOMEM = 12
 _EBUSY = 16
-
-def _board():
-    return emuboard.current()
-
-
-def _chip(board):
-    chip = board.chip
-    if chip not in regs.NUM_PIOS:
-        raise EmulatorError("rp2: chip {!r} is not modelled (rp2040, rp2350)".format(chip))
-    return chip
-
-
-def _rd(board, addr):
-    return board.read32(addr) & 0xFFFFFFFF
-
-
-def _wr(board, addr, value):
-    board.write32(addr, value & 0xFFFFFFFF)
 
 
 def _pin_number(pin, what):
@@ -39,14 +33,11 @@ def _pin_number(pin, what):
         number = pin._id
     else:
         raise TypeError("{}: expected a Pin or a GPIO number, got {!r}".format(what, pin))
-    if not 0 <= number < 48:
-        raise ValueError("{}: GPIO {} does not exist".format(what, number))
+    if not 0 <= number < regs.NUM_GPIOS:
+        raise ValueError(
+            "{}: GPIO {} does not exist (allowed 0..{})".format(what, number, regs.NUM_GPIOS - 1)
+        )
     return number
-
-
-def _charge(board):
-    """CPU time of one call into the port (emuboard.ACCESS_CYCLES per stand-in call)."""
-    board.cpu(emuboard.ACCESS_CYCLES)
 
 
 _WAIT_SLICE = 1 << 20  # cycles per board.run() while a DMA abort completes
@@ -58,7 +49,7 @@ _WAIT_SLICE = 1 << 20  # cycles per board.run() while a DMA abort completes
 class _State:
     def __init__(self, board):
         self.board = board
-        npio = regs.NUM_PIOS[_chip(board)]
+        npio = regs.NUM_PIOS
         self.used = [0] * npio  # SDK _used_instruction_space
         self.managed = [0] * npio  # rp2_pio_instruction_memory_usage_mask
         self.loaded = [[] for _ in range(npio)]  # program lists holding reserved memory

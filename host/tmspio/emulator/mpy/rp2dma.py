@@ -10,7 +10,8 @@ try:
         _WAIT_SLICE,
         _board,
         _charge,
-        _chip,
+        _peek,
+        _poke,
         _rd,
         _state,
         _states,
@@ -26,7 +27,8 @@ except ImportError:
         _WAIT_SLICE,
         _board,
         _charge,
-        _chip,
+        _peek,
+        _poke,
         _rd,
         _state,
         _states,
@@ -39,7 +41,7 @@ def make_dma_isr(st):
             return
         board = st.board
         ints = _rd(board, regs.DMA_BASE + regs.DMA_INTS0)
-        for channel in range(regs.DMA_CHANNELS[_chip(board)]):
+        for channel in range(regs.DMA_CHANNELS):
             if ints & (1 << channel):
                 irq = st.dma_irq.get(channel)
                 if irq is not None:
@@ -68,8 +70,8 @@ class _DMAIRQ(_IRQ):
 
 # ---- DMA -----------------------------------------------------------------------------------
 
-_CTRL_FIELDS_RP2040 = (
-    # name, shift, width, read_only
+_CTRL_FIELDS = (
+    # name, shift, width, read_only (RP2040 CTRL layout)
     ("enable", 0, 1, False),
     ("high_pri", 1, 1, False),
     ("size", 2, 2, False),
@@ -87,38 +89,9 @@ _CTRL_FIELDS_RP2040 = (
     ("read_err", 30, 1, False),
     ("ahb_err", 31, 1, True),
 )
-
-_CTRL_FIELDS_RP2350 = (
-    ("enable", 0, 1, False),
-    ("high_pri", 1, 1, False),
-    ("size", 2, 2, False),
-    ("inc_read", 4, 1, False),
-    ("inc_read_rev", 5, 1, False),
-    ("inc_write", 6, 1, False),
-    ("inc_write_rev", 7, 1, False),
-    ("ring_size", 8, 4, False),
-    ("ring_sel", 12, 1, False),
-    ("chain_to", 13, 4, False),
-    ("treq_sel", 17, 6, False),
-    ("irq_quiet", 23, 1, False),
-    ("bswap", 24, 1, False),
-    ("sniff_en", 25, 1, False),
-    ("busy", 26, 1, True),
-    ("write_err", 29, 1, False),
-    ("read_err", 30, 1, False),
-    ("ahb_err", 31, 1, True),
-)
-
-
-def _ctrl_fields(chip):
-    return _CTRL_FIELDS_RP2350 if chip == "rp2350" else _CTRL_FIELDS_RP2040
-
-
-def _field(chip, name):
-    for field in _ctrl_fields(chip):
-        if field[0] == name:
-            return field
-    raise KeyError(name)
+_FIELD_SHIFT = {}
+for _f in _CTRL_FIELDS:
+    _FIELD_SHIFT[_f[0]] = _f[1]
 
 
 class _Registers:
@@ -157,10 +130,6 @@ class _Registers:
         return self._base
 
 
-def _field_names(chip):
-    return [field[0] for field in _ctrl_fields(chip)]
-
-
 def _address(obj, for_write):
     """rp2_dma_register_value_from_obj for read/write: a buffer's address or an int."""
     if hasattr(obj, "txf_address"):  # a StateMachine: its FIFO port (buffer protocol)
@@ -176,10 +145,8 @@ def _address(obj, for_write):
 
 class DMA:
     def __init__(self):
-        board = _board()
         st = _state()
-        chip = _chip(board)
-        for channel in range(regs.DMA_CHANNELS[chip]):
+        for channel in range(regs.DMA_CHANNELS):
             if not st.dma_claimed & (1 << channel):
                 st.dma_claimed |= 1 << channel
                 self._channel = channel
@@ -268,16 +235,10 @@ class DMA:
         _charge(board)
 
     def _start(self, board):
-        _wr(board, regs.DMA_BASE + regs.DMA_MULTI_CHAN_TRIGGER[_chip(board)], 1 << self._channel)
+        _wr(board, regs.DMA_BASE + regs.DMA_MULTI_CHAN_TRIGGER, 1 << self._channel)
 
     def _busy(self, board):
-        busy = _field(_chip(board), "busy")[1]
-        return (_rd(board, self._reg(regs.DMA_CTRL_TRIG)) >> busy) & 1
-
-    def _abort(self, board):
-        _wr(board, regs.DMA_BASE + regs.DMA_CHAN_ABORT[_chip(board)], 1 << self._channel)
-        while self._busy(board):
-            board.run(until=lambda b: not self._busy(b), max_cycles=_WAIT_SLICE)
+        return 1 if _rd(board, self._reg(regs.DMA_CTRL_TRIG)) & regs.DMA_CTRL_BUSY else 0
 
     def active(self, value=None):
         board = self._open()
@@ -285,7 +246,7 @@ class DMA:
             if value:
                 self._start(board)
             else:
-                self._abort(board)
+                _abort(board, self._channel)
         busy = bool(self._busy(board))
         _charge(board)
         return busy
@@ -316,7 +277,7 @@ class DMA:
             return
         board = _board()
         st = _state()
-        close_channel(board, _chip(board), self._channel)
+        close_channel(board, self._channel)
         st.dma_irq.pop(self._channel, None)
         st.dma_claimed &= ~(1 << self._channel)
         self._channel = None
@@ -324,14 +285,14 @@ class DMA:
     def pack_ctrl(self, *args, **kw):
         if args:
             raise TypeError("pack_ctrl only takes keyword arguments")
-        chip = _chip(_board())
+        _board()
         remaining = len(kw)
         if "default" in kw:
             remaining -= 1
             value = kw["default"] & 0xFFFFFFFF
         else:
-            value = _default_ctrl(chip, self.channel)
-        for name, shift, width, read_only in _ctrl_fields(chip):
+            value = _default_ctrl(self.channel)
+        for name, shift, width, read_only in _CTRL_FIELDS:
             if name not in kw:
                 continue
             remaining -= 1
@@ -343,34 +304,40 @@ class DMA:
                 raise ValueError("bad field value")
             value = (value & ~(mask << shift)) | (field_value << shift)
         if remaining:
-            unknown = [k for k in kw if k != "default" and k not in _field_names(chip)]
+            unknown = [k for k in kw if k != "default" and k not in _FIELD_SHIFT]
             raise TypeError("unexpected keyword argument {!r}".format(unknown[0]))
         return value
 
     @staticmethod
     def unpack_ctrl(value):
-        chip = _chip(_board())
-        return {
-            name: (value >> shift) & ((1 << width) - 1)
-            for name, shift, width, _ in _ctrl_fields(chip)
-        }
+        _board()
+        return {name: (value >> shift) & ((1 << width) - 1) for name, shift, width, _ in _CTRL_FIELDS}
 
 
-def close_channel(board, chip, channel):
-    """rp2_dma.c close: IRQ off, dma_channel_configure(ctrl=0, NULL, NULL, 0), abort."""
-    _wr(board, regs.DMA_BASE + regs.DMA_INTE0 + regs.CLR_ALIAS, 1 << channel)
+def close_channel(board, channel, timed=True):
+    """rp2_dma.c close: IRQ off, dma_channel_configure(ctrl=0, NULL, NULL, 0), abort.
+    timed=False: the soft-reset clean-up, whose CPU time is not counted."""
+    wr = _wr if timed else _poke
+    wr(board, regs.DMA_BASE + regs.DMA_INTE0 + regs.CLR_ALIAS, 1 << channel)
     base = regs.DMA_BASE + regs.DMA_CH_STRIDE * channel
-    _wr(board, base + regs.DMA_READ_ADDR, 0)
-    _wr(board, base + regs.DMA_WRITE_ADDR, 0)
-    _wr(board, base + regs.DMA_TRANS_COUNT, 0)
-    _wr(board, base + regs.DMA_AL1_CTRL, 0)
-    busy = 1 << _field(chip, "busy")[1]
-    _wr(board, regs.DMA_BASE + regs.DMA_CHAN_ABORT[chip], 1 << channel)
-    while _rd(board, base + regs.DMA_CTRL_TRIG) & busy:
-        board.run(until=lambda b: not _rd(b, base + regs.DMA_CTRL_TRIG) & busy, max_cycles=_WAIT_SLICE)
+    wr(board, base + regs.DMA_READ_ADDR, 0)
+    wr(board, base + regs.DMA_WRITE_ADDR, 0)
+    wr(board, base + regs.DMA_TRANS_COUNT, 0)
+    wr(board, base + regs.DMA_AL1_CTRL, 0)
+    _abort(board, channel, timed)
 
 
-def _default_ctrl(chip, channel):
+def _abort(board, channel, timed=True):
+    """dma_channel_abort: CHAN_ABORT, then wait until BUSY clears (the polls are free)."""
+    (_wr if timed else _poke)(board, regs.DMA_BASE + regs.DMA_CHAN_ABORT, 1 << channel)
+    ctrl = regs.DMA_BASE + regs.DMA_CH_STRIDE * channel + regs.DMA_CTRL_TRIG
+    if not (_rd if timed else _peek)(board, ctrl) & regs.DMA_CTRL_BUSY:
+        return
+    while _peek(board, ctrl) & regs.DMA_CTRL_BUSY:
+        board.run(until=lambda b: not _peek(b, ctrl) & regs.DMA_CTRL_BUSY, max_cycles=_WAIT_SLICE)
+
+
+def _default_ctrl(channel):
     """rp2_dma.c DEFAULT_DMA_CONFIG | chain_to = own channel."""
     value = 0
     for name, field_value in (
@@ -382,5 +349,5 @@ def _default_ctrl(chip, channel):
         ("enable", 1),
         ("chain_to", channel & 0xF),
     ):
-        value |= field_value << _field(chip, name)[1]
+        value |= field_value << _FIELD_SHIFT[name]
     return value

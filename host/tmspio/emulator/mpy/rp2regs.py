@@ -1,10 +1,18 @@
-"""Register map of the rp2 stand-in (pico-sdk 2.2.0 hardware_regs).
+"""Register map of the machine/rp2 stand-ins (pico-sdk 2.2.0 hardware_regs, RP2040 only: the
+board refuses other chips). Used as `regs.NAME` by machinepin.py, rp2.py, rp2dma.py."""
 
-RP2040 values; RP2350 offsets where they moved are kept beside them, although the board model
-refuses chip="rp2350". Used as `regs.NAME` by rp2.py, rp2dma.py and rp2bus.py.
-"""
+SIO_BASE = 0xD0000000
+SIO_GPIO_IN = 0x004
+SIO_GPIO_OUT = 0x010
+SIO_GPIO_OUT_SET = 0x014
+SIO_GPIO_OUT_CLR = 0x018
+SIO_GPIO_OUT_XOR = 0x01C
+SIO_GPIO_OE = 0x020
+SIO_GPIO_OE_SET = 0x024
+SIO_GPIO_OE_CLR = 0x028
 
-PIO_BASES = (0x50200000, 0x50300000, 0x50400000)
+PIO_BASES = (0x50200000, 0x50300000)
+NUM_PIOS = 2
 XOR_ALIAS = 0x1000
 SET_ALIAS = 0x2000
 CLR_ALIAS = 0x3000
@@ -24,22 +32,26 @@ SHIFTCTRL = 0x8
 ADDR = 0xC
 INSTR = 0x10
 PINCTRL = 0x14
-# IRQ0_INTE / IRQ0_INTS moved on RP2350 (RXFx_PUTGETy took their place)
-IRQ0_INTE = {"rp2040": 0x12C, "rp2350": 0x170}
-IRQ0_INTS = {"rp2040": 0x134, "rp2350": 0x178}
+IRQ0_INTE = 0x12C
+IRQ0_INTS = 0x134
 
 EXECCTRL_SIDE_EN = 1 << 30
 EXECCTRL_OUT_STICKY = 1 << 17
 SHIFTCTRL_FJOIN_RX = 1 << 31
 
-IO_BANK0 = {"rp2040": 0x40014000, "rp2350": 0x40028000}
-PADS_BANK0 = {"rp2040": 0x4001C000, "rp2350": 0x40038000}
+NUM_GPIOS = 30
+IO_BANK0 = 0x40014000
+PADS_BANK0 = 0x4001C000
+PADS_PDE = 1 << 2
+PADS_PUE = 1 << 3
 PADS_IE = 1 << 6
 PADS_OD = 1 << 7
-PADS_ISO = 1 << 8  # RP2350 only
+FUNCSEL_MASK = 0x1F
+GPIO_FUNC_SIO = 5
 GPIO_FUNC_PIO0 = 6
 
 DMA_BASE = 0x50000000
+DMA_CHANNELS = 12
 DMA_CH_STRIDE = 0x40
 DMA_READ_ADDR = 0x00
 DMA_WRITE_ADDR = 0x04
@@ -51,7 +63,6 @@ DMA_AL2_WRITE_ADDR_TRIG = 0x2C
 DMA_AL3_READ_ADDR_TRIG = 0x3C
 DMA_INTE0 = 0x404
 DMA_INTS0 = 0x40C
-DMA_MULTI_CHAN_TRIGGER = {"rp2040": 0x430, "rp2350": 0x450}
-DMA_CHAN_ABORT = {"rp2040": 0x444, "rp2350": 0x464}
-DMA_CHANNELS = {"rp2040": 12, "rp2350": 16}
-NUM_PIOS = {"rp2040": 2, "rp2350": 3}
+DMA_MULTI_CHAN_TRIGGER = 0x430
+DMA_CHAN_ABORT = 0x444
+DMA_CTRL_BUSY = 1 << 24

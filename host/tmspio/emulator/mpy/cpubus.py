@@ -1,0 +1,61 @@
+"""The CPU side of the bus for the stand-ins (machine, rp2): the board, and what an access costs.
+
+CPU-cost model [modelling choice; the real cost of MicroPython's calls is UNVERIFIED]: every
+register access the port's C code makes acts at the board's current cycle and then takes
+emuboard.BUS_CYCLES, so the writes of one call reach the hardware in the C code's order, cycles
+apart as on the chip (StateMachine.init's forced SET reaches the PIO output register before
+FUNCSEL hands the pad to the PIO). At the end of the call `charge()` adds the interpreter's
+overhead, ACCESS_CYCLES - BUS_CYCLES: a call making one access (mem32, Pin.value) costs
+ACCESS_CYCLES. `peek()` is the uncharged read that wait loops poll with (the wait ends in the
+cycle after the condition changes); `poke()` the uncharged write of the reset clean-up.
+The stand-ins model the RP2040 only: a board claiming another chip is refused here, once.
+"""
+
+try:
+    from . import emuboard
+    from .emuerror import EmulatorError
+except ImportError:
+    import emuboard
+    from emuerror import EmulatorError
+
+
+def board():
+    """The board the stand-ins act on."""
+    b = emuboard.current()
+    if b.chip != "rp2040":
+        raise EmulatorError(
+            "machine/rp2 stand-ins: chip {!r} is not modelled; allowed: 'rp2040'".format(b.chip)
+        )
+    return b
+
+
+def rd(b, addr):
+    value = b.read32(addr) & 0xFFFFFFFF
+    b.cpu(emuboard.BUS_CYCLES)
+    return value
+
+
+def wr(b, addr, value):
+    b.write32(addr, value & 0xFFFFFFFF)
+    b.cpu(emuboard.BUS_CYCLES)
+
+
+def register_access(b):
+    """The time of an access to a register the board models outside the bus (watchdog)."""
+    b.cpu(emuboard.BUS_CYCLES)
+
+
+def peek(b, addr):
+    """A read inside a wait loop's condition: no CPU time (board.run() is advancing)."""
+    return b.read32(addr) & 0xFFFFFFFF
+
+
+def poke(b, addr, value):
+    """A write whose CPU time the model does not count: the soft-reset clean-up (boot time
+    after a reset is zero [modelling choice])."""
+    b.write32(addr, value & 0xFFFFFFFF)
+
+
+def charge(b):
+    """The interpreter's overhead of one call, after its accesses."""
+    b.cpu(emuboard.ACCESS_CYCLES - emuboard.BUS_CYCLES)
