@@ -6,9 +6,10 @@ a DREQ-paced feed into a state machine and the completion IRQ."""
 from array import array
 
 import pytest
-from tmspio.emulator import Board, machine, rp2
+from tmspio.emulator import ACCESS_CYCLES, Board, machine, rp2
 from tmspio.emulator.mpy import softirq
 from tmspio.emulator.mpy import time as emutime
+from tmspio.emulator.mpy.emuboard import BUS_CYCLES
 
 PIO0 = 0x50200000
 DEFAULT_CH0 = 1 << 21 | 0x3F << 15 | 1 << 5 | 1 << 4 | 2 << 2 | 1  # irq_quiet treq=0x3F incs word en
@@ -132,3 +133,18 @@ def test_soft_reset_closes_claimed_channels(board):
         0, 0, 0, 0, 7]
     assert board.read32(0x50200000) == 0  # the claimed SM is disabled
     assert rp2.DMA().channel == 0  # the claim is gone
+
+
+def test_every_call_that_touches_a_register_costs_cpu_time(board):
+    dma = rp2.DMA()
+    sm = rp2.StateMachine(0, paced_out, out_base=0)
+    start = board.cycle
+    dma.read = 0x20000040
+    assert dma.read == 0x20000040
+    dma.registers[0] = 0x20000000
+    assert dma.registers[0] == 0x20000000
+    assert board.cycle - start == 4 * ACCESS_CYCLES
+    start = board.cycle
+    dma.irq(lambda d: None)  # INTS0 W1C, INTE0 SET: two accesses
+    sm.irq(lambda s: None)  # IRQ0_INTE read-modify-write: two accesses
+    assert board.cycle - start == 2 * (ACCESS_CYCLES + BUS_CYCLES)

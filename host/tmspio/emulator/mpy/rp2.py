@@ -222,6 +222,7 @@ class PIO:
             board = st.board
             _hook_pio_irq(st, self._index)
             _wr(board, self._base + regs.IRQ0_INTE, irq._trigger)
+            _charge(board)
         return irq
 
 
@@ -558,6 +559,7 @@ class StateMachine:
         else:
             value |= 1 << (8 + self._sm)
         _wr(board, inte, value)
+        _charge(board)
         return irq
 
 

@@ -59,13 +59,17 @@ class _DMAIRQ(_IRQ):
         return self._parent._irq_flag
 
     def trigger(self, new_trigger=None):
-        if new_trigger is None:
-            return 1 if _rd(_board(), regs.DMA_BASE + regs.DMA_INTS0) & (1 << self._parent._channel) else 0
         board = _board()
-        self._parent._irq_flag = 0
-        alias = regs.SET_ALIAS if new_trigger else regs.CLR_ALIAS
-        _wr(board, regs.DMA_BASE + regs.DMA_INTE0 + alias, 1 << self._parent._channel)
-        return 0
+        bit = 1 << self._parent._channel
+        if new_trigger is None:
+            result = 1 if _rd(board, regs.DMA_BASE + regs.DMA_INTS0) & bit else 0
+        else:
+            self._parent._irq_flag = 0
+            alias = regs.SET_ALIAS if new_trigger else regs.CLR_ALIAS
+            _wr(board, regs.DMA_BASE + regs.DMA_INTE0 + alias, bit)
+            result = 0
+        _charge(board)
+        return result
 
 
 # ---- DMA -----------------------------------------------------------------------------------
@@ -121,10 +125,15 @@ class _Registers:
             if step != 1:
                 raise NotImplementedError("only slices with step=1 (aka None) are supported")
             return _Registers(self._base + 4 * start, max(0, stop - start))
-        return _rd(_board(), self._index(i))
+        board = _board()
+        value = _rd(board, self._index(i))
+        _charge(board)
+        return value
 
     def __setitem__(self, i, value):
-        _wr(_board(), self._index(i), value)
+        board = _board()
+        _wr(board, self._index(i), value)
+        _charge(board)
 
     def address(self):
         return self._base
@@ -165,41 +174,52 @@ class DMA:
     def _reg(self, offset):
         return regs.DMA_BASE + regs.DMA_CH_STRIDE * self._channel + offset
 
+    def _get(self, offset):
+        board = self._open()
+        value = _rd(board, self._reg(offset))
+        _charge(board)
+        return value
+
+    def _set(self, offset, value):
+        board = self._open()
+        _wr(board, self._reg(offset), value)
+        _charge(board)
+
     @property
     def channel(self):
         return 0xFF if self._channel is None else self._channel
 
     @property
     def read(self):
-        return _rd(self._open(), self._reg(regs.DMA_READ_ADDR))
+        return self._get(regs.DMA_READ_ADDR)
 
     @read.setter
     def read(self, value):
-        _wr(self._open(), self._reg(regs.DMA_READ_ADDR), _address(value, False))
+        self._set(regs.DMA_READ_ADDR, _address(value, False))
 
     @property
     def write(self):
-        return _rd(self._open(), self._reg(regs.DMA_WRITE_ADDR))
+        return self._get(regs.DMA_WRITE_ADDR)
 
     @write.setter
     def write(self, value):
-        _wr(self._open(), self._reg(regs.DMA_WRITE_ADDR), _address(value, True))
+        self._set(regs.DMA_WRITE_ADDR, _address(value, True))
 
     @property
     def count(self):
-        return _rd(self._open(), self._reg(regs.DMA_TRANS_COUNT))
+        return self._get(regs.DMA_TRANS_COUNT)
 
     @count.setter
     def count(self, value):
-        _wr(self._open(), self._reg(regs.DMA_TRANS_COUNT), value)
+        self._set(regs.DMA_TRANS_COUNT, value)
 
     @property
     def ctrl(self):
-        return _rd(self._open(), self._reg(regs.DMA_AL1_CTRL))
+        return self._get(regs.DMA_AL1_CTRL)
 
     @ctrl.setter
     def ctrl(self, value):
-        _wr(self._open(), self._reg(regs.DMA_AL1_CTRL), value)
+        self._set(regs.DMA_AL1_CTRL, value)
 
     @property
     def registers(self):
@@ -270,6 +290,7 @@ class DMA:
             board.watch_dma_irq(make_dma_isr(st), line=0)
         alias = regs.SET_ALIAS if irq._handler is not None else regs.CLR_ALIAS
         _wr(board, regs.DMA_BASE + regs.DMA_INTE0 + alias, 1 << self._channel)
+        _charge(board)
         return irq
 
     def close(self):
@@ -278,6 +299,7 @@ class DMA:
         board = _board()
         st = _state()
         close_channel(board, self._channel)
+        _charge(board)
         st.dma_irq.pop(self._channel, None)
         st.dma_claimed &= ~(1 << self._channel)
         self._channel = None
