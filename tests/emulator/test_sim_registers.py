@@ -150,3 +150,21 @@ def test_unmodelled_chip_and_misuse_raise():
         b.level(30)
     with pytest.raises(EmulatorError, match="cycles must be >= 0"):
         b.advance(-1)
+
+
+def test_gpio_status_shows_the_signals_before_and_after_the_overrides(board):
+    pads3 = 0x4001C000 + 4 + 4 * 3
+    board.write32(0xD0000014, 1 << 3)  # SIO OUT_SET
+    board.write32(0xD0000024, 1 << 3)  # SIO OE_SET
+    board.write32(IO_BANK0 + 8 * 3 + 4, 5 | 2 << 12)  # FUNCSEL SIO, OEOVER = disable
+    # out from SIO 1 and to the pad 1; OE from SIO 1 but 0 to the pad: the pull-down wins
+    assert board.level(3) == 0
+    assert board.read32(IO_BANK0 + 8 * 3) == 1 << 8 | 1 << 9 | 1 << 12
+    board.write32(IO_BANK0 + 8 * 3 + 4, 5 | 1 << 8)  # OUTOVER = invert: pad driven low
+    board.write32(pads3 + CLR_ALIAS, 1 << 2)  # no pull-down
+    board.write32(pads3 + SET_ALIAS, 1 << 3)  # pull-up
+    assert board.level(3) == 0
+    assert board.read32(IO_BANK0 + 8 * 3) == 1 << 8 | 1 << 12 | 1 << 13
+    board.write32(pads3 + SET_ALIAS, 1 << 7)  # pad OD: acts after OETOPAD, the pull-up wins
+    assert board.level(3) == 1
+    assert board.read32(IO_BANK0 + 8 * 3) == 1 << 8 | 1 << 12 | 1 << 13 | 1 << 17 | 1 << 19

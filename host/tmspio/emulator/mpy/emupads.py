@@ -44,6 +44,13 @@ def _sio_op(cur, v, op):
     return cur ^ v
 
 
+def _override(v, over):
+    """IO_BANK0 OUTOVER/OEOVER on one bit: 0 = peripheral, 1 = inverted, 2 = low, 3 = high."""
+    if over < 2:
+        return v ^ over
+    return over - 2
+
+
 def _bit(mask, pin, on):
     return (mask | (1 << pin)) if on else (mask & ~(1 << pin))
 
@@ -179,25 +186,26 @@ class Pads:
         raise EmulatorError("PADS_BANK0 register at offset 0x%03x is not modelled" % off)
 
     def _gpio_status(self, n):
-        oe = 0
-        for f, m in (
-            (FUNC_SIO, self._sio_oe),
-            (FUNC_PIO0, self.pio[0].pad_oe),
-            (FUNC_PIO1, self.pio[1].pad_oe),
+        """GPIOn_STATUS: OUTFROMPERI (8) and OEFROMPERI (12) from the selected function,
+        OUTTOPAD (9) and OETOPAD (13) after OUTOVER/OEOVER (the pad's OD acts after them),
+        INFROMPAD (17) the pad level, INTOPERI (19) the level through input enable; IRQFROMPAD
+        and IRQTOPROC (24, 26) read 0: GPIO interrupts are not modelled."""
+        f = self._gpio_ctrl[n] & 31
+        out = oe = 0
+        for func, blk_out, blk_oe in (
+            (FUNC_SIO, self._sio_out, self._sio_oe),
+            (FUNC_PIO0, self.pio[0].pad_out, self.pio[0].pad_oe),
+            (FUNC_PIO1, self.pio[1].pad_out, self.pio[1].pad_oe),
         ):
-            if self._gpio_ctrl[n] & 31 == f:
-                oe = (m >> n) & 1
+            if f == func:
+                out = (blk_out >> n) & 1
+                oe = (blk_oe >> n) & 1
+        ctrl = self._gpio_ctrl[n]
+        out_to = _override(out, (ctrl >> 8) & 3)
+        oe_to = _override(oe, (ctrl >> 12) & 3)
         level = (self.pads >> n) & 1
-        v = level << 17 | ((level & (self._ie >> n)) << 19)
-        if (self._compute_oe() >> n) & 1:
-            v |= (1 << 13) | (level << 9)
-        return v | (oe << 12)
-
-    def _compute_oe(self):
-        fs = self._fs
-        oe = (self._sio_oe & fs[0]) | (self.pio[0].pad_oe & fs[1]) | (self.pio[1].pad_oe & fs[2])
-        e = self._oev
-        return ((oe & e[0]) | (~oe & e[1]) | e[3]) & ~self._od & GPIO_MASK
+        in_to = level & (self._ie >> n)
+        return out << 8 | out_to << 9 | oe << 12 | oe_to << 13 | level << 17 | in_to << 19
 
     def _io_write(self, addr, value, alias):
         off = addr & 0xFFF
