@@ -189,7 +189,10 @@ def test_tmspio_emulate_trigger_flags_serve_a_trigger_start_run(tmp_path):
     (["--trigger-every", "0"], "--trigger-every = 0.0: a number of seconds > 0"),
     (["--trigger-every", "1", "--trigger-count", "0"], "--trigger-count = 0: an integer >= 1"),
     (["--trigger-every", "0.002", "--trigger-width", "2"],
-     "--trigger-width = 2.0: milliseconds > 0 and below --trigger-every (2 ms)"),
+     "--trigger-width = 2: milliseconds > 0 and below --trigger-every (2 ms)"),
+    (["--trigger-every", "0.0005"],
+     "--trigger-width = 1: milliseconds > 0 and below --trigger-every (0.5 ms)"),
+    (["--trigger-every", "inf"], "--trigger-every = inf: a number of seconds > 0"),
     (["--confirm-delay", "-1"], "--confirm-delay = -1.0: milliseconds > 0"),
 ])
 def test_emulate_refuses_bad_rig_flags(argv, message, capsys):

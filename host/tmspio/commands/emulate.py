@@ -2,6 +2,7 @@
 
 
 import json
+import math
 import os
 import signal
 import sys
@@ -48,21 +49,22 @@ def rig_from_args(args):
                 raise InputError(f"{flag} = {value}: needs --trigger-every SECONDS")
     rig = {}
     if args.trigger_every is not None:
-        if not args.trigger_every > 0:
+        if not 0 < args.trigger_every < math.inf:
             raise InputError(f"--trigger-every = {args.trigger_every}: a number of seconds > 0")
+        width_ms = 1.0 if args.trigger_width is None else args.trigger_width
+        if not 0 < width_ms < args.trigger_every * 1000:
+            raise InputError(f"--trigger-width = {width_ms:g}: milliseconds > 0 and below "
+                             f"--trigger-every ({args.trigger_every * 1000:g} ms)")
         src = {"period_s": args.trigger_every}
         if args.trigger_count is not None:
             if args.trigger_count < 1:
                 raise InputError(f"--trigger-count = {args.trigger_count}: an integer >= 1")
             src["count"] = args.trigger_count
         if args.trigger_width is not None:
-            if not 0 < args.trigger_width < args.trigger_every * 1000:
-                raise InputError(f"--trigger-width = {args.trigger_width}: milliseconds > 0 "
-                                 f"and below --trigger-every ({args.trigger_every * 1000:g} ms)")
             src["width_s"] = args.trigger_width / 1000
         rig["trigger_source"] = src
     if args.confirm_delay is not None:
-        if not args.confirm_delay > 0:
+        if not 0 < args.confirm_delay < math.inf:
             raise InputError(f"--confirm-delay = {args.confirm_delay}: milliseconds > 0")
         rig["confirm_delay_s"] = args.confirm_delay / 1000
     if args.rig_log is not None:
