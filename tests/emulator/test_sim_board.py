@@ -57,7 +57,7 @@ def test_gpio_status_reports_pad_and_output_enable(board):
     )
     board.advance(5)
     status = board.read32(IO_BANK0 + 8 * 3)
-    assert status == (1 << 9) | (1 << 12) | (1 << 13) | (1 << 17) | (1 << 19)
+    assert status == (1 << 8) | (1 << 9) | (1 << 12) | (1 << 13) | (1 << 17) | (1 << 19)
 
 
 def test_wire_loops_an_output_back_to_an_input_in_the_same_cycle(board):
