@@ -7,6 +7,7 @@ events.tsv     BIDS-style events (onset, duration, trial_type, channel, ...) + e
 summary.json   pulses_planned, pulses_delivered, max_abs_deviation_ns, aborted, reason, ...
 """
 
+import bisect
 import csv
 import json
 import os
@@ -31,7 +32,7 @@ BIDS_SIDECAR = {
     "planned_onset": {"Description": "Planned onset from the compiled program", "Units": "s"},
     "deviation_ns": {"Description": "Captured minus planned onset", "Units": "ns"},
     "confirmed": {"Description": "A stimulator confirmation edge followed the pulse before "
-                                 "the channel's next pulse (n/a: no confirmation input seen)"},
+                                 "the next pulse on any channel (n/a: no confirmation input seen)"},
 }
 
 
@@ -82,6 +83,7 @@ def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_so
         elif confirm_source is not None and source == confirm_source and level == 1:
             confirms.append(cycle)
     confirms.sort()
+    confirmed = _confirmed_pulses(onsets, confirms)
     rows = []
     for ch in sorted(planned):
         plan = planned[ch]
@@ -97,11 +99,28 @@ def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_so
                 row["captured_s"] = Fraction(rel, sysclk_hz)
                 row["deviation_ns"] = Fraction((rel - p) * 1_000_000_000, sysclk_hz)
                 if confirms:
-                    end = got[k + 1] if k + 1 < len(got) else None
-                    row["confirmed"] = any(c >= captured and (end is None or c < end)
-                                           for c in confirms)
+                    row["confirmed"] = (ch, k) in confirmed
             rows.append(row)
     return rows
+
+
+def _confirmed_pulses(onsets, confirms):
+    """{(channel, index)} credited with a confirmation edge: each edge confirms the latest
+    captured onset at or before it on ANY channel (several if they share that cycle). One
+    confirm input cannot say which channel's stimulator answered, so a pulse of a channel whose
+    stimulator is not wired to it is not credited with another channel's answer."""
+    timeline = sorted((cycle, ch, k) for ch, got in onsets.items() for k, cycle in enumerate(got))
+    cycles = [t[0] for t in timeline]
+    out = set()
+    for c in confirms:
+        i = bisect.bisect_right(cycles, c)
+        if i:
+            latest = cycles[i - 1]
+            j = i - 1
+            while j >= 0 and cycles[j] == latest:
+                out.add(timeline[j][1:])
+                j -= 1
+    return out
 
 
 def _num(value, places):

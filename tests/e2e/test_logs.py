@@ -21,6 +21,22 @@ def test_match_pulses_exact_late_missing_and_confirmed():
                  "aborted": True, "reason": "operator", "pulses_confirmed": 1}
 
 
+def test_a_confirmation_credits_only_the_latest_onset_on_any_channel():
+    # paired pulse: channel 1 fires 300 cycles after channel 0; only channel 0's stimulator is
+    # wired to the confirm input (it answers 5 cycles after each channel-0 onset). A channel-1
+    # pulse is not credited with the next trial's channel-0 answer, 10 000 cycles later.
+    planned = {0: [0, 10_000], 1: [300, 10_300]}
+    edges = [(0, 1, 0), (5, 1, 5), (1, 1, 300), (0, 1, 10_000), (5, 1, 10_005), (1, 1, 10_300)]
+    rows = logs.match_pulses(planned, {0: 0, 1: 0}, 0, edges, CLK, confirm_source=5)
+    assert [(r["channel"], r["index"], r["confirmed"]) for r in rows] == [
+        (0, 0, True), (0, 1, True), (1, 0, False), (1, 1, False)]
+    assert logs.summarize(rows, False, None)["pulses_confirmed"] == 2
+    # simultaneous onsets share the answer: both are credited
+    rows = logs.match_pulses({0: [0], 1: [0]}, {0: 0, 1: 0}, 0,
+                             [(0, 1, 0), (1, 1, 0), (5, 1, 7)], CLK, confirm_source=5)
+    assert [r["confirmed"] for r in rows] == [True, True]
+
+
 def test_no_confirmation_edges_means_unknown_not_false():
     rows = logs.match_pulses({0: [0]}, {0: 0}, 0, [(0, 1, 0), (0, 0, 10)], CLK, 5)
     assert rows[0]["confirmed"] is None
