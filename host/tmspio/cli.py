@@ -10,7 +10,7 @@ import importlib
 import sys
 
 from . import __version__
-from .errors import Interrupted, TmspioError
+from .errors import DeviceError, Interrupted, TmspioError
 
 PROG = "tmspio"
 
@@ -90,6 +90,12 @@ def main(argv=None):
         return e.exit_code
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        if e.filename is None:
+            raise
+        # a file or directory the system refused (permissions, full disk, missing parent)
+        print(f"{PROG}: error: {e.filename}: {e.strerror}", file=sys.stderr)
+        return DeviceError.exit_code
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import json
 import os
 
 from .errors import InputError
+from .logs import PULSE_COLUMNS
 
 TIMING_PNG = "timing.png"
 HISTOGRAM_PNG = "deviation.png"
@@ -19,8 +20,23 @@ def read_pulses(run_dir):
     path = os.path.join(run_dir, "pulses.csv")
     if not os.path.exists(path):
         raise InputError(f"{run_dir}: no pulses.csv (is this a tmspio run directory?)")
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames != PULSE_COLUMNS:
+                raise InputError(f"{path}: header {','.join(reader.fieldnames or [])!r}: "
+                                 f"expected {','.join(PULSE_COLUMNS)!r} (written by tmspio run)")
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    for line, r in enumerate(rows, start=2):
+        for field in ("planned_s", "captured_s", "deviation_ns"):
+            try:
+                _float(r[field])
+            except (TypeError, ValueError):
+                raise InputError(f"{path}: line {line}: {field} = {r[field]!r}: a number or "
+                                 "n/a") from None
+    return rows
 
 
 def _float(text):

@@ -75,3 +75,33 @@ def test_heartbeat_bound_follows_the_emulation_speed():
     # a real board: 1000 ms; speed s: 1000*s board-ms (= 1 s of real time); max or unknown: off
     assert [session.heartbeat_for(s) for s in (None, 1.0, 4.0, 0.5, "max", "unknown", 1e12)] \
         == [1000, 1000, 4000, 500, 0, 0, (1 << 29) - 1]
+
+
+@pytest.mark.parametrize("content, line", [
+    (b"garbage\n", "header 'garbage': expected 'channel,index,planned_s,captured_s,"
+                   "deviation_ns,confirmed' (written by tmspio run)"),
+    (b"channel,index,planned_s,captured_s,deviation_ns,confirmed\ntms,0,abc,0,0,n/a\n",
+     "line 2: planned_s = 'abc': a number or n/a"),
+    (b"\xff\xfe", "cannot read: 'utf-8' codec can't decode byte 0xff in position 0: invalid "
+                  "start byte"),
+])
+def test_plot_refuses_a_damaged_pulses_csv(capsys, tmp_path, content, line):
+    (tmp_path / "pulses.csv").write_bytes(content)
+    rc, out, err = _run(capsys, "plot", str(tmp_path))
+    assert (rc, out, err) == (2, "", f"tmspio: error: {tmp_path}/pulses.csv: {line}\n")
+    assert not (tmp_path / "timing.png").exists()
+
+
+def test_run_directory_that_cannot_be_made_fails_before_the_board(capsys, tmp_path):
+    (tmp_path / "afile").write_text("")
+    rc, out, err = _run(capsys, "run", "itbs", "--out", str(tmp_path / "afile" / "run"),
+                        "--port", "/dev/tmspio-no-such-port")
+    assert rc == 2
+    assert err == (f"tmspio: error: --out = '{tmp_path}/afile/run': cannot create the run "
+                   "directory: Not a directory\n")
+
+
+def test_a_file_the_system_refuses_is_one_line_not_a_traceback(capsys, tmp_path):
+    (tmp_path / "afile").write_text("")
+    rc, out, err = _run(capsys, "emulate", "--log", str(tmp_path / "afile" / "board.log"))
+    assert (rc, err) == (1, f"tmspio: error: {tmp_path}/afile/board.log: Not a directory\n")

@@ -47,6 +47,11 @@ def run(args):
     source = session.source_path(args.protocol)
     out = args.out or os.path.join("runs", f"{protocol.name}-{session._utc()[:19]}".replace(
         ":", ""))
+    try:  # before any board is touched
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"--out = {out!r}: cannot create the run directory: "
+                         f"{e.strerror}") from None
     link, board = session.open_board(args.port, args.emulator, speed)
     try:
         run = session.Run(link, protocol, out, source=source, findings=findings,
