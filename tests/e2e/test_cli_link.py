@@ -44,7 +44,7 @@ def test_a_port_in_use_is_named(capsys):
                    "mpremote or a terminal); close it and retry\n")
 
 
-@pytest.mark.parametrize("speed", ["0", "-1", "fast"])
+@pytest.mark.parametrize("speed", ["0", "-1", "fast", "inf", "nan"])
 def test_bad_speed_names_the_value(capsys, speed):
     rc, out, err = _run(capsys, "run", "itbs", "--emulator", "--speed", speed)
     assert rc == 2
@@ -105,3 +105,9 @@ def test_a_file_the_system_refuses_is_one_line_not_a_traceback(capsys, tmp_path)
     (tmp_path / "afile").write_text("")
     rc, out, err = _run(capsys, "emulate", "--log", str(tmp_path / "afile" / "board.log"))
     assert (rc, err) == (1, f"tmspio: error: {tmp_path}/afile/board.log: Not a directory\n")
+
+
+def test_deploy_names_a_missing_port_before_mpremote_runs(capsys):
+    rc, out, err = _run(capsys, "deploy", "--port", "/dev/tmspio-no-such-port")
+    assert (rc, out, err) == (1, "", "tmspio: error: cannot open port /dev/tmspio-no-such-port: "
+                                     "No such file or directory\n")

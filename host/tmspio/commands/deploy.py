@@ -14,5 +14,6 @@ def add_arguments(p):
 def run(args):
     boards.load_board(args.board)  # validated before anything is written to the board
     port = args.port or link.find_board()
+    link.open_port(port).close()  # a missing or busy port is named before mpremote runs
     deploy.deploy(port, boards.board_path(args.board))
     return 0

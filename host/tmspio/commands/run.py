@@ -5,7 +5,7 @@ import os
 from .. import plot, session
 from ..errors import InputError
 from . import check
-from ._common import add_safety_arguments
+from ._common import add_safety_arguments, number
 
 HELP = "run a protocol on the board (or --emulator) and log every pulse's timing"
 
@@ -30,12 +30,10 @@ def _speed(args):
         return "max" if args.emulator else None
     if args.speed == "max":
         return "max"
-    try:
-        value = float(args.speed)
-    except ValueError:
-        value = 0
+    allowed = "a positive number or max"
+    value = number("--speed", args.speed, allowed)  # refuses nan and inf too
     if not value > 0:
-        raise InputError(f"--speed = {args.speed!r}: a positive number or max")
+        raise InputError(f"--speed = {args.speed!r}: {allowed}")
     return value
 
 
