@@ -73,8 +73,8 @@ def _protocol(tmp_path, text):
 
 
 def _rig_edges(path, role, level=1):
-    with open(path) as f:
-        rows = [json.loads(line) for line in f]
+    with open(path) as f:  # the board may still be writing: a torn last line is skipped
+        rows = [json.loads(line) for line in f if line.endswith("\n")]
     return [r["cycle"] for r in rows if r["role"] == role and r["level"] == level]
 
 
@@ -116,7 +116,8 @@ def test_gated_run_fires_once_per_accepted_trigger_and_ignores_the_refractory(tm
     c = compile.compile_protocol(parser.resolve(_protocol(tmp_path, GATED)), SYSCLK)
     assert c.program.refractory == 1000 * MS
     period = 300 * MS  # four gate edges per refractory interval: three must be ignored
-    rig = {"trigger_source": {"first_s": 0.3, "period_s": 0.3, "count": 30}, "log": "rig.jsonl"}
+    # No end: at --speed max the idle board's clock runs far ahead of the host (docs/running.md)
+    rig = {"trigger_source": {"first_s": 0.3, "period_s": 0.3}, "log": "rig.jsonl"}
     with SerialBoard(speed="max", rig=rig) as bd:
         with link.connect(bd.path, hello_timeout=30) as b:
             b.load(c.program)
@@ -163,7 +164,7 @@ def test_tmspio_emulate_trigger_flags_serve_a_trigger_start_run(tmp_path):
     rig_log = tmp_path / "rig.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tmspio.cli", "emulate", "--speed", "max", "--trigger-every",
-         "0.25", "--trigger-count", "40", "--confirm-delay", "2", "--rig-log", str(rig_log)],
+         "0.25", "--trigger-count", "100000", "--confirm-delay", "2", "--rig-log", str(rig_log)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         path = proc.stdout.readline().strip()
@@ -173,7 +174,7 @@ def test_tmspio_emulate_trigger_flags_serve_a_trigger_start_run(tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
-    assert 'test rig: {"confirm_delay_s": 0.002, "log": "%s", "trigger_source": {"count": 40, ' \
+    assert 'test rig: {"confirm_delay_s": 0.002, "log": "%s", "trigger_source": {"count": 100000, ' \
         '"period_s": 0.25}}\n' % rig_log in err
     triggers = _rig_edges(rig_log, "trigger_in")
     assert triggers == [250 * MS * k for k in range(1, len(triggers) + 1)]
@@ -260,17 +261,41 @@ def test_explicit_trigger_times_on_a_falling_edge_board(tmp_path):
     cfg["pulls"]["trigger_in"] = "up"
     (tmp_path / "board.json").write_text(json.dumps(cfg))
     c = compile.compile_protocol(parser.resolve(_protocol(tmp_path, TRIGGER_START)), SYSCLK)
-    rig = {"trigger_source": {"times_s": [0.4, 0.9], "width_s": 0.0002}, "log": "rig.jsonl"}
+    times = [0.4 + 0.5 * k for k in range(200)]  # enough that one comes after the arm
+    rig = {"trigger_source": {"times_s": times, "width_s": 0.0002}, "log": "rig.jsonl"}
     with SerialBoard(speed="max", flash=str(tmp_path), rig=rig) as bd, \
             link.connect(bd.path, hello_timeout=30) as b:
         b.load(c.program)
         b.run(heartbeat_ms=0)
         assert b.wait(timeout=40)["state"] == "done"
     log = str(tmp_path / "rig.jsonl")
-    assert _rig_edges(log, "trigger_in", 0) == [400 * MS, 900 * MS]
+    cycles = [(400 + 500 * k) * MS for k in range(200)]
+    falls = _rig_edges(log, "trigger_in", 0)
+    assert falls == cycles[:len(falls)] and len(falls) >= 2
     # the first rise is the rig idling the line at power-up (cycle 0), before the firmware
     # configures the pull
-    assert _rig_edges(log, "trigger_in", 1) == [0, 400 * MS + 25_000, 900 * MS + 25_000]
+    assert _rig_edges(log, "trigger_in", 1)[:3] == [0, 400 * MS + 25_000, 900 * MS + 25_000]
     onsets = _rig_edges(log, "trigger[0]")
-    assert onsets[0] - timing.TRIGGER_LATENCY in (400 * MS, 900 * MS)
+    assert onsets[0] - timing.TRIGGER_LATENCY in falls
     assert onsets == [onsets[0] + k for k in c.channel_cycles[0]]
+
+
+def test_flash_board_file_rig_with_the_environment_overriding_key_by_key(tmp_path, monkeypatch):
+    populate_flash(str(tmp_path))
+    cfg = json.loads((tmp_path / "board.json").read_text())
+    cfg["rig"] = {"estop_driver": 5, "trigger_source": {"period_s": 0.3}, "log": "a.jsonl"}
+    (tmp_path / "board.json").write_text(json.dumps(cfg))
+    monkeypatch.setenv("TMSPIO_EMU_RIG", '{"log": "b.jsonl"}')
+    c = compile.compile_protocol(parser.resolve(_protocol(tmp_path, TRIGGER_START)), SYSCLK)
+    with SerialBoard(speed="max", flash=str(tmp_path)) as bd, \
+            link.connect(bd.path, hello_timeout=30) as b:
+        assert bd.rig == {"estop_driver": 5, "trigger_source": {"period_s": 0.3},
+                          "log": "b.jsonl"}
+        b.load(c.program)
+        b.run(heartbeat_ms=0)
+        assert b.wait(timeout=40)["pulses_delivered"] == 10
+    assert not (tmp_path / "a.jsonl").exists()
+    log = str(tmp_path / "b.jsonl")
+    triggers = _rig_edges(log, "trigger_in")
+    assert triggers[:2] == [300 * MS, 600 * MS]
+    assert _rig_edges(log, "trigger[0]")[0] - timing.TRIGGER_LATENCY in triggers
