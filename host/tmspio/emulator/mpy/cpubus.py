@@ -29,6 +29,17 @@ def board():
     return b
 
 
+def board_state(holder, make):
+    """A stand-in module's software state for the current board: holder[0], made anew by
+    make(board) for another board or after a soft reset cleared it."""
+    b = board()
+    st = holder[0]
+    if st is None or st.board is not b:
+        st = make(b)
+        holder[0] = st
+    return st
+
+
 def rd(b, addr):
     value = b.read32(addr) & 0xFFFFFFFF
     b.cpu(emuboard.BUS_CYCLES)

@@ -8,6 +8,7 @@ try:
     from . import rp2regs as regs
     from . import softirq
     from .cpubus import board as _board
+    from .cpubus import board_state as _board_state
     from .cpubus import charge as _charge
     from .cpubus import rd as _rd
     from .cpubus import wr as _wr
@@ -15,6 +16,7 @@ except ImportError:
     import rp2regs as regs
     import softirq
     from cpubus import board as _board
+    from cpubus import board_state as _board_state
     from cpubus import charge as _charge
     from cpubus import rd as _rd
     from cpubus import wr as _wr
@@ -42,12 +44,7 @@ _states = [None]
 
 
 def _state():
-    board = _board()
-    st = _states[0]
-    if st is None or st.board is not board:
-        st = _State(board)
-        _states[0] = st
-    return st
+    return _board_state(_states, _State)
 
 
 def soft_reset_state():

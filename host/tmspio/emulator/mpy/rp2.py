@@ -22,44 +22,20 @@ here they return this state machine's values.
 """
 
 try:
-    from . import machinepin, pioasm, rp2dma, softirq
+    from . import machinepin, pioasm, rp2bus, rp2dma, softirq
     from . import rp2regs as regs
-    from .rp2bus import (
-        _ENOMEM,
-        _IRQ,
-        _UNSET,
-        EmulatorError,
-        _board,
-        _charge,
-        _peek,
-        _pin_number,
-        _poke,
-        _rd,
-        _state,
-        _states,
-        _wr,
-    )
 except ImportError:
     import machinepin
     import pioasm
+    import rp2bus
     import rp2dma
     import rp2regs as regs
     import softirq
-    from rp2bus import (
-        _ENOMEM,
-        _IRQ,
-        _UNSET,
-        EmulatorError,
-        _board,
-        _charge,
-        _peek,
-        _pin_number,
-        _poke,
-        _rd,
-        _state,
-        _states,
-        _wr,
-    )
+
+EmulatorError = rp2bus.EmulatorError
+_IRQ, _UNSET, _ENOMEM, _pin_number = rp2bus._IRQ, rp2bus._UNSET, rp2bus._ENOMEM, rp2bus._pin_number
+_board, _charge, _rd, _wr = rp2bus._board, rp2bus._charge, rp2bus._rd, rp2bus._wr
+_peek, _poke, _state, _states = rp2bus._peek, rp2bus._poke, rp2bus._state, rp2bus._states
 
 PIOASMError = pioasm.PIOASMError
 asm_pio = pioasm.asm_pio

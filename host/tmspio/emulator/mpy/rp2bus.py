@@ -3,6 +3,7 @@
 try:
     from . import rp2regs as regs
     from .cpubus import board as _board
+    from .cpubus import board_state as _board_state
     from .cpubus import charge as _charge
     from .cpubus import peek as _peek
     from .cpubus import poke as _poke
@@ -12,6 +13,7 @@ try:
 except ImportError:
     import rp2regs as regs
     from cpubus import board as _board
+    from cpubus import board_state as _board_state
     from cpubus import charge as _charge
     from cpubus import peek as _peek
     from cpubus import poke as _poke
@@ -67,14 +69,10 @@ class _State:
 
 
 _states = [None]
+
+
 def _state():
-    """The stand-in state of the current board (new for a new board or after a soft reset)."""
-    board = _board()
-    st = _states[0]
-    if st is None or st.board is not board:
-        st = _State(board)
-        _states[0] = st
-    return st
+    return _board_state(_states, _State)
 
 
 class _IRQ:

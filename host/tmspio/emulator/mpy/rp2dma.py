@@ -1,39 +1,17 @@
 """rp2.DMA of the emulated board (MicroPython v1.28.0 ports/rp2/rp2_dma.c on the bus)."""
 
 try:
+    from . import rp2bus, softirq
     from . import rp2regs as regs
-    from . import softirq
-    from .rp2bus import (
-        _EBUSY,
-        _IRQ,
-        _UNSET,
-        _WAIT_SLICE,
-        _board,
-        _charge,
-        _peek,
-        _poke,
-        _rd,
-        _state,
-        _states,
-        _wr,
-    )
 except ImportError:
+    import rp2bus
     import rp2regs as regs
     import softirq
-    from rp2bus import (
-        _EBUSY,
-        _IRQ,
-        _UNSET,
-        _WAIT_SLICE,
-        _board,
-        _charge,
-        _peek,
-        _poke,
-        _rd,
-        _state,
-        _states,
-        _wr,
-    )
+
+_IRQ, _UNSET, _EBUSY, _WAIT_SLICE = rp2bus._IRQ, rp2bus._UNSET, rp2bus._EBUSY, rp2bus._WAIT_SLICE
+_board, _charge, _rd, _wr = rp2bus._board, rp2bus._charge, rp2bus._rd, rp2bus._wr
+_peek, _poke, _state, _states = rp2bus._peek, rp2bus._poke, rp2bus._state, rp2bus._states
+
 
 def make_dma_isr(st):
     def isr(line):
@@ -152,7 +130,51 @@ def _address(obj, for_write):
     return _board().dma_address(obj) & 0xFFFFFFFF
 
 
+def _read_address(value):
+    return _address(value, False)
+
+
+def _write_address(value):
+    return _address(value, True)
+
+
+def _word(value):
+    return value
+
+
+# DMA attributes and config() keywords: name, register, its trigger alias, value conversion
+_ATTRS = (
+    ("read", regs.DMA_READ_ADDR, regs.DMA_AL3_READ_ADDR_TRIG, _read_address),
+    ("write", regs.DMA_WRITE_ADDR, regs.DMA_AL2_WRITE_ADDR_TRIG, _write_address),
+    ("count", regs.DMA_TRANS_COUNT, regs.DMA_AL1_TRANS_COUNT_TRIG, _word),
+    ("ctrl", regs.DMA_AL1_CTRL, regs.DMA_CTRL_TRIG, _word),
+)
+
+
+def _attribute(attr):
+    """A DMA attribute (read, write, count, ctrl): one access to the channel register."""
+    _, offset, _, convert = attr
+
+    def get(self):
+        board = self._open()
+        value = _rd(board, self._reg(offset))
+        _charge(board)
+        return value
+
+    def put(self, value):
+        board = self._open()
+        _wr(board, self._reg(offset), convert(value))
+        _charge(board)
+
+    return property(get, put)
+
+
 class DMA:
+    read = _attribute(_ATTRS[0])
+    write = _attribute(_ATTRS[1])
+    count = _attribute(_ATTRS[2])
+    ctrl = _attribute(_ATTRS[3])
+
     def __init__(self):
         st = _state()
         for channel in range(regs.DMA_CHANNELS):
@@ -174,52 +196,9 @@ class DMA:
     def _reg(self, offset):
         return regs.DMA_BASE + regs.DMA_CH_STRIDE * self._channel + offset
 
-    def _get(self, offset):
-        board = self._open()
-        value = _rd(board, self._reg(offset))
-        _charge(board)
-        return value
-
-    def _set(self, offset, value):
-        board = self._open()
-        _wr(board, self._reg(offset), value)
-        _charge(board)
-
     @property
     def channel(self):
         return 0xFF if self._channel is None else self._channel
-
-    @property
-    def read(self):
-        return self._get(regs.DMA_READ_ADDR)
-
-    @read.setter
-    def read(self, value):
-        self._set(regs.DMA_READ_ADDR, _address(value, False))
-
-    @property
-    def write(self):
-        return self._get(regs.DMA_WRITE_ADDR)
-
-    @write.setter
-    def write(self, value):
-        self._set(regs.DMA_WRITE_ADDR, _address(value, True))
-
-    @property
-    def count(self):
-        return self._get(regs.DMA_TRANS_COUNT)
-
-    @count.setter
-    def count(self, value):
-        self._set(regs.DMA_TRANS_COUNT, value)
-
-    @property
-    def ctrl(self):
-        return self._get(regs.DMA_AL1_CTRL)
-
-    @ctrl.setter
-    def ctrl(self, value):
-        self._set(regs.DMA_AL1_CTRL, value)
 
     @property
     def registers(self):
@@ -229,29 +208,17 @@ class DMA:
 
     def config(self, *, read=None, write=None, count=None, ctrl=None, trigger=False):
         board = self._open()
-        given = [
-            (name, value)
-            for name, value in (("read", read), ("write", write), ("count", count), ("ctrl", ctrl))
-            if value is not None
-        ]
+        given = [(attr, value) for attr, value in zip(_ATTRS, (read, write, count, ctrl))
+                 if value is not None]
         if trigger and not given:
             self._start(board)
             _charge(board)
             return
         last = len(given) - 1
-        for i, (name, value) in enumerate(given):
-            fire = trigger and i == last
-            if name == "read":
-                offset = regs.DMA_AL3_READ_ADDR_TRIG if fire else regs.DMA_READ_ADDR
-                _wr(board, self._reg(offset), _address(value, False))
-            elif name == "write":
-                offset = regs.DMA_AL2_WRITE_ADDR_TRIG if fire else regs.DMA_WRITE_ADDR
-                _wr(board, self._reg(offset), _address(value, True))
-            elif name == "count":
-                offset = regs.DMA_AL1_TRANS_COUNT_TRIG if fire else regs.DMA_TRANS_COUNT
-                _wr(board, self._reg(offset), value)
-            else:
-                _wr(board, self._reg(regs.DMA_CTRL_TRIG if fire else regs.DMA_AL1_CTRL), value)
+        for i in range(len(given)):
+            (_, plain, trig, convert), value = given[i]
+            offset = trig if trigger and i == last else plain
+            _wr(board, self._reg(offset), convert(value))
         _charge(board)
 
     def _start(self, board):
