@@ -4,7 +4,8 @@ assembler), configure state machines by writing registers through the bus, and s
 whole board so the fast path can be compared with single-step execution."""
 
 import adafruit_pioasm
-from tmspio.emulator.mpy import emuboard
+from tmspio.emulator.mpy import emuboard, machine, rp2, softirq
+from tmspio.emulator.mpy import time as emutime
 
 PIO_BASE = (0x50200000, 0x50300000)
 IO_BANK0 = 0x40014000
@@ -16,6 +17,17 @@ CLR_ALIAS = 0x3000
 XOR_ALIAS = 0x1000
 
 CLKDIV, EXECCTRL, SHIFTCTRL, ADDR, INSTR, PINCTRL = 0, 4, 8, 12, 16, 20
+
+
+def standin_board():
+    """A fresh active board with the machine/rp2/time stand-ins' state cleared (as after a
+    soft reset), for the stand-in tests."""
+    rp2.soft_reset()
+    machine.soft_reset_state()
+    softirq.clear()
+    emutime.forget()
+    emutime.set_speed(None)
+    return emuboard.Board().activate()
 
 
 def sm_reg(block, sm, reg):

@@ -4,8 +4,8 @@ cycle, mem8/16/32, freq, WDT, resets, and the PIO/SM interrupt handlers of rp2."
 # ruff: noqa: F821 - @asm_pio bodies use DSL names that exist only while they run
 
 import pytest
-from tmspio.emulator import ACCESS_CYCLES, Board, BoardReset, EmulatorError, machine, rp2
-from tmspio.emulator.mpy import softirq
+import simrig
+from tmspio.emulator import ACCESS_CYCLES, BoardReset, EmulatorError, machine, rp2
 from tmspio.emulator.mpy import time as emutime
 
 Pin = machine.Pin
@@ -17,11 +17,7 @@ PIO0 = 0x50200000
 
 @pytest.fixture
 def board():
-    rp2.soft_reset()
-    machine.soft_reset_state()
-    softirq.clear()
-    emutime.forget()
-    return Board().activate()
+    return simrig.standin_board()
 
 
 def test_pin_modes_write_sio_io_bank0_and_pads(board):

@@ -4,7 +4,8 @@ advancing the board, poll() on a pipe advancing the board until input or timeout
 import os
 
 import pytest
-from tmspio.emulator import Board, emuselect, emutime, machine, rp2
+import simrig
+from tmspio.emulator import emuselect, emutime, machine
 from tmspio.emulator.mpy import micropython as mp_standin
 from tmspio.emulator.mpy import softirq
 
@@ -13,12 +14,7 @@ PERIOD = 1 << 30
 
 @pytest.fixture
 def board():
-    rp2.soft_reset()
-    machine.soft_reset_state()
-    softirq.clear()
-    emutime.forget()
-    emutime.set_speed(None)
-    return Board().activate()
+    return simrig.standin_board()
 
 
 def test_sleeps_advance_the_board_and_never_end_early(board):

@@ -6,8 +6,8 @@ a DREQ-paced feed into a state machine and the completion IRQ."""
 from array import array
 
 import pytest
-from tmspio.emulator import ACCESS_CYCLES, Board, machine, rp2
-from tmspio.emulator.mpy import softirq
+import simrig
+from tmspio.emulator import ACCESS_CYCLES, machine, rp2
 from tmspio.emulator.mpy import time as emutime
 from tmspio.emulator.mpy.emuboard import BUS_CYCLES
 
@@ -17,11 +17,7 @@ DEFAULT_CH0 = 1 << 21 | 0x3F << 15 | 1 << 5 | 1 << 4 | 2 << 2 | 1  # irq_quiet t
 
 @pytest.fixture
 def board():
-    rp2.soft_reset()
-    machine.soft_reset_state()
-    softirq.clear()
-    emutime.forget()
-    return Board().activate()
+    return simrig.standin_board()
 
 
 def test_pack_ctrl_defaults_and_fields(board):

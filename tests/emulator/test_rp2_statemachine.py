@@ -6,8 +6,8 @@ SDK program placement and JMP relocation, FIFOs, exec/restart and the refused qu
 from array import array
 
 import pytest
+import simrig
 from tmspio.emulator import ACCESS_CYCLES, Board, EmulatorError, machine, rp2
-from tmspio.emulator.mpy import softirq
 from tmspio.emulator.mpy import time as emutime
 from tmspio.emulator.mpy.emuboard import BUS_CYCLES
 
@@ -19,11 +19,7 @@ OUT_LOW, OUT_HIGH, IN_LOW = rp2.PIO.OUT_LOW, rp2.PIO.OUT_HIGH, rp2.PIO.IN_LOW
 
 @pytest.fixture
 def board():
-    rp2.soft_reset()
-    machine.soft_reset_state()
-    softirq.clear()
-    emutime.forget()
-    return Board().activate()
+    return simrig.standin_board()
 
 
 def sm_reg(base, sm, offset):

@@ -234,22 +234,27 @@ def test_pin_priority_highest_sm_wins_and_side_set_beats_set():
     assert s["traces"][5] == [(0, 0), (2, 1)]
 
 
+def _side_set_loop_on_sm1(b):
+    """SM1: `jmp x-- loop side 1 [3]` 32 times on pin 0 (ticks 2, 6 .. 126), then side 0."""
+    setup_sm(
+        b,
+        ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
+        "jmp x-- loop side 1 [3]\nend:\njmp end side 0",
+        sm=1,
+        offset=8,
+        pins=[0],
+        side_base=0,
+        set_count=1,
+        start=False,
+    )
+
+
 def test_summarised_side_set_loop_reasserts_a_pin_another_sm_overwrote():
     def build(b):
         # SM1 spins in `jmp x-- self side 1` (a no-op rewrite once the pin is high, so the
         # fast path skips it); SM0 pulls the same pin low now and then: SM1's next side-set
         # restores it, exactly as in single-step
-        setup_sm(
-            b,
-            ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
-            "jmp x-- loop side 1 [3]\nend:\njmp end side 0",
-            sm=1,
-            offset=8,
-            pins=[0],
-            side_base=0,
-            set_count=1,
-            start=False,
-        )
+        _side_set_loop_on_sm1(b)
         setup_sm(
             b,
             "nop [20]\nset pins, 0\nnop [30]\nset pins, 0\nend:\njmp end",
@@ -266,17 +271,7 @@ def test_summarised_side_set_loop_reasserts_a_pin_another_sm_overwrote():
 
 def test_summarised_side_set_loop_wins_a_same_cycle_conflict_by_priority():
     def build(b):
-        setup_sm(
-            b,
-            ".side_set 1\nset pindirs, 1 side 1\nset x, 31 side 1\nloop:\n"
-            "jmp x-- loop side 1 [3]\nend:\njmp end side 0",
-            sm=1,
-            offset=8,
-            pins=[0],
-            side_base=0,
-            set_count=1,
-            start=False,
-        )
+        _side_set_loop_on_sm1(b)
         # SM0 writes at tick 22, the same tick SM1 executes `jmp x-- loop side 1`: SM1 wins
         setup_sm(b, "nop [21]\nset pins, 0\nend:\njmp end", sm=0, set_count=1, start=False)
         b.write32(PIO_BASE[0] + SET_ALIAS, 0x303)
