@@ -13,25 +13,17 @@ Limits that are unknown give a "warn" finding; they are never guessed. Gated pro
 checked in their densest case: one train per refractory interval.
 """
 
-import json
 from fractions import Fraction
-from importlib import resources
 
-from . import stimulators
+from . import packaged, stimulators
 from .errors import InputError, SafetyRefused
 from .protocols import model, schedule, units
 
 PASS, WARN, REFUSE = "pass", "warn", "refuse"
 RATE_WINDOW = Fraction(1)  # seconds: max_rate_hz counts pulses in any 1 s window
 
-_CACHE = {}
-
-
 def data():
-    if "data" not in _CACHE:
-        text = resources.files("tmspio").joinpath("data/safety.json").read_text("utf-8")
-        _CACHE["data"] = json.loads(text)
-    return _CACHE["data"]
+    return packaged.load_json("safety.json")
 
 
 def _source(key, unverified=None):

@@ -4,9 +4,8 @@ Unknown facts are None and stay unknown: the safety envelope reports them as unc
 guesses them.
 """
 
-import json
-from importlib import resources
 
+from . import packaged
 from .errors import InputError
 
 POLARITIES = ("active-high", "active-low", "either", "unknown")
@@ -41,14 +40,8 @@ class Stimulator:
         return dict(self.__dict__)
 
 
-_CACHE = {}
-
-
 def _load():
-    if "data" not in _CACHE:
-        text = resources.files("tmspio").joinpath("data/stimulators.json").read_text("utf-8")
-        _CACHE["data"] = json.loads(text)
-    return _CACHE["data"]
+    return packaged.load_json("stimulators.json")
 
 
 def all_profiles():

@@ -1,11 +1,12 @@
 """The built-in protocol library: one TOML file per protocol in tmspio/data/protocols/."""
 
 import os
-from importlib import resources
+
+from .. import packaged
 
 
 def directory():
-    return str(resources.files("tmspio").joinpath("data/protocols"))
+    return packaged.path("protocols")
 
 
 def names():
