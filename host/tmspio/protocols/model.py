@@ -11,6 +11,7 @@ from math import ceil, floor
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,7 +20,6 @@ from pydantic import (
     PlainSerializer,
     Tag,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -72,6 +72,9 @@ def _known(stimulator):
         raise PydanticCustomError("stimulator", "unknown stimulator; allowed: {allowed}",
                                   {"allowed": ", ".join(stimulators.ids())})
     return stimulator
+
+
+StimulatorId = Annotated[str, AfterValidator(_known)]  # a profile id of `tmspio stimulators`
 
 
 class Strict(BaseModel):
@@ -174,14 +177,9 @@ class Channel(Strict):
         description="active-high: idle low, pulse high; active-low: idle high, pulse low")
     offset: Duration = Field(default_factory=lambda: units.parse("0 s"),
                              description="delay of this channel's pulses after channel 0's")
-    stimulator: str | None = Field(
+    stimulator: StimulatorId | None = Field(
         None, description="this channel's stimulator profile, when it differs from the "
         "protocol's (e.g. the nerve stimulator of PAS)")
-
-    @field_validator("stimulator")
-    @classmethod
-    def _known_stimulator(cls, value):
-        return _known(value)
 
 
 class Start(Strict):
@@ -219,7 +217,8 @@ class Protocol(Strict):
     methods: str = Field("", description="one-sentence methods description")
     unverified: list[str] = Field(
         default_factory=list, description="values not confirmed against the primary source")
-    stimulator: str | None = Field(None, description="stimulator profile id (tmspio stimulators)")
+    stimulator: StimulatorId | None = Field(
+        None, description="stimulator profile id (tmspio stimulators)")
     intensity: Intensity | None = None
     pulse_width: Duration = Field(description="TTL pulse width, e.g. \"1 ms\"")
     start: Start = Field(default_factory=Start)
@@ -228,11 +227,6 @@ class Protocol(Strict):
     onsets: list[Duration] | None = Field(
         None, min_length=1, max_length=MAX_PULSES,
         description="explicit onsets after the first pulse; starts at \"0 s\", increasing")
-
-    @field_validator("stimulator")
-    @classmethod
-    def _known_stimulator(cls, value):
-        return _known(value)
 
     @model_validator(mode="after")
     def _consistent(self):
