@@ -239,23 +239,8 @@ class StateMachine(FastPath):
             if level != pol:
                 stall = 1
         elif op == 2:  # IN
-            src = (ins >> 5) & 7
             n = (ins & 31) or 32
-            if src == 0:
-                data = rotr(blk.inputs(now), self.in_base)
-            elif src == 1:
-                data = self.x
-            elif src == 2:
-                data = self.y
-            elif src == 3:
-                data = 0
-            elif src == 6:
-                data = self.isr
-            elif src == 7:
-                data = self.osr
-            else:
-                raise EmulatorError("IN source %d (0x%04x) is reserved" % (src, ins))
-            data &= mask(n)
+            data = self._source((ins >> 5) & 7, ins, now) & mask(n)
             if self.in_right:
                 isr = ((self.isr >> n) | (data << (32 - n))) & M32
             else:
@@ -356,24 +341,7 @@ class StateMachine(FastPath):
         elif op == 5:  # MOV
             dest = (ins >> 5) & 7
             mop = (ins >> 3) & 3
-            src = ins & 7
-            if src == 0:
-                data = rotr(blk.inputs(now), self.in_base)
-            elif src == 1:
-                data = self.x
-            elif src == 2:
-                data = self.y
-            elif src == 3:
-                data = 0
-            elif src == 5:
-                level = len(self.rx) if self.status_sel else len(self.tx)
-                data = M32 if level < self.status_n else 0
-            elif src == 6:
-                data = self.isr
-            elif src == 7:
-                data = self.osr
-            else:
-                raise EmulatorError("MOV source 4 (0x%04x) is reserved" % ins)
+            data = self._source(ins & 7, ins, now)
             if mop == 1:
                 data = data ^ M32
             elif mop == 2:
@@ -453,6 +421,27 @@ class StateMachine(FastPath):
                 self.delay = (ins >> 8) & self.delay_mask
         if not is_out:
             self._bg_autopull()
+
+    def _source(self, src, ins, now):
+        """IN and MOV sources (same encoding); STATUS (5) exists for MOV only."""
+        if src == 0:
+            return rotr(self.block.inputs(now), self.in_base)
+        if src == 1:
+            return self.x
+        if src == 2:
+            return self.y
+        if src == 3:
+            return 0
+        if src == 6:
+            return self.isr
+        if src == 7:
+            return self.osr
+        if src == 5 and ins >> 13 == 5:
+            level = len(self.rx) if self.status_sel else len(self.tx)
+            return M32 if level < self.status_n else 0
+        raise EmulatorError(
+            "%s source %d (0x%04x) is reserved" % ("MOV" if ins >> 13 == 5 else "IN", src, ins)
+        )
 
     def _bg_autopull(self):
         if self.autopull and self.ocount >= self.pull_thresh and self.tx:
