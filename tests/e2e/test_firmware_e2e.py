@@ -45,7 +45,8 @@ def test_make_demo_itbs_600_pulses_zero_deviation(tmp_path, capsys):
     prov = logs.read_events(str(out / "events.jsonl"))[0]
     assert (prov["board"], prov["firmware_version"], prov["heartbeat_ms"]) == (
         "emulated", "0.1.0", 0)
-    assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns\nconfirmed by the " \
+    assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns (time zero = first " \
+        "captured onset)\nconfirmed by the " \
         "stimulator's trigger-out: 600 of 600\n" in printed.out
     assert s["pulses_confirmed"] == 600
 
@@ -211,7 +212,8 @@ def test_estop_on_the_rig_aborts_the_run_and_the_host_reports_it(tmp_path, capsy
     rc = cli.main(["run", proto, "--emulator", "--quiet", "--out", str(out)])
     printed = capsys.readouterr().out
     assert rc == 1
-    assert "estop-rig: 7 of 40 pulses delivered; max |deviation| 0 ns\naborted: estop\n" in printed
+    assert ("estop-rig: 7 of 40 pulses delivered; max |deviation| 0 ns (time zero = first "
+            "captured onset)\naborted: estop\n") in printed
     s = json.loads((out / "summary.json").read_text())
     assert (s["aborted"], s["reason"], s["pulses_delivered"]) == (True, "estop", 7)
     rows = [r.split(",") for r in (out / "pulses.csv").read_text().splitlines()[1:]]

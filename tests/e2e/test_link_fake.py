@@ -81,7 +81,8 @@ def test_tmspio_run_itbs_writes_every_log(board, tmp_path, capsys):
     assert json.loads((out / "events.json").read_text())["onset"]["Units"] == "s"
     assert (out / "timing.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
-    assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns" in printed
+    assert ("itbs: 600 of 600 pulses delivered; max |deviation| 0 ns (time zero = first "
+            "captured onset)") in printed
 
 
 def test_garbage_and_malformed_frames_get_errors_and_no_pulse(board):
@@ -274,7 +275,7 @@ def test_a_board_that_restarts_mid_run_is_reported(slow_board):
 def test_run_refuses_a_board_still_running_an_earlier_session(slow_board, tmp_path, capsys):
     # an earlier host left a run going with the heartbeat off (killed, not stopped)
     with link.connect(slow_board.path, hello_timeout=10) as b:
-        b.load(_program(100))
+        b.load(_program(1000, period_cycles=125_000_000))  # 1000 board-s: 100 s real
         b.run(heartbeat_ms=0)
         assert b.status()["state"] == "running"
     out = tmp_path / "run"
@@ -284,4 +285,4 @@ def test_run_refuses_a_board_still_running_an_earlier_session(slow_board, tmp_pa
     assert err == (f"tmspio: error: the board on {slow_board.path} is running from an earlier "
                    "session; wait for it to finish or reset the board (replug it, or restart "
                    "`tmspio emulate`)\n")
-    assert not out.exists()  # nothing loaded, nothing logged
+    assert list(out.iterdir()) == []  # nothing loaded, nothing logged

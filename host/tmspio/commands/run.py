@@ -66,8 +66,10 @@ def run(args):
 
 def print_summary(s, out, plots):
     dev = s["max_abs_deviation_ns"]
+    # time zero is the first captured onset (its deviation is 0 by definition): docs/running.md
     print(f"{s['protocol']}: {s['pulses_delivered']} of {s['pulses_planned']} pulses delivered; "
-          f"max |deviation| {'n/a' if dev is None else f'{dev} ns'}")
+          f"max |deviation| "
+          f"{'n/a' if dev is None else f'{dev} ns (time zero = first captured onset)'}")
     if s.get("pulses_confirmed") is not None:
         print(f"confirmed by the stimulator's trigger-out: {s['pulses_confirmed']} of "
               f"{s['pulses_delivered']}")
