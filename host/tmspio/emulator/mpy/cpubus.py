@@ -56,6 +56,11 @@ def register_access(b):
     b.cpu(emuboard.BUS_CYCLES)
 
 
+def write_masked(b, addr, values, mask):
+    """pico-sdk hw_write_masked: read, then an XOR-alias write of the bits that differ."""
+    wr(b, addr + 0x1000, (rd(b, addr) ^ values) & mask)
+
+
 def peek(b, addr):
     """A read inside a wait loop's condition: no CPU time (board.run() is advancing)."""
     return b.read32(addr) & 0xFFFFFFFF

@@ -12,6 +12,7 @@ try:
     from .cpubus import charge as _charge
     from .cpubus import rd as _rd
     from .cpubus import wr as _wr
+    from .cpubus import write_masked as _write_masked
 except ImportError:
     import rp2regs as regs
     import softirq
@@ -20,6 +21,7 @@ except ImportError:
     from cpubus import charge as _charge
     from cpubus import rd as _rd
     from cpubus import wr as _wr
+    from cpubus import write_masked as _write_masked
 
 SIO_BASE = regs.SIO_BASE
 GPIO_FUNC_SIO = regs.GPIO_FUNC_SIO
@@ -68,11 +70,6 @@ def _pads(gpio):
 
 def _io_ctrl(gpio):
     return regs.IO_BANK0 + 8 * gpio + 4
-
-
-def _write_masked(board, addr, values, mask):
-    """hw_write_masked: XOR-alias write of the bits that differ."""
-    _wr(board, addr + regs.XOR_ALIAS, (_rd(board, addr) ^ values) & mask)
 
 
 def gpio_set_function(board, gpio, func):

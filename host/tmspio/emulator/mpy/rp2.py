@@ -36,6 +36,7 @@ EmulatorError = rp2bus.EmulatorError
 _IRQ, _UNSET, _ENOMEM, _pin_number = rp2bus._IRQ, rp2bus._UNSET, rp2bus._ENOMEM, rp2bus._pin_number
 _board, _charge, _rd, _wr = rp2bus._board, rp2bus._charge, rp2bus._rd, rp2bus._wr
 _peek, _poke, _state, _states = rp2bus._peek, rp2bus._poke, rp2bus._state, rp2bus._states
+_write_masked = rp2bus._write_masked
 
 PIOASMError = pioasm.PIOASMError
 asm_pio = pioasm.asm_pio
@@ -388,9 +389,9 @@ class StateMachine:
         _wr(board, self._smbase + regs.PINCTRL, pinctrl)
 
     def _set_enabled(self, board, enabled):
-        ctrl = _rd(board, self._base + regs.CTRL)
-        ctrl = (ctrl & ~(1 << self._sm)) | ((1 if enabled else 0) << self._sm)
-        _wr(board, self._base + regs.CTRL, ctrl)
+        """pio_sm_set_enabled: hw_write_masked on CTRL."""
+        bit = 1 << self._sm
+        _write_masked(board, self._base + regs.CTRL, bit if enabled else 0, bit)
 
     def _init_gpio(self, board, cfg):
         """asm_pio_init_gpio: levels, then directions, by forced SET instructions; FUNCSEL."""

@@ -9,6 +9,7 @@ try:
     from .cpubus import poke as _poke
     from .cpubus import rd as _rd
     from .cpubus import wr as _wr
+    from .cpubus import write_masked as _write_masked
     from .emuerror import EmulatorError
 except ImportError:
     import rp2regs as regs
@@ -19,9 +20,10 @@ except ImportError:
     from cpubus import poke as _poke
     from cpubus import rd as _rd
     from cpubus import wr as _wr
+    from cpubus import write_masked as _write_masked
     from emuerror import EmulatorError
 
-__all__ = ["EmulatorError", "_board", "_charge", "_peek", "_poke", "_rd", "_wr"]
+__all__ = ["EmulatorError", "_board", "_charge", "_peek", "_poke", "_rd", "_wr", "_write_masked"]
 
 _UNSET = object()
 _ENOMEM = 12
