@@ -37,15 +37,8 @@ class StateMachine(FastPath):
         self.pc = 0
         self.x = 0
         self.y = 0
-        self.isr = 0
-        self.icount = 0
         self.osr = 0
-        self.ocount = 32
-        self.delay = 0
-        self.latch = -1
-        self.latch_forced = False
-        self.stalled = False
-        self.irq_waiting = False
+        self.restart()
         self.tx = []
         self.rx = []
         self.enabled = False

@@ -185,22 +185,24 @@ class PIO:
 
     def irq(self, handler=_UNSET, trigger=_UNSET, hard=_UNSET):
         st = _state()
-        irq = st.pio_irq[self._index]
-        if irq is None:
-            irq = _IRQ(self)
-            st.pio_irq[self._index] = irq
-        if handler is _UNSET and trigger is _UNSET and hard is _UNSET:
+        irq = _irq_object(st.pio_irq, self._index, self)
+        if not irq.configure(handler, trigger, hard, 0xF00):
             return irq
-        irq._handler = None if handler is _UNSET else handler
-        irq._hard = False if hard is _UNSET else bool(hard)
-        irq._flags = 0
-        irq._trigger = 0xF00 if trigger is _UNSET else trigger
         if irq._handler is not None:
             board = st.board
             _hook_pio_irq(st, self._index)
             _wr(board, self._base + regs.IRQ0_INTE, irq._trigger)
             _charge(board)
         return irq
+
+
+def _irq_object(table, key, parent):
+    """The mp_irq object of a PIO or state machine, made on first use."""
+    irq = table[key]
+    if irq is None:
+        irq = _IRQ(parent)
+        table[key] = irq
+    return irq
 
 
 def _prog_data(prog):
@@ -517,16 +519,9 @@ class StateMachine:
     def irq(self, handler=_UNSET, trigger=_UNSET, hard=_UNSET):
         st = _state()
         board = st.board
-        irq = st.sm_irq[self._id]
-        if irq is None:
-            irq = _IRQ(self)
-            st.sm_irq[self._id] = irq
-        if handler is _UNSET and trigger is _UNSET and hard is _UNSET:
+        irq = _irq_object(st.sm_irq, self._id, self)
+        if not irq.configure(handler, trigger, hard, 1):
             return irq
-        irq._handler = None if handler is _UNSET else handler
-        irq._hard = False if hard is _UNSET else bool(hard)
-        irq._flags = 0
-        irq._trigger = 1 if trigger is _UNSET else trigger
         if irq._handler is not None:
             _hook_pio_irq(st, self._pio)
         inte = self._base + regs.IRQ0_INTE

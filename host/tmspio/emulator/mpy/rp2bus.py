@@ -96,3 +96,14 @@ class _IRQ:
         self._flags = 0
         self._trigger = new_trigger
         return 0
+
+    def configure(self, handler, trigger, hard, default_trigger):
+        """.irq(handler, trigger, hard) of the owner: False when called without arguments
+        (just return the object), else the handler is (re)set and flags cleared."""
+        if handler is _UNSET and trigger is _UNSET and hard is _UNSET:
+            return False
+        self._handler = None if handler is _UNSET else handler
+        self._hard = False if hard is _UNSET else bool(hard)
+        self._flags = 0
+        self._trigger = default_trigger if trigger is _UNSET else trigger
+        return True
