@@ -46,8 +46,11 @@ def mpremote(port, *args, timeout=MPREMOTE_TIMEOUT_S):
     except FileNotFoundError:
         raise DeployError("mpremote not found; run `make install`") from None
     except subprocess.TimeoutExpired:
+        # the tmspio firmware takes every byte as data while a program is armed or running
         raise DeployError(f"mpremote {' '.join(args[:2])} on {port}: no answer within "
-                          f"{timeout} s") from None
+                          f"{timeout} s; if a tmspio run is still going on the board (it ignores "
+                          "Ctrl-C until the run ends), wait for it to end or reset the "
+                          "board") from None
     if r.returncode != 0:
         err = (r.stderr or r.stdout).strip().splitlines()
         raise DeployError(f"mpremote {' '.join(args[:2])} on {port} failed: "

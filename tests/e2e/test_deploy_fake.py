@@ -51,3 +51,17 @@ def test_deploy_reports_a_hash_mismatch(tmp_path):
             deploy.verify(b.path, files)
 
 
+
+
+def test_mpremote_silence_names_the_likely_cause(monkeypatch):
+    import subprocess
+
+    def silent(argv, **kw):
+        raise subprocess.TimeoutExpired(argv, kw["timeout"])
+
+    monkeypatch.setattr(deploy.subprocess, "run", silent)
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.mpremote("/dev/ttyX", "exec", "import sys", timeout=7)
+    assert str(e.value) == ("mpremote exec import sys on /dev/ttyX: no answer within 7 s; if a "
+                            "tmspio run is still going on the board (it ignores Ctrl-C until "
+                            "the run ends), wait for it to end or reset the board")
