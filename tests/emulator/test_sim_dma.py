@@ -154,3 +154,18 @@ def test_halfword_array_and_memoryview_buffers():
     assert board.dma_address(view) == board.dma_address(view)  # stable per object
     with pytest.raises(EmulatorError, match="4-byte access at offset 0 of a buffer of 2-byte"):
         board.read32(board.dma_address(src))
+
+
+def test_a_trigger_of_a_busy_channel_is_ignored():
+    board = emuboard.Board()
+    words = array("I", range(10))
+    # SM0 is not running: the DREQ-paced channel fills the TX FIFO (4 words) and stays busy
+    channel(board, 0, board.dma_address(words), TXF0, 10, ctrl(0, 0, EN, WORD, INC_R, QUIET))
+    board.advance(20)
+    assert (board.read32(DMA + 0x08), board.read32(DMA + 0x10) >> 24 & 1) == (6, 1)
+    board.write32(DMA + 0x430, 1)  # MULTI_CHAN_TRIGGER
+    board.write32(DMA + 0x1C, 3)  # AL1_TRANS_COUNT_TRIG: sets the reload value only
+    board.advance(20)
+    assert board.read32(DMA + 0x08) == 6  # not restarted at 10 (nor 3)
+    assert board.read32(DMA + 0x804) == 3  # CH0_DBG_TCR: the next trigger's count
+    assert list(board.pio[0].sm[0].tx) == [0, 1, 2, 3]

@@ -196,7 +196,9 @@ class DMA:
         return (addr + size) & M32
 
     def _start(self, c):
-        if not c.ctrl & 1:
+        # "the channel will start if it is currently enabled and not already busy" (RP2040
+        # MULTI_CHAN_TRIGGER description; the same for trigger aliases and CHAIN_TO)
+        if not c.ctrl & 1 or c.busy:
             return
         ctrl = c.ctrl
         treq = (ctrl >> 15) & 0x3F
