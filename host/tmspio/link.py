@@ -263,6 +263,15 @@ class Link:
     def status(self):
         return json.loads(self.request(wire.STATUS)[1])
 
+    def require_at_rest(self):
+        """Refuse a board still armed or running a program of an earlier session (a host that
+        died with the heartbeat off): never load over it."""
+        state = self.status().get("state")
+        if state in ("armed", "running"):
+            raise LinkError(f"the board on {self.port} is {state} from an earlier session; wait "
+                            "for it to finish or reset the board (replug it, or restart "
+                            "`tmspio emulate`)")
+
     def load(self, program, progress=None):
         """Upload a progformat.Program (or its bytes); the board verifies and echoes the CRC."""
         data = program if isinstance(program, bytes | bytearray) else progformat.encode(program)

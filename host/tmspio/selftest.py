@@ -393,6 +393,7 @@ def run_selftest(
             "the board runs at %s Hz but board file %r says %d Hz"
             % (info.get("sysclk_hz"), board["name"], board["sysclk_hz"])
         )
+    link.require_at_rest()
     wire = firmware.wire()
     sources = {"confirm_in": wire.SRC_CONFIRM, "trigger_in": wire.SRC_TRIGGER_IN}
     pairs = []

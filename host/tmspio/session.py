@@ -86,13 +86,7 @@ class Run:
                              f"({info.get('board')}); it runs in real time")
         if emulated and self.speed is None:
             self.speed = "unknown"
-        state = self.link.status().get("state")
-        if state in ("armed", "running"):
-            # An earlier host died without stopping it (a run that lost its host stops on the
-            # heartbeat, unless the heartbeat was off); never load over it.
-            raise SessionError(f"the board on {self.link.port} is {state} from an earlier "
-                               "session; wait for it to finish or reset the board (replug it, "
-                               "or restart `tmspio emulate`)")
+        self.link.require_at_rest()
         os.makedirs(self.out_dir, exist_ok=True)
         for name in (logs.EVENTS, logs.PULSES, logs.BIDS_TSV, logs.BIDS_JSON, logs.SUMMARY):
             path = os.path.join(self.out_dir, name)

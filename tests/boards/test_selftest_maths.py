@@ -213,8 +213,13 @@ class FakeLink:
         self.latency, self.drop, self.start = latency, drop, start
         self.capture_outputs = capture_outputs
         self.states, self.edges, self.loaded = [], [], []
+        self.calls = []
+
+    def require_at_rest(self):
+        self.calls.append("require_at_rest")
 
     def load(self, prog):
+        self.calls.append("load")
         self.loaded.append(progformat.decode(progformat.encode(prog)))
 
     def run(self, heartbeat_ms=None):
@@ -252,6 +257,7 @@ def test_run_selftest_through_a_link():
     assert cert["port"] == "fake://"
     assert cert["loopback"][0]["run_state"] == "done"
     assert link.loaded[0] == selftest.selftest_program(board, 2)
+    assert link.calls[:2] == ["require_at_rest", "load"]  # a busy board is refused first
 
 
 def test_run_selftest_reports_dropped_edges_and_mismatches():

@@ -286,3 +286,20 @@ def test_run_refuses_a_board_still_running_an_earlier_session(slow_board, tmp_pa
                    "session; wait for it to finish or reset the board (replug it, or restart "
                    "`tmspio emulate`)\n")
     assert list(out.iterdir()) == []  # nothing loaded, nothing logged
+
+
+def test_selftest_refuses_a_board_still_running_an_earlier_session(slow_board):
+    from tmspio import selftest
+
+    from boards import FAKE_BOARD
+
+    with link.connect(slow_board.path, hello_timeout=10) as b:
+        b.load(_program(1000, period_cycles=125_000_000))
+        b.run(heartbeat_ms=0)
+    with link.connect(slow_board.path, hello_timeout=10) as b:
+        with pytest.raises(link.LinkError) as e:
+            selftest.run_selftest(b, FAKE_BOARD)
+        assert str(e.value) == (f"the board on {slow_board.path} is running from an earlier "
+                                "session; wait for it to finish or reset the board (replug it, "
+                                "or restart `tmspio emulate`)")
+        assert b.status()["state"] == "running"  # untouched
