@@ -92,6 +92,18 @@ def test_soft_pin_irq_runs_promptly_while_sleeping(board):
     assert seen == [start + 101, start + 111, start + 121, start + 131]
 
 
+def test_soft_pin_irq_runs_when_the_stand_in_call_it_fired_in_returns(board):
+    # The VM runs scheduled handlers between bytecodes: a busy loop of mem32 reads services
+    # them without any sleep, right after the call during which the edge happened.
+    seen = []
+    Pin(11, Pin.IN).irq(lambda p: seen.append(board.cycle), trigger=Pin.IRQ_RISING)
+    start = board.cycle
+    board.drive(11, 1, at=start + 300)
+    for _ in range(5):
+        machine.mem32[PIO0]
+    assert seen == [start + 3 * ACCESS_CYCLES]
+
+
 def test_soft_pin_irqs_past_queue_depth_8_are_dropped(board):
     seen = []
     Pin(11, Pin.IN).irq(lambda p: seen.append(board.cycle))

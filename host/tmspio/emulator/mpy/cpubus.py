@@ -7,15 +7,17 @@ apart as on the chip (StateMachine.init's forced SET reaches the PIO output regi
 FUNCSEL hands the pad to the PIO). At the end of the call `charge()` adds the interpreter's
 overhead, ACCESS_CYCLES - BUS_CYCLES: a call making one access (mem32, Pin.value) costs
 ACCESS_CYCLES. `peek()` is the uncharged read that wait loops poll with (the wait ends in the
-cycle after the condition changes); `poke()` the uncharged write of the reset clean-up.
+cycle after the condition changes); `poke()` the uncharged write of the reset clean-up. Soft IRQ
+handlers queued during a call run when it returns (between bytecodes, as the VM runs them).
 The stand-ins model the RP2040 only: a board claiming another chip is refused here, once.
 """
 
 try:
-    from . import emuboard
+    from . import emuboard, softirq
     from .emuerror import EmulatorError
 except ImportError:
     import emuboard
+    import softirq
     from emuerror import EmulatorError
 
 
@@ -73,5 +75,7 @@ def poke(b, addr, value):
 
 
 def charge(b):
-    """The interpreter's overhead of one call, after its accesses."""
+    """The interpreter's overhead of one call, after its accesses; then the call returns to
+    the VM, which runs soft IRQ handlers queued meanwhile."""
     b.cpu(emuboard.ACCESS_CYCLES - emuboard.BUS_CYCLES)
+    softirq.after_call()

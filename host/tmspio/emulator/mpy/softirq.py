@@ -3,8 +3,9 @@
 On rp2, a soft IRQ handler goes through `mp_sched_schedule` (queue depth 8; an IRQ arriving
 while the queue is full is dropped silently, shared/runtime/mpirq.c) and runs between bytecodes.
 Here edges are detected inside `board.advance()`, where running user code would re-enter the
-board, so the stand-ins post handlers to this queue and run them at the next safe point:
-`time.sleep*`, `select.poll().poll()`, the waits in `StateMachine.get/put` and `machine.idle()`.
+board, so the stand-ins post handlers to this queue and run them at the next safe point: when
+a stand-in call returns (the next bytecode; cpubus.charge), and inside the waits (`time.sleep*`,
+`select.poll().poll()`, `StateMachine.get/put`, `machine.idle()`), as the port's delay loops do.
 The CPython `micropython.schedule` stand-in shares the queue (it raises when full instead).
 Hard handlers run at once, inside the board's event processing, unless machine.disable_irq()
 is in force: then they run when enable_irq() re-enables interrupts.
@@ -45,6 +46,13 @@ def run_pending():
             func(arg)
     finally:
         _running[0] = False
+
+
+def after_call():
+    """A stand-in call has returned to the interpreter: MicroPython's VM runs queued soft
+    handlers between bytecodes (not inside a hard handler)."""
+    if _queue and not _in_hard[0]:
+        run_pending()
 
 
 def clear():
