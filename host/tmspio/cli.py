@@ -63,7 +63,7 @@ def build_parser(verbs=None):
             raise
         p = sub.add_parser(verb, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
-        p.set_defaults(_module=module)
+        p.set_defaults(_module=module, _parser=p)
     return parser
 
 
@@ -74,7 +74,9 @@ def main(argv=None):
     verbs = [argv[0]] if argv and argv[0] in COMMANDS else None
     parser = build_parser(verbs)
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the verb's parser, so the message names the verb
+            args._parser.error("unrecognized arguments: %s" % " ".join(extra))
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2

@@ -214,7 +214,8 @@ def test_intensity_given_as_a_string_in_a_file_is_refused(capsys, tmp_path):
     (("check", "itbs", "--intensity", "80", "--reference", "MT"),
      "check: argument --reference: invalid choice: 'MT' (choose from 'RMT', 'AMT') "
      "(see `tmspio check --help`)"),
-    (("show", "itbs", "--colour"), "unrecognized arguments: --colour (see `tmspio --help`)"),
+    (("show", "itbs", "--colour"),
+     "show: unrecognized arguments: --colour (see `tmspio show --help`)"),
     (("selftest", "--tolerance", "two"),
      "selftest: argument --tolerance: invalid int value: 'two' (see `tmspio selftest --help`)"),
 ])

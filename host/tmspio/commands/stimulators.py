@@ -7,7 +7,7 @@ HELP = "list stimulator profiles (trigger polarity, width, interval, rate, conne
 
 
 def add_arguments(parser):
-    parser.add_argument("name", nargs="?", help="show one profile in full")
+    parser.add_argument("name", nargs="?", metavar="ID", help="show one profile in full")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
