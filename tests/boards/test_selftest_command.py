@@ -35,10 +35,16 @@ def test_interactive_answer_other_than_yes_cancels(monkeypatch):
 def test_bad_arguments_exit_2_with_one_line(capsys):
     assert cli.main(["selftest", "--emulator", "--tolerance", "-1"]) == 2
     assert capsys.readouterr().err == (
-        "tmspio: error: --tolerance: -1 is negative (allowed: 0 or more cycles)\n"
+        "tmspio: error: --tolerance = '-1': a whole number of cycles, 0 or more\n"
     )
     assert cli.main(["selftest", "--port", "loop://", "--board", "nosuch"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("tmspio: error: board 'nosuch': no such board file ")
     assert cli.main(["selftest", "--port", "x", "--emulator"]) == 2
-    assert "not allowed with argument" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "tmspio: error: selftest: argument --emulator: not allowed with argument --port "
+        "(see `tmspio selftest --help`)\n")
+    assert cli.main(["selftest", "--emulator", "--tolerance", "2.5"]) == 2
+    assert capsys.readouterr().err == (
+        "tmspio: error: --tolerance = '2.5': a whole number of cycles, 0 or more\n"
+    )

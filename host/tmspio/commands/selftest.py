@@ -4,6 +4,7 @@ import sys
 
 from .. import boards, selftest
 from ..errors import InputError
+from ._common import integer
 
 HELP = (
     "pulse a trigger output into a capture input (the board's loopback jumper), measure latency "
@@ -25,8 +26,7 @@ def add_arguments(parser):
     parser.add_argument("--out", metavar="FILE", help="write the certificate (JSON) here")
     parser.add_argument(
         "--tolerance",
-        type=int,
-        default=selftest.DEFAULT_TOLERANCE_CYCLES,
+        default=str(selftest.DEFAULT_TOLERANCE_CYCLES),
         metavar="CYCLES",
         help="largest peak-to-peak jitter that passes, in system clock cycles (default %(default)s)",
     )
@@ -41,10 +41,8 @@ def add_arguments(parser):
 def run(args):
     from .. import link  # pyserial: only when the verb runs
 
-    if args.tolerance < 0:
-        raise InputError(
-            "--tolerance: %d is negative (allowed: 0 or more cycles)" % args.tolerance
-        )
+    tolerance = integer("--tolerance", args.tolerance, 0, 2**31 - 1,
+                        "a whole number of cycles, 0 or more")
     board = boards.load_board(args.board) if args.board else None
     if args.emulator:
         from ..emulator.serial_board import SerialBoard
@@ -55,7 +53,7 @@ def run(args):
                 cert = selftest.run_selftest(
                     conn,
                     board,
-                    args.tolerance,
+                    tolerance,
                     heartbeat_ms=0,  # board time outruns wall time
                 )
     else:
@@ -63,7 +61,7 @@ def run(args):
             board = board or boards.load_board(conn.info["board"])
             _confirm_stimulator_disconnected(board, args.yes)
             cert = selftest.run_selftest(
-                conn, board, args.tolerance, heartbeat_ms=link.HEARTBEAT_WALL_MS
+                conn, board, tolerance, heartbeat_ms=link.HEARTBEAT_WALL_MS
             )
     for line in boards.loopback_wiring(board or boards.load_board(cert["board"])):
         print("loopback: " + line)
