@@ -305,3 +305,15 @@ def test_stand_ins_refuse_a_board_that_is_not_an_rp2040(board, call):
 def test_pio_pin_arguments_beyond_gpio29_are_refused(board):
     with pytest.raises(ValueError, match=r"^in_base: GPIO 30 does not exist \(allowed 0..29\)$"):
         rp2.StateMachine(0, _spin, in_base=30)
+
+
+def test_a_pin_group_running_past_gpio29_is_refused(board):
+    @rp2.asm_pio(set_init=(rp2.PIO.OUT_LOW,) * 3)
+    def three():
+        set(pins, 7)
+
+    with pytest.raises(EmulatorError, match="^StateMachine: set_base=28 with 3 pins reaches "
+                                            "GPIO30: MicroPython v1.28 would shift"):
+        rp2.StateMachine(0, three, set_base=28)
+    rp2.StateMachine(0, three, set_base=27)  # GPIO27..29: fine
+    assert board.read32(IO_BANK0 + 8 * 29 + 4) == 6

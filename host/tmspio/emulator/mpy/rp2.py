@@ -591,7 +591,16 @@ def _pin_group(kind, init, base):
         for i in range(count):
             pindirs |= (init[i] >> 1) << i
             pinvals |= (init[i] & 1) << i
-    return (_pin_number(base, kind + "_base"), count, pindirs, pinvals)
+    first = _pin_number(base, kind + "_base")
+    if first + count > regs.NUM_GPIOS:
+        raise EmulatorError(
+            "StateMachine: {}_base={} with {} pins reaches GPIO{}: MicroPython v1.28 would "
+            "shift the pin mask past bit 31 and call gpio_set_function on GPIOs that do not "
+            "exist; allowed: the group ends at GPIO{}".format(
+                kind, first, count, first + count - 1, regs.NUM_GPIOS - 1
+            )
+        )
+    return (first, count, pindirs, pinvals)
 
 
 def _unmodelled(name):
