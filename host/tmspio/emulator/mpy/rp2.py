@@ -13,6 +13,8 @@ Deliberate divergences (EmulatorError here; the device silently misbehaves):
 * A program's out_init/set_init/sideset_init without the matching *_base, or a *_base without
   the *_init: the pin group gets COUNT 0 (writes reach no pin) and, for side-set, the side
   bits are executed as delay.
+* A pin group running past GPIO29: v1.28 shifts its mask past bit 31 and sets the function of
+  GPIOs that do not exist.
 Reproduced quirks: the divider floor (div256 = sysclk * 256 // freq), freq=0 meaning /65536,
 the SM left disabled after init, the start PC = program start (not wrap_target),
 `remove_program()` of a program that is not loaded being a no-op, PIO flags not cleared by a
