@@ -216,8 +216,8 @@ def test_intensity_given_as_a_string_in_a_file_is_refused(capsys, tmp_path):
      "(see `tmspio check --help`)"),
     (("show", "itbs", "--colour"),
      "show: unrecognized arguments: --colour (see `tmspio show --help`)"),
-    (("selftest", "--tolerance", "two"),
-     "selftest: argument --tolerance: invalid int value: 'two' (see `tmspio selftest --help`)"),
+    (("run", "itbs", "--emulator", "--port", "/dev/ttyACM0"),
+     "run: argument --port: not allowed with argument --emulator (see `tmspio run --help`)"),
 ])
 def test_usage_errors_are_one_line_exit_2(capsys, argv, line):
     code, out, err = run(capsys, *argv)
