@@ -171,37 +171,31 @@ def test_stimulators(capsys):
     assert code == 2 and err.startswith("tmspio: error: stimulator = 'acme': unknown stimulator")
 
 
-def _protocol_file(tmp_path, timing):
+def _protocol_file(tmp_path, text):
+    """mine.toml: a one-channel rtms file whose remaining lines are `text`."""
     f = tmp_path / "mine.toml"
     f.write_text('name = "mine"\nfamily = "rtms"\npulse_width = "1 ms"\n'
-                 'channels = [{ name = "tms", polarity = "active-high" }]\n[timing]\n' + timing)
+                 'channels = [{ name = "tms", polarity = "active-high" }]\n' + text)
     return str(f)
 
 
-@pytest.mark.parametrize("timing, line", [
-    ('inter_pulse_interval = "100 ms"\npulses_in_burst = "10"\n',
+@pytest.mark.parametrize("text, line", [
+    ('intensity = { percent = "80", reference = "RMT" }\n', 'intensity.percent = "80": a number'),
+    ('[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = "10"\n',
      'timing.pulses_in_burst = "10": an integer'),
-    ('inter_pulse_interval = "100 ms"\npulses_in_burst = true\n',
+    ('[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = true\n',
      "timing.pulses_in_burst = true: an integer"),
-    ('inter_pulse_interval = "100 ms"\npulses_in_burst = 0\n',
+    ('[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = 0\n',
      "timing.pulses_in_burst = 0: a number >= 1"),
-    ('inter_pulse_interval = "0 ms"\npulses_in_burst = 10\n',
+    ('[timing]\ninter_pulse_interval = "0 ms"\npulses_in_burst = 10\n',
      'timing.inter_pulse_interval = "0 ms": longer than pulse_width (1 ms)'),
-    ('inter_pulse_interval = { uniform = ["1 s", "2 s"], seed = "7" }\npulses_in_burst = 3\n',
+    ('[timing]\ninter_pulse_interval = { uniform = ["1 s", "2 s"], seed = "7" }\n'
+     'pulses_in_burst = 3\n',
      'timing.inter_pulse_interval.seed = "7": an integer'),
 ])
-def test_wrong_types_in_a_file_are_refused_not_coerced(capsys, tmp_path, timing, line):
-    code, out, err = run(capsys, "show", _protocol_file(tmp_path, timing))
+def test_wrong_types_in_a_file_are_refused_not_coerced(capsys, tmp_path, text, line):
+    code, out, err = run(capsys, "show", _protocol_file(tmp_path, text))
     assert (code, out, err) == (2, "", "tmspio: error: mine.toml: %s\n" % line)
-
-
-def test_intensity_given_as_a_string_in_a_file_is_refused(capsys, tmp_path):
-    f = tmp_path / "mine.toml"
-    f.write_text('name = "mine"\nfamily = "rtms"\npulse_width = "1 ms"\n'
-                 'intensity = { percent = "80", reference = "RMT" }\n'
-                 'channels = [{ name = "tms", polarity = "active-high" }]\n')
-    code, out, err = run(capsys, "show", str(f))
-    assert (code, err) == (2, 'tmspio: error: mine.toml: intensity.percent = "80": a number\n')
 
 
 @pytest.mark.parametrize("argv, line", [
