@@ -60,7 +60,8 @@ def list_boards():
 
 
 def board_path(name_or_path):
-    """A board name ("pico_w") resolves to boards/pico_w.json; anything with / or .json is a path."""
+    """A board name ("pico_w") resolves to boards/pico_w.json; anything with / or .json is a
+    path."""
     text = str(name_or_path)
     if os.sep in text or "/" in text or text.endswith(".json"):
         return text
@@ -68,7 +69,8 @@ def board_path(name_or_path):
 
 
 def load_board(name_or_path):
-    """Read and validate a board file; returns its dict. Raises BoardError naming file and field."""
+    """Read and validate a board file; returns its dict. Raises BoardError naming file and
+    field."""
     path = board_path(name_or_path)
     if not os.path.isfile(path):
         raise BoardError(

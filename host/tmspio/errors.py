@@ -13,7 +13,9 @@ class TmspioError(Exception):
 
 
 class InputError(TmspioError):
-    """Invalid file, field or parameter. The message names file, field path, value and what is allowed."""
+    """Invalid file, field or parameter.
+
+    The message names file, field path, value and what is allowed."""
 
     exit_code = 2
 

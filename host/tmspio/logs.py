@@ -32,7 +32,8 @@ BIDS_SIDECAR = {
     "planned_onset": {"Description": "Planned onset from the compiled program", "Units": "s"},
     "deviation_ns": {"Description": "Captured minus planned onset", "Units": "ns"},
     "confirmed": {"Description": "A stimulator confirmation edge followed the pulse before "
-                                 "the next pulse on any channel (n/a: no confirmation input seen)"},
+                                 "the next pulse on any channel (n/a: no confirmation input "
+                                 "seen)"},
 }
 
 

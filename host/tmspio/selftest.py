@@ -362,7 +362,7 @@ def certificate_problems(cert, board_name, firmware_version, now_utc, max_age_s)
     return problems
 
 
-# -- running it on a board -------------------------------------------------------------------------
+# -- running it on a board ------------------------------------------------------------------------
 
 ACTIVE_STATES = ("armed", "waiting", "running")
 PRE_RUN_STATES = ("idle", "loaded")

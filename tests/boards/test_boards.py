@@ -252,7 +252,8 @@ BROKEN = [
     (
         "rig-not-trigger",
         _set("rig", {"estop_driver": 6}),
-        "rig.estop_driver: GPIO6 is not a trigger output (the e-stop test pulses a trigger channel)",
+        "rig.estop_driver: GPIO6 is not a trigger output (the e-stop test pulses a trigger "
+        "channel)",
         False,
     ),
     (

@@ -1,4 +1,4 @@
-"""tests/e2e: the command loop imports firmware modules top level (`import wire`) as on the board."""
+"""tests/e2e: the command loop imports firmware modules at top level (`import wire`)."""
 
 import os
 import sys

@@ -16,7 +16,8 @@ class _Port:
 
 
 def test_find_board_by_raspberry_pi_usb_id(monkeypatch):
-    ports = [_Port("/dev/ttyS0", None), _Port("/dev/ttyACM3", 0x2E8A), _Port("/dev/ttyUSB0", 0x0403)]
+    ports = [_Port("/dev/ttyS0", None), _Port("/dev/ttyACM3", 0x2E8A),
+             _Port("/dev/ttyUSB0", 0x0403)]
     monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: ports)
     assert link.find_board() == "/dev/ttyACM3"
 

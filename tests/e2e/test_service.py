@@ -105,7 +105,8 @@ def test_full_session_streams_every_edge_and_the_final_state():
 def test_out_of_order_messages_are_refused_by_name():
     h = Harness()
     code, mtype, text = error_of(h.send(wire.ARM)[0])
-    assert (code, mtype, text) == (wire.E_ORDER, wire.ARM, "arm: no session open, send hello first")
+    assert (code, mtype, text) == (wire.E_ORDER, wire.ARM,
+                                   "arm: no session open, send hello first")
     h.hello()
     code, mtype, text = error_of(h.send(wire.START_RUN)[0])
     assert (code, text) == (wire.E_ORDER,

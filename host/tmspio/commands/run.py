@@ -1,4 +1,4 @@
-"""tmspio run: safety envelope, then the protocol on a board (or the emulated one), fully logged."""
+"""tmspio run: safety envelope, then the protocol on a board (or the emulated one), logged."""
 
 import os
 

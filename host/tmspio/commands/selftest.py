@@ -28,7 +28,8 @@ def add_arguments(parser):
         "--tolerance",
         default=str(selftest.DEFAULT_TOLERANCE_CYCLES),
         metavar="CYCLES",
-        help="largest peak-to-peak jitter that passes, in system clock cycles (default %(default)s)",
+        help="largest peak-to-peak jitter that passes, in system clock cycles "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--yes",
