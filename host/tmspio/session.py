@@ -23,12 +23,13 @@ class SessionError(DeviceError):
     """The run could not complete on the board."""
 
 
-def prepare(protocol_name, intensity=None, stimulator=None, override=None):
+def prepare(protocol_name, intensity=None, stimulator=None, override=None, reference=None):
     """Parse and safety-check: (protocol, declared, findings, override_reason, source_path).
+    The Python API's twin of `tmspio run`'s envelope step (intensity in % of `reference`).
 
     Raises InputError for bad input and SafetyRefused when the envelope refuses it."""
     protocol = parser.resolve(protocol_name)
-    declared = safety.declared_intensity(protocol, intensity)
+    declared = safety.declared_intensity(protocol, intensity, reference)
     findings = safety.check(protocol, declared, stimulator)
     reason = safety.enforce(findings, override, protocol.name)
     source = source_path(protocol_name)

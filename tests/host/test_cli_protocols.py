@@ -237,3 +237,13 @@ def test_run_takes_the_same_envelope_options_as_check(capsys):
                                    "(6 rules, 1 refused, 3 warnings)")
     assert err == ('tmspio: error: ctbs600 refused by the safety envelope (1 rule); '
                    '--override "reason" runs it anyway and logs the reason\n')
+
+
+def test_session_prepare_takes_the_same_declaration_as_run():
+    from tmspio import session
+
+    protocol, declared, findings, reason, source = session.prepare(
+        "ctbs600", 90, override="IRB 7", reference="AMT")
+    assert (str(declared), reason) == ("90% AMT", "IRB 7")
+    assert [f.rule for f in findings if f.outcome == "refuse"] == ["family-intensity"]
+    assert source.endswith("host/tmspio/data/protocols/ctbs600.toml")
