@@ -29,6 +29,8 @@ def read_pulses(run_dir):
             rows = list(reader)
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if not rows:
+        raise InputError(f"{path}: no pulse rows, only the header (nothing to plot)")
     for line, r in enumerate(rows, start=2):
         for field in ("planned_s", "captured_s", "deviation_ns"):
             try:

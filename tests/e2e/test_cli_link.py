@@ -82,6 +82,8 @@ def test_heartbeat_bound_follows_the_emulation_speed():
                    "deviation_ns,confirmed' (written by tmspio run)"),
     (b"channel,index,planned_s,captured_s,deviation_ns,confirmed\ntms,0,abc,0,0,n/a\n",
      "line 2: planned_s = 'abc': a number or n/a"),
+    (b"channel,index,planned_s,captured_s,deviation_ns,confirmed\n",
+     "no pulse rows, only the header (nothing to plot)"),
     (b"\xff\xfe", "cannot read: 'utf-8' codec can't decode byte 0xff in position 0: invalid "
                   "start byte"),
 ])
