@@ -195,6 +195,9 @@ def test_tmspio_emulate_trigger_flags_serve_a_trigger_start_run(tmp_path):
      "--trigger-width = 1: milliseconds > 0 and below --trigger-every (0.5 ms)"),
     (["--trigger-every", "inf"], "--trigger-every = inf: a number of seconds > 0"),
     (["--confirm-delay", "-1"], "--confirm-delay = -1.0: milliseconds > 0"),
+    (["--speed", "inf"], "--speed = 'inf': a positive number or max"),
+    (["--speed", "0"], "--speed = '0': a positive number or max"),
+    (["--speed", "fast"], "--speed = 'fast': a positive number or max"),
 ])
 def test_emulate_refuses_bad_rig_flags(argv, message, capsys):
     assert cli.main(["emulate"] + argv) == 2

@@ -9,6 +9,7 @@ import sys
 import threading
 
 from ..errors import InputError
+from ._common import number
 
 HELP = "start the emulated board on a pseudo-terminal and print its port path"
 
@@ -76,11 +77,8 @@ def run(args):
     from ..emulator.serial_board import EmulatorError, RigError, SerialBoard
 
     if args.speed != "max":
-        try:
-            ok = float(args.speed) > 0
-        except ValueError:
-            ok = False
-        if not ok:
+        value = number("--speed", args.speed, "a positive number or max")  # refuses nan, inf
+        if not value > 0:
             raise InputError(f"--speed = {args.speed!r}: a positive number or max")
     rig = rig_from_args(args)
     log = open(args.log, "ab") if args.log else None

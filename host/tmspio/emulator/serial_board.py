@@ -62,8 +62,13 @@ def check_rig(flash, rig):
     """The rig the board will run (board.json's `rig` + `rig`), validated; RigError if not.
 
     rig: a dict, or None for TMSPIO_EMU_RIG from the environment."""
-    with open(os.path.join(flash, "board.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
+    path = os.path.join(flash, "board.json")
+    # A blank flash (no board.json yet, e.g. before `tmspio deploy`) boots as a bare board:
+    # the firmware holds its outputs safe and stops; only an explicit rig is then checked.
+    cfg = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            cfg = json.load(f)
     emurun = _emurun()
     text = os.environ.get("TMSPIO_EMU_RIG", "") if rig is None else json.dumps(rig)
     try:
