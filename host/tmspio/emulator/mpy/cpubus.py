@@ -44,18 +44,18 @@ def board_state(holder, make):
 
 def rd(b, addr):
     value = b.read32(addr) & 0xFFFFFFFF
-    b.cpu(emuboard.BUS_CYCLES)
+    b.bus_gap(emuboard.BUS_CYCLES)
     return value
 
 
 def wr(b, addr, value):
     b.write32(addr, value & 0xFFFFFFFF)
-    b.cpu(emuboard.BUS_CYCLES)
+    b.bus_gap(emuboard.BUS_CYCLES)
 
 
 def register_access(b):
     """The time of an access to a register the board models outside the bus (watchdog)."""
-    b.cpu(emuboard.BUS_CYCLES)
+    b.bus_gap(emuboard.BUS_CYCLES)
 
 
 def write_masked(b, addr, values, mask):

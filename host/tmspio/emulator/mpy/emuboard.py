@@ -348,6 +348,18 @@ class Board(Pads):
         """Model CPU time: the hardware runs while the firmware spends `cycles`."""
         self.advance(cycles)
 
+    def bus_gap(self, cycles):
+        """CPU time between the bus accesses of one stand-in call (cpubus.py): as cpu(), but
+        without the closed-form catch-up of lagging SMs for inspection (the call's final
+        cpu() does it; bus reads sync what they read; plans never touch FIFOs or pins)."""
+        target = self.cycle + cycles
+        while self.cycle < target:
+            t = self._next_event()
+            if t >= target:
+                self.cycle = target
+                return
+            self._process(t)
+
     def advance(self, cycles):
         if cycles < 0:
             raise EmulatorError("advance(%r): cycles must be >= 0" % (cycles,))
