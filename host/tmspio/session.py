@@ -6,12 +6,13 @@ events.tsv/json and summary.json are written at the end, also after Ctrl-C or a 
 """
 
 import datetime
+import errno
 import hashlib
 import os
 import subprocess
 import sys
 
-from . import __version__, compile, logs, safety
+from . import __version__, board_limits, compile, logs, safety
 from .errors import DeviceError, InputError, Interrupted
 from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
 from .protocols import parser
@@ -59,6 +60,35 @@ def heartbeat_for(speed):
     return min(MAX_HEARTBEAT_MS, max(1, round(HEARTBEAT_WALL_MS * float(speed))))
 
 
+def check_out_dir(out):
+    """Raise InputError if the run directory `out` could not be created; writes nothing (the
+    directory is made only after the board accepted the protocol's limits)."""
+    path = os.path.abspath(out)
+    probe = path
+    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    code = None
+    if probe == path and not os.path.isdir(probe):
+        code = errno.EEXIST
+    elif not os.path.isdir(probe):
+        code = errno.ENOTDIR
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        code = errno.EACCES
+    if code is not None:
+        raise _out_error(out, os.strerror(code))
+
+
+def make_out_dir(out):
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise _out_error(out, e.strerror) from None
+
+
+def _out_error(out, reason):
+    return InputError(f"--out = {out!r}: cannot create the run directory: {reason}")
+
+
 class Run:
     """Runs one compiled protocol over an open Link, writing the run directory as it goes."""
 
@@ -88,13 +118,17 @@ class Run:
         if emulated and self.speed is None:
             self.speed = "unknown"
         self.link.require_at_rest()
-        os.makedirs(self.out_dir, exist_ok=True)
+        self.compiled = compile.compile_protocol(self.protocol, int(info["sysclk_hz"]))
+        # the board's own limits (hello), before the run directory or any log is written; the
+        # board checks them again at load whatever the host sends
+        board_limits.check(self.compiled, info.get("limits") or {},
+                           self.board_name or info.get("board"))
+        data = self.compiled.encode()
+        make_out_dir(self.out_dir)
         for name in (logs.EVENTS, logs.PULSES, logs.BIDS_TSV, logs.BIDS_JSON, logs.SUMMARY):
             path = os.path.join(self.out_dir, name)
             if os.path.exists(path):
                 os.remove(path)
-        self.compiled = compile.compile_protocol(self.protocol, int(info["sysclk_hz"]))
-        data = self.compiled.encode()
         self.log = logs.EventLog(os.path.join(self.out_dir, logs.EVENTS))
         hb = heartbeat_for(self.speed)
         self.log.write("provenance", **self._provenance(data, hb))

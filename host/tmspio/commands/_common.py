@@ -43,6 +43,21 @@ def add_safety_arguments(parser):
                         "logs it with the session)")
 
 
+def add_board_argument(parser):
+    """--board for check and show: the board file's hard limits, as the board checks them."""
+    parser.add_argument("--board", metavar="NAME",
+                        help="also check the protocol against this board file's hard limits "
+                        "(boards/NAME.json or a path; default: no board check, as the board "
+                        "limits are only known once a board is named or connected)")
+
+
+def check_board(compiled, board):
+    """Raise BoardLimitError (exit 2) if `compiled` is beyond the board file's limits."""
+    from .. import board_limits
+
+    board_limits.check(compiled, board["limits"], board["name"])
+
+
 def print_json(obj):
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")

@@ -1,9 +1,11 @@
 """tmspio check: the safety envelope for a protocol at a declared intensity (exit 3 if refused)."""
 
-from .. import safety
+from .. import board_limits, safety
+from .. import compile as compiler
+from ..boards import load_board
 from ..errors import InputError
 from ..protocols import resolve
-from ._common import add_safety_arguments, number, print_json
+from ._common import add_board_argument, add_safety_arguments, check_board, number, print_json
 
 HELP = "check a protocol against the safety envelope at a declared intensity"
 
@@ -12,6 +14,7 @@ def add_arguments(parser):
     parser.add_argument("protocol", metavar="PROTOCOL|FILE",
                         help="library name (tmspio protocols) or a .toml/.json file")
     add_safety_arguments(parser)
+    add_board_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
 
 
@@ -49,14 +52,26 @@ def print_report(protocol, declared, stim, findings, override):
 
 def run(args):
     protocol, declared, stim, findings = evaluate(args)
+    board = None
+    if args.board is not None:
+        # first, before the envelope's verdict: no override lifts a board's hard limit
+        board = load_board(args.board)
+        check_board(compiler.compile_protocol(protocol, board["sysclk_hz"]), board)
     if args.json:
         bad = safety.refused(findings)
-        print_json({"protocol": protocol.name, "intensity": str(declared), "stimulator": stim,
-                    "verdict": verdict(findings, args.override),
-                    "override": args.override if bad else None,
-                    "findings": [f.as_dict() for f in findings]})
+        report = {"protocol": protocol.name, "intensity": str(declared), "stimulator": stim,
+                  "verdict": verdict(findings, args.override),
+                  "override": args.override if bad else None,
+                  "findings": [f.as_dict() for f in findings]}
+        if board is not None:
+            report["board"] = {"name": board["name"], "limits": board["limits"],
+                               "within_limits": True}
+        print_json(report)
     else:
         print_report(protocol, declared, stim, findings, args.override)
+        if board is not None:
+            print("  within board %s's limits: %s" % (board["name"],
+                                                      board_limits.summary(board["limits"])))
     enforce(protocol, findings, args.override, announce=not args.json)
     return 0
 

@@ -45,11 +45,9 @@ def run(args):
     source = session.source_path(args.protocol)
     out = args.out or os.path.join("runs", f"{protocol.name}-{session._utc()[:19]}".replace(
         ":", ""))
-    try:  # before any board is touched
-        os.makedirs(out, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"--out = {out!r}: cannot create the run directory: "
-                         f"{e.strerror}") from None
+    # before any board is touched; the directory itself is made only after the board's limits
+    # passed (session.Run), so a refused protocol leaves nothing behind
+    session.check_out_dir(out)
     link, board = session.open_board(args.port, args.emulator, speed)
     try:
         run = session.Run(link, protocol, out, source=source, findings=findings,

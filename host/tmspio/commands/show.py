@@ -1,8 +1,11 @@
 """tmspio show: what a protocol will deliver, compiled for a system clock, before any pulse."""
 
+from .. import board_limits
 from .. import compile as compiler
+from ..boards import load_board
+from ..errors import InputError
 from ..protocols import resolve, units
-from ._common import integer, print_json
+from ._common import add_board_argument, check_board, integer, print_json
 
 HELP = "summarise a protocol (library name or file) as compiled for the board"
 
@@ -11,8 +14,10 @@ def add_arguments(parser):
     parser.add_argument("protocol", metavar="PROTOCOL|FILE",
                         help="library name (tmspio protocols) or a .toml/.json file")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--sysclk", metavar="HZ", default=str(compiler.DEFAULT_SYSCLK),
-                        help="system clock to compile for (default %(default)s)")
+    parser.add_argument("--sysclk", metavar="HZ",
+                        help="system clock to compile for (default: the --board's, else %d)"
+                        % compiler.DEFAULT_SYSCLK)
+    add_board_argument(parser)
     parser.add_argument("--methods", action="store_true",
                         help="also print the citation and methods description")
 
@@ -61,11 +66,30 @@ def _num(x):
     return ("%f" % x).rstrip("0").rstrip(".")
 
 
-def run(args):
+def _sysclk(args, board):
+    if args.sysclk is None:
+        return compiler.DEFAULT_SYSCLK if board is None else board["sysclk_hz"]
     sysclk = integer("--sysclk", args.sysclk, 1, 0xFFFFFFFF, "an integer 1..4294967295 Hz")
-    compiled = compiler.compile_protocol(resolve(args.protocol), sysclk)
+    if board is not None and sysclk != board["sysclk_hz"]:
+        raise InputError("--sysclk = %r: board %s runs at %d Hz (leave --sysclk out with "
+                         "--board)" % (args.sysclk, board["name"], board["sysclk_hz"]))
+    return sysclk
+
+
+def run(args):
+    board = None if args.board is None else load_board(args.board)
+    compiled = compiler.compile_protocol(resolve(args.protocol), _sysclk(args, board))
+    if board is not None:  # before any output: a protocol the board refuses is not summarised
+        check_board(compiled, board)
     if args.json:
-        print_json(compiled.summary())
+        summary = compiled.summary()
+        if board is not None:
+            summary["board"] = {"name": board["name"], "limits": board["limits"],
+                                "within_limits": True}
+        print_json(summary)
     else:
         print(render(compiled, args.methods))
+        if board is not None:
+            print("  within board %s's limits: %s" % (board["name"],
+                                                      board_limits.summary(board["limits"])))
     return 0
