@@ -321,3 +321,17 @@ def test_a_calls_accesses_are_bus_cycles_apart_and_the_call_costs_access_cycles(
     start = board.cycle
     machine.mem32[PIO0]  # one access: ACCESS_CYCLES in all
     assert board.cycle - start == ACCESS_CYCLES
+
+
+def test_init_that_loads_its_program_costs_one_call_plus_the_instr_mem_writes(board):
+    @rp2.asm_pio()
+    def two():
+        nop()
+        nop()
+
+    start = board.cycle
+    rp2.StateMachine(0, two)  # loads: two INSTR_MEM writes inside the same C call
+    first = board.cycle - start
+    start = board.cycle
+    rp2.StateMachine(0, two)  # already loaded
+    assert first - (board.cycle - start) == 2 * BUS_CYCLES

@@ -140,7 +140,12 @@ class PIO:
         return self._index
 
     def add_program(self, prog):
-        st = _state()
+        board = _board()
+        self._load(_state(), prog)
+        _charge(board)
+
+    def _load(self, st, prog):
+        """rp2_pio_add_program: place (SDK top-down), relocate JMPs, write INSTR_MEM."""
         data = _prog_data(prog)
         length = len(data)
         offset = _find_offset(st.used[self._index], length)
@@ -159,7 +164,6 @@ class PIO:
         prog[pioasm.PROG_OFFSET_PIO0 + self._index] = offset
         _forget(st.released[self._index], prog)
         st.loaded[self._index].append(prog)
-        _charge(board)
 
     def remove_program(self, prog=None):
         st = _state()
@@ -328,7 +332,7 @@ class StateMachine:
         _prog_data(prog)
         offset = _offset_here(st, prog, self._pio)
         if offset < 0:
-            PIO(self._pio).add_program(prog)
+            PIO(self._pio)._load(st, prog)  # inside the same C call: no second call overhead
             offset = prog[pioasm.PROG_OFFSET_PIO0 + self._pio]
         st.initial_pc[self._id] = offset
 
