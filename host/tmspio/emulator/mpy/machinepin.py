@@ -191,6 +191,7 @@ class Pin:
                 if value == func and name is None:
                     name = key
             text += ", alt=%s" % name if name else ", alt=%d" % func
+        _charge(board)
         return text + ")"
 
     def __eq__(self, other):
