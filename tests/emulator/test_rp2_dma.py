@@ -7,9 +7,8 @@ from array import array
 
 import pytest
 import simrig
-from tmspio.emulator import ACCESS_CYCLES, machine, rp2
+from tmspio.emulator import ACCESS_CYCLES, BUS_CYCLES, machine, rp2
 from tmspio.emulator.mpy import time as emutime
-from tmspio.emulator.mpy.emuboard import BUS_CYCLES
 
 PIO0 = 0x50200000
 DEFAULT_CH0 = 1 << 21 | 0x3F << 15 | 1 << 5 | 1 << 4 | 2 << 2 | 1  # irq_quiet treq=0x3F incs word en

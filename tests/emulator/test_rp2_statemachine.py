@@ -7,9 +7,8 @@ from array import array
 
 import pytest
 import simrig
-from tmspio.emulator import ACCESS_CYCLES, Board, EmulatorError, machine, rp2
+from tmspio.emulator import ACCESS_CYCLES, BUS_CYCLES, Board, EmulatorError, machine, rp2
 from tmspio.emulator.mpy import time as emutime
-from tmspio.emulator.mpy.emuboard import BUS_CYCLES
 
 PIO0 = 0x50200000
 PIO1 = 0x50300000

@@ -7,10 +7,11 @@ never puts mpy/ on sys.path (it holds time.py/select.py that would shadow the re
 from .mpy import emuboard, machine, pioasm, rp2
 from .mpy import select as emuselect
 from .mpy import time as emutime
-from .mpy.emuboard import ACCESS_CYCLES, Board, BoardReset, EmulatorError, current
+from .mpy.emuboard import ACCESS_CYCLES, BUS_CYCLES, Board, BoardReset, EmulatorError, current
 
 __all__ = [
     "ACCESS_CYCLES",
+    "BUS_CYCLES",
     "Board",
     "BoardReset",
     "EmulatorError",
