@@ -285,7 +285,7 @@ def test_run_refuses_a_board_still_running_an_earlier_session(slow_board, tmp_pa
     assert err == (f"tmspio: error: the board on {slow_board.path} is running from an earlier "
                    "session; wait for it to finish or reset the board (replug it, or restart "
                    "`tmspio emulate`)\n")
-    assert list(out.iterdir()) == []  # nothing loaded, nothing logged
+    assert not out.exists()  # nothing loaded, nothing logged, no run directory
 
 
 def test_selftest_refuses_a_board_still_running_an_earlier_session(slow_board):
