@@ -1,6 +1,8 @@
 """tmspio run refuses a protocol beyond the connected board's limits (from its hello) before the
 run directory or any log exists; the emulated board runs the real firmware."""
 
+import zlib
+
 import pytest
 from tmspio import cli, session
 
@@ -53,3 +55,32 @@ def test_check_out_dir_writes_nothing(tmp_path):
     session.check_out_dir(str(tmp_path / "a" / "b" / "c"))
     assert list(tmp_path.iterdir()) == []
     session.check_out_dir(str(tmp_path))  # an existing directory is reused
+
+
+def test_host_and_board_give_the_same_verdict_and_text(tmp_path):
+    # the board's own check, reached by loading past the host: same limit, same words
+    from tmspio import board_limits, compile
+    from tmspio.link import BoardRefused
+    from tmspio.protocols import resolve
+
+    cases = [("narrow", "5 us", "1 Hz", 3), ("wide", "20 ms", "1 Hz", 3),
+             ("close", "0.2 ms", "2000 Hz", 3), ("many", "1 ms", "1 Hz", 100001),
+             ("fast", "1 ms", "200 Hz", 1001)]
+    link, board = session.open_board(None, True, "max")
+    try:
+        hz, limits = link.info["sysclk_hz"], link.info["limits"]
+        for name, width, interval, pulses in cases:
+            c = compile.compile_protocol(resolve(_toml(tmp_path, name, width, interval, pulses)),
+                                         hz)
+            with pytest.raises(board_limits.BoardLimitError) as host:
+                board_limits.check(c, limits, "emulated")
+            with pytest.raises(BoardRefused) as dev:
+                link.load(c.encode())
+            host_text = str(host.value).split("beyond board emulated's limits: ", 1)[1]
+            assert str(dev.value) == "board refused load-end (engine): limit: " + host_text
+        c = compile.compile_protocol(resolve(_toml(tmp_path, "edge", "10 us", "100 Hz", 2000)), hz)
+        board_limits.check(c, limits, "emulated")
+        data = c.encode()
+        assert link.load(data) == zlib.crc32(data)  # the board accepts what the host passed
+    finally:
+        session.close_board(link, board)
