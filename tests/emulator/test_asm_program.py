@@ -14,6 +14,13 @@ def assemble(body, **kw):
     return pioasm.asm_pio(**kw)(namespace["prog"]), namespace
 
 
+def refusal(body, **kw):
+    """The PIOASMError text assembling `body` raises."""
+    with pytest.raises(PIOASMError) as err:
+        assemble(body, **kw)
+    return str(err.value)
+
+
 BLINK = """wrap_target()
 set(pins, 1)   [31]
 nop()          [31]
@@ -99,9 +106,7 @@ def test_globals_are_restored_after_assembly_and_after_an_error():
          "in 33 bits", "out 0 bits", "wrap first"],
 )
 def test_micropython_errors(body, kw, message):
-    with pytest.raises(PIOASMError) as err:
-        assemble(body, **kw)
-    assert str(err.value) == message
+    assert refusal(body, **kw) == message
 
 
 @pytest.mark.parametrize(
@@ -145,3 +150,62 @@ def test_mov_pindirs_and_double_mov_ops_are_refused():
 def test_wait_pins_is_wait_gpio_as_on_the_device():
     prog, _ = assemble("wait(1, pins, 3)")
     assert list(prog[pioasm.PROG_DATA]) == [0b001_00000_1_00_00011]
+
+
+@pytest.mark.parametrize(
+    "body,kw,message",
+    [
+        ("wait(1, x, 3)", {}, "wait source 1 is not gpio, pin or irq (MicroPython would wait on "
+         "an IRQ flag)"),
+        ("nop().side(1).side(0)", {"sideset_init": 2}, "side() given twice on one instruction"),
+        ("nop()[1][2]", {}, "delay given twice on one instruction"),
+        ("wrap_target()\nnop()\nwrap_target()", {}, "wrap_target() given twice"),
+        ("nop()\nwrap()\nnop()\nwrap()", {}, "wrap() given twice"),
+        ("set(x, 'a')", {}, "set data 'a' is not an integer"),
+        ("push(1.5)", {}, "push modifier 1.5 is not an integer"),
+        ("in_(pins, 'all')", {}, "invalid bit count all"),
+        ("nop().side(1)\nnop()", {"sideset_init": (2,) * 5},
+         "side-set needs 6 bits (pins plus enable bit when used on only some instructions); "
+         "the delay/side-set field has 5"),
+        ("nop()", {"push_thresh": 33},
+         "push_thresh 33 out of range 1..32 (MicroPython would mask it into SHIFTCTRL)"),
+        ("nop()", {"pull_thresh": 0},
+         "pull_thresh 0 out of range 1..32 (MicroPython would mask it into SHIFTCTRL)"),
+        ("nop()", {"fifo_join": 3},
+         "fifo_join 3 out of range 0..2 (MicroPython would mask it into SHIFTCTRL)"),
+        ("nop()", {"in_shiftdir": 2},
+         "in_shiftdir 2 out of range 0..1 (MicroPython would mask it into SHIFTCTRL)"),
+    ],
+    ids=["wait x", "side twice", "delay twice", "wrap_target twice", "wrap twice", "set str",
+         "push float", "in str count", "6 side-set bits", "push_thresh 33", "pull_thresh 0",
+         "fifo_join 3", "in_shiftdir 2"],
+)
+def test_emulator_refuses_what_the_device_would_corrupt(body, kw, message):
+    assert refusal(body, **kw) == message
+
+
+def test_body_must_emit_the_same_program_on_both_passes():
+    namespace = {}
+    exec("def prog(calls=[]):\n    calls.append(1)\n    for _ in calls:\n        nop()\n",
+         namespace)
+    with pytest.raises(PIOASMError) as err:
+        pioasm.asm_pio()(namespace["prog"])
+    assert str(err.value) == ("the body emitted 1 instructions on the first pass and 2 on the "
+                              "second; it must emit the same program each time")
+
+
+def test_every_sideset_width_places_value_and_enable_bit_in_bits_12_to_8():
+    # pins n (non-optional): value in the top n bits; optional: enable bit 12, value below it.
+    for pins in range(1, 6):
+        prog, _ = assemble("nop().side({})".format((1 << pins) - 1), sideset_init=(2,) * pins)
+        assert prog[pioasm.PROG_DATA][0] == 0xA042 | ((1 << pins) - 1) << (13 - pins)
+    for pins in range(1, 5):
+        prog, _ = assemble("nop().side(1)\nnop()", sideset_init=(2,) * pins)
+        assert prog[pioasm.PROG_DATA][0] == 0xA042 | 1 << 12 | 1 << (12 - pins)
+        assert prog[pioasm.PROG_EXECCTRL] >> 30 == 1
+
+
+def test_bool_keywords_and_an_empty_body():
+    prog, _ = assemble("pass", autopush=True, side_pindir=True)
+    assert prog == [array("H"), -1, -1, -1, 1 << 29, (1 << 16) | (0 << 25) | (0 << 20), None,
+                    None, None]
