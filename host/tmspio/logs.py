@@ -5,6 +5,7 @@ events.jsonl   one JSON object per line, appended and flushed as it happens; lin
 pulses.csv     channel,index,planned_s,captured_s,deviation_ns,confirmed
 events.tsv     BIDS-style events (onset, duration, trial_type, channel, ...) + events.json
 summary.json   pulses_planned, pulses_delivered, max_abs_deviation_ns, aborted, reason, ...
+selftest.json  byte-identical copy of the timing certificate given to `tmspio run --selftest`
 """
 
 import bisect
@@ -19,6 +20,7 @@ PULSES = "pulses.csv"
 BIDS_TSV = "events.tsv"
 BIDS_JSON = "events.json"
 SUMMARY = "summary.json"
+SELFTEST = "selftest.json"
 PULSE_COLUMNS = ["channel", "index", "planned_s", "captured_s", "deviation_ns", "confirmed"]
 
 BIDS_SIDECAR = {

@@ -320,9 +320,20 @@ def write_certificate(cert, path):
 def load_certificate(path):
     """Read a certificate written by write_certificate; InputError names what is wrong."""
     try:
-        with open(path, encoding="utf-8") as f:
-            cert = json.load(f)
-    except (OSError, ValueError) as e:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError("%s: not a readable self-test certificate: %s" % (path, e)) from None
+    return parse_certificate(data, path)
+
+
+def parse_certificate(data, path):
+    """The certificate in `data` (the bytes of file `path`, named in errors) -> dict.
+
+    Lets a caller check and store exactly the bytes it read (tmspio run keeps a copy)."""
+    try:
+        cert = json.loads(data.decode("utf-8"))
+    except ValueError as e:  # UnicodeDecodeError is a ValueError
         raise InputError("%s: not a readable self-test certificate: %s" % (path, e)) from None
     if not isinstance(cert, dict) or cert.get("format") != FORMAT:
         raise InputError(
@@ -332,7 +343,19 @@ def load_certificate(path):
     for key in REQUIRED_KEYS:
         if key not in cert:
             raise InputError("%s: missing field %r" % (path, key))
+    try:
+        created_at(cert)
+    except (TypeError, ValueError):
+        raise InputError("%s: created_utc = %r: expected UTC time as YYYY-MM-DDTHH:MM:SSZ"
+                         % (path, cert["created_utc"])) from None
     return cert
+
+
+def created_at(cert):
+    """The certificate's creation time as an aware UTC datetime."""
+    return datetime.datetime.strptime(cert["created_utc"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.UTC
+    )
 
 
 def certificate_problems(cert, board_name, firmware_version, now_utc, max_age_s):
@@ -351,10 +374,7 @@ def certificate_problems(cert, board_name, firmware_version, now_utc, max_age_s)
             "it was made with firmware %r, the board runs %r"
             % (cert["firmware_version"], firmware_version)
         )
-    made = datetime.datetime.strptime(cert["created_utc"], "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.UTC
-    )
-    age = (now_utc - made).total_seconds()
+    age = (now_utc - created_at(cert)).total_seconds()
     if age > max_age_s:
         problems.append("it is %d s old (limit %d s)" % (age, max_age_s))
     if age < 0:

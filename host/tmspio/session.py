@@ -1,8 +1,11 @@
 """One stimulation session: safety envelope, connect, load, run, log every edge, summarize.
 
 The order is fixed: the envelope runs before any port is opened, so a refused protocol never
-reaches a board. events.jsonl is written as things happen (provenance first); pulses.csv,
-events.tsv/json and summary.json are written at the end, also after Ctrl-C or a lost link.
+reaches a board. A stored self-test certificate (--selftest) is checked against the connected
+board before anything is loaded or written, and copied into the run directory; the self-test
+itself never runs here (its pulses would reach the stimulator). events.jsonl is written as
+things happen (provenance first); pulses.csv, events.tsv/json and summary.json are written at
+the end, also after Ctrl-C or a lost link.
 """
 
 import datetime
@@ -12,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from . import __version__, board_limits, compile, logs, safety
+from . import __version__, board_limits, compile, logs, safety, selftest
 from .errors import DeviceError, InputError, Interrupted
 from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
 from .protocols import parser
@@ -89,11 +92,59 @@ def _out_error(out, reason):
     return InputError(f"--out = {out!r}: cannot create the run directory: {reason}")
 
 
+NO_CERTIFICATE_NOTICE = ("notice: no timing certificate is stored with this run (give "
+                         "--selftest FILE, written by `tmspio selftest --out FILE`)")
+
+
+class TimingCertificate:
+    """A self-test certificate file to keep with a run: the exact bytes read, checked against
+    the connected board (name, firmware, verdict, age) before the run loads anything."""
+
+    def __init__(self, path, max_age_s):
+        self.path = path
+        self.max_age_s = max_age_s
+        self.age_s = None
+        try:
+            with open(path, "rb") as f:
+                self.data = f.read()
+            self.cert = selftest.parse_certificate(self.data, path)
+        except OSError as e:
+            raise InputError(f"--selftest {path}: not a readable self-test certificate: "
+                             f"{e.strerror}") from None
+        except InputError as e:
+            raise InputError(f"--selftest {e}") from None
+        self.sha256 = hashlib.sha256(self.data).hexdigest()
+
+    def check(self, board_name, firmware_version, now_utc):
+        """Raise InputError naming the file and every reason it does not vouch for this run."""
+        problems = selftest.certificate_problems(self.cert, board_name, firmware_version,
+                                                 now_utc, self.max_age_s)
+        if problems:
+            raise InputError(f"--selftest {self.path}: " + "; ".join(problems))
+        # whole seconds: created_utc has 1 s resolution
+        self.age_s = int((now_utc - selftest.created_at(self.cert)).total_seconds())
+
+    def store(self, out_dir):
+        with open(os.path.join(out_dir, logs.SELFTEST), "wb") as f:
+            f.write(self.data)
+
+    def provenance(self):
+        c = self.cert
+        return {"source": os.path.abspath(self.path), "sha256": self.sha256,
+                "verdict": c["verdict"], "created_utc": c["created_utc"],
+                "summary": c["summary"]}
+
+    def summary(self):
+        return {"file": logs.SELFTEST, "sha256": self.sha256, "verdict": self.cert["verdict"],
+                "age_s": self.age_s}
+
+
 class Run:
     """Runs one compiled protocol over an open Link, writing the run directory as it goes."""
 
     def __init__(self, link, protocol, out_dir, source=None, findings=(), override=None,
-                 speed=None, show_progress=True, board_name=None, declared=None):
+                 speed=None, show_progress=True, board_name=None, declared=None,
+                 certificate=None):
         self.link = link
         self.protocol = protocol
         self.out_dir = out_dir
@@ -104,6 +155,7 @@ class Run:
         self.show_progress = show_progress
         self.board_name = board_name
         self.declared = declared  # safety.Declared: the intensity the operator declared
+        self.certificate = certificate  # TimingCertificate or None
         self.compiled = None
         self.summary = None
         self.log = None
@@ -117,6 +169,9 @@ class Run:
                              f"({info.get('board')}); it runs in real time")
         if emulated and self.speed is None:
             self.speed = "unknown"
+        if self.certificate is not None:
+            self.certificate.check(info.get("board"), info.get("firmware"),
+                                   datetime.datetime.now(datetime.UTC))
         self.link.require_at_rest()
         self.compiled = compile.compile_protocol(self.protocol, int(info["sysclk_hz"]))
         # the board's own limits (hello), before the run directory or any log is written; the
@@ -125,10 +180,15 @@ class Run:
                            self.board_name or info.get("board"))
         data = self.compiled.encode()
         make_out_dir(self.out_dir)
-        for name in (logs.EVENTS, logs.PULSES, logs.BIDS_TSV, logs.BIDS_JSON, logs.SUMMARY):
+        for name in (logs.EVENTS, logs.PULSES, logs.BIDS_TSV, logs.BIDS_JSON, logs.SUMMARY,
+                     logs.SELFTEST):
             path = os.path.join(self.out_dir, name)
             if os.path.exists(path):
                 os.remove(path)
+        if self.certificate is not None:
+            self.certificate.store(self.out_dir)
+        else:
+            print(NO_CERTIFICATE_NOTICE, file=sys.stderr)
         self.log = logs.EventLog(os.path.join(self.out_dir, logs.EVENTS))
         hb = heartbeat_for(self.speed)
         self.log.write("provenance", **self._provenance(data, hb))
@@ -208,6 +268,7 @@ class Run:
             "safety_override": self.override,
             "heartbeat_ms": hb,
             "emulator_speed": self.speed,
+            "selftest": None if self.certificate is None else self.certificate.provenance(),
             "utc_start": _utc(),
             "host": {"python": sys.version.split()[0], "platform": sys.platform,
                      "tmspio_git": _git_revision()},
@@ -261,7 +322,8 @@ class Run:
                  "timing_reference": reference,
                  "sysclk_hz": c.sysclk_hz, "faults": list(self.link.faults),
                  "board_errors": [list(e) for e in self.link.board_errors],
-                 "out_dir": os.path.abspath(self.out_dir)}
+                 "out_dir": os.path.abspath(self.out_dir),
+                 "selftest": None if self.certificate is None else self.certificate.summary()}
         self.summary = logs.summarize(rows, aborted, reason, extra)
         self.log.write("summary", **self.summary)
         self.log.close()

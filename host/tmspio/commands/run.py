@@ -22,7 +22,16 @@ def add_arguments(p):
     p.add_argument("--speed", metavar="X",
                    help="emulated board only: emulated/real time ratio, or max (default: max "
                         "with --emulator; with --port, the speed `tmspio emulate` was given)")
+    p.add_argument("--selftest", metavar="CERT.json",
+                   help="timing certificate from `tmspio selftest --out` (run just before, "
+                        "stimulator disconnected): checked against the connected board and "
+                        "stored with the run as selftest.json; run never pulses a self-test")
+    p.add_argument("--selftest-max-age", metavar="HOURS", default=str(SELFTEST_MAX_AGE_H),
+                   help="oldest certificate --selftest accepts (default %(default)s hours)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+SELFTEST_MAX_AGE_H = 24
 
 
 def _speed(args):
@@ -37,6 +46,18 @@ def _speed(args):
     return value
 
 
+def _certificate(args):
+    """The --selftest file read and parsed before any port is opened (None without it); it is
+    checked against the board once connected (session.Run)."""
+    allowed = "a number of hours, 0 or more"
+    hours = number("--selftest-max-age", args.selftest_max_age, allowed)
+    if hours < 0:
+        raise InputError(f"--selftest-max-age = {args.selftest_max_age!r}: {allowed}")
+    if args.selftest is None:
+        return None
+    return session.TimingCertificate(args.selftest, hours * 3600)
+
+
 def run(args):
     speed = _speed(args)
     protocol, declared, stim, findings = check.evaluate(args)
@@ -48,12 +69,14 @@ def run(args):
     # before any board is touched; the directory itself is made only after the board's limits
     # passed (session.Run), so a refused protocol leaves nothing behind
     session.check_out_dir(out)
+    certificate = _certificate(args)
     link, board = session.open_board(args.port, args.emulator, speed)
     try:
         run = session.Run(link, protocol, out, source=source, findings=findings,
                           override=override, speed=speed,
                           show_progress=not args.quiet, declared=declared,
-                          board_name="emulated" if args.emulator else None)
+                          board_name="emulated" if args.emulator else None,
+                          certificate=certificate)
         summary = run.execute()
     finally:
         session.close_board(link, board)
