@@ -172,11 +172,17 @@ class Engine:
         self._wdt.feed()
         for n, sm, feed, idle, base in self._gens:
             feed.start()
+        # An e-stop edge may strike anywhere below. "running" comes first so its abort counts;
+        # a release after the abort would undo it, so the releases are checked and re-forced,
+        # and PIO is not started. (An edge after the check: PIO starts behind forced pads.)
+        self._state = "running"
         for n, sm, feed, idle, base in self._gens:
             self._out.release(self._pins["trigger"][n], idle)
         if self._marker_ci >= 0:
             self._out.release(self._pins["marker"], 0)
-        self._state = "running"
+        if self._state != "running":
+            self._out.abort()
+            return
         self._out.start_pios(self._gen_mask, self._rec.mask)
 
     def stop(self, reason="host stop"):

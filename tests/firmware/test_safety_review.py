@@ -1,0 +1,155 @@
+"""Safety review: the order rules on the real engine, an e-stop edge inside start(), and an
+exception out of the command loop ending in safe outputs through main.py's except path."""
+
+import json
+import os
+
+import plan
+import progformat as pf
+import pytest
+from fwchecks import after
+from fwtest import FIRMWARE, parse, run_engine, run_micropython
+from test_safety import _BOOT, _flash
+
+HZ = 125_000_000
+MS = 125_000
+W = 12_500
+CTRL = 0x40014004  # IO_BANK0 GPIO0_CTRL (RP2040); + 8 per GPIO
+FORCED_LOW = 0x3206  # OEOVER enable | OUTOVER low | FUNCSEL PIO0
+PIO0_CTRL = 0x50200000
+PIO1_CTRL_SET = 0x50302000
+
+
+def test_nothing_starts_out_of_order_and_rearm_after_an_estop_abort_plays_whole(cfg):
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(3, W, 2 * MS, 3 * MS, 0)])])
+    src = (
+        "import json, binascii\nfrom fwharness import Harness\n"
+        "h = Harness(json.loads(%r))\ne = h.engine\n"
+        "def tryit(what, fn):\n"
+        "    try:\n"
+        "        fn()\n"
+        "        print('ERR', what, 'none')\n"
+        "    except Exception as x:\n"
+        "        print('ERR', what, x)\n"
+        "tryit('arm', e.arm)\ntryit('start', e.start)\n"
+        "e.load(binascii.unhexlify(%r))\n"
+        "tryit('start', e.start)\n"
+        "e.arm()\n"
+        "tryit('load', lambda: e.load(binascii.unhexlify(%r)))\n"
+        "e.start()\n"
+        "h.board.advance(MS)\n"
+        "h.board.drive(12, 1)\n"
+        "h.emit(e.poll())\n"
+        "print('ABORT', json.dumps(e.status()))\n"
+        "tryit('start', e.start)\n"
+        "tryit('arm', e.arm)\n"
+        "h.board.drive(12, 0)\n"
+        "h.board.advance(MS)\n"
+        "h.starts = {}\n"
+        "h.board.set_tracing([2])\n"
+        "h.run(1, 1000)\n"
+        "h.report([2])\n"
+    ).replace("MS", str(MS)) % (json.dumps(cfg), pf.encode(prog).hex(), pf.encode(prog).hex())
+    lines = run_micropython(src)
+    errs = [ln[4:] for ln in lines if ln.startswith("ERR ")]
+    assert errs == [
+        "arm state: arm while idle: allowed after load",
+        "start state: start while idle: allowed after arm",
+        "start state: start while loaded: allowed after arm",
+        "load state: load while armed: allowed after stop or the end of the run",
+        "start state: start while stopped: allowed after arm",
+        "arm state: arm refused: e-stop (GPIO12) reads stop",
+    ]
+    st = json.loads([ln for ln in lines if ln.startswith("ABORT ")][0][6:])
+    assert (st["state"], st["reason"], st["pulses_delivered"]) == ("stopped", "estop", 1)
+    r = parse(lines)
+    assert r["status"]["state"] == "done" and r["status"]["reason"] is None
+    s = r["starts"]["gen"]
+    assert after(r["traces"][2], s) == plan.pad_edges(plan.channel_onsets(prog, 0, s), 0)
+    assert r["status"]["pulses_delivered"] == 3
+
+
+@pytest.mark.parametrize("addr, value", [
+    (CTRL + 16, 6),  # after channel 0's pad goes to PIO, before channel 1's
+    (PIO1_CTRL_SET, -1),  # after the check, as the capture starts and before the generators
+])
+def test_estop_edge_inside_start_leaves_every_output_idle(cfg, addr, value):
+    # the abort must not be undone by the releases that follow it, and a generator started
+    # after it runs behind forced pads: no edge on any output, ever
+    segs = [(5, W, 2 * MS, 3 * MS, 0)]
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, segs), pf.Channel(1, 0, 0, segs)])
+    body = (
+        "b = h.board\nw32 = b.write32\nhit = []\n"
+        "def hook(addr, value):\n"
+        "    w32(addr, value)\n"
+        "    if addr == %d and %d in (value, -1) and not hit:\n"
+        "        hit.append(b.cycle)\n"
+        "        b.drive(12, 1)\n"
+        "h.engine.arm()\n"
+        "b.write32 = hook\n"
+        "h.engine.start()\n"
+        "b.advance(20 * 125000)\n"
+        "h.emit(h.engine.poll())\n"
+        "ctrl = [b.read32(%d + 8 * p) for p in (2, 3, 6)]\n"
+        "h.report([2, 3, 6], {'hit': hit, 'ctrl': ctrl, 'pio0': b.read32(%d) & 0xF})\n"
+        % (addr, value, CTRL, PIO0_CTRL)
+    )
+    r = run_engine(pf.encode(prog), body)
+    hit = r["hit"][0]
+    for pin in (2, 3, 6):
+        assert after(r["traces"][pin], hit - 1) == []  # no edge at all: never left idle
+    assert r["ctrl"] == [FORCED_LOW] * 3 and r["pio0"] == 0
+    st = r["status"]
+    assert (st["state"], st["reason"], st["pulses_delivered"]) == ("stopped", "estop", 0)
+
+
+def test_an_exception_in_the_command_loop_while_running_ends_in_safe_outputs(tmp_path, cfg):
+    # service.run raises in the middle of a 10 ms pulse: main.py's except path stops the
+    # engine (outputs forced idle, SMs and DMA stopped, reason kept), then re-raises
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(5, 10 * MS, 20 * MS, 40 * MS, 0)]),
+                           pf.Channel(1, 0, 0, [(5, 10 * MS, 20 * MS, 40 * MS, 0)])])
+    pre = (
+        "import binascii\nb.drive(12, 0)\nw32 = b.write32\nforced = []\n"
+        "def hook(addr, value):\n"
+        "    if value == %d and addr in (%d, %d, %d):\n"
+        "        forced.append((addr, b.cycle))\n"
+        "    w32(addr, value)\n"
+        "b.write32 = hook\n"
+        "class Svc:\n"
+        "    def run(self, engine, board):\n"
+        "        self.engine = engine\n"
+        "        engine.load(binascii.unhexlify(%r))\n"
+        "        engine.arm()\n"
+        "        engine.start()\n"
+        "        b.advance(5 * 125000)\n"
+        "        print('HIGH', b.level(2), b.level(3))\n"
+        "        del forced[:]\n"
+        "        raise RuntimeError('boom')\n"
+        "svc = Svc()\n"
+        % (FORCED_LOW, CTRL + 16, CTRL + 24, CTRL + 48, pf.encode(prog).hex())
+    )
+    boot = _BOOT.replace("PRE", pre).replace(
+        "class FakeService:\n    def run(self, engine, board):\n        print('SERVICE RAN')\n"
+        "sys.modules['service'] = FakeService()\n", "sys.modules['service'] = svc\n").replace(
+        "exec(open(%r).read(), {'__name__': '__main__'})\n" % os.path.join(FIRMWARE, "main.py"),
+        "try:\n    exec(open(%r).read(), {'__name__': '__main__'})\nexcept RuntimeError as x:\n"
+        "    print('RAISED', repr(x))\nb.advance(100 * 125000)\n"
+        "print('STATUS ' + json.dumps(svc.engine.status()))\n"
+        "print('FORCED ' + json.dumps(forced))\n"
+        "print('PIO0 %%d' %% (b.read32(%d) & 0xF))\n" % (os.path.join(FIRMWARE, "main.py"),
+                                                      PIO0_CTRL))
+    lines = run_micropython(boot, cwd=_flash(tmp_path))
+    assert "HIGH 1 1" in lines
+    assert "RAISED RuntimeError('boom',)" in lines
+    st = json.loads([ln for ln in lines if ln.startswith("STATUS ")][0][7:])
+    assert (st["state"], st["reason"]) == ("stopped", "exception: RuntimeError('boom',)")
+    assert st["pulses_delivered"] == 2
+    assert "PIO0 0" in lines
+    forced = json.loads([ln for ln in lines if ln.startswith("FORCED ")][0][7:])
+    # the abort's first writes: output 0, output 1, marker, in that order, nothing before
+    assert [a for a, c in forced[:3]] == [CTRL + 16, CTRL + 24, CTRL + 48]
+    r = parse(lines)
+    for i, pin in enumerate((2, 3)):
+        tail = [e for e in r["traces"][pin] if e[0] >= forced[0][1]]
+        assert tail == [(forced[i][1], 0)]  # cut at the override write, idle ever after
+    assert r["ctrl"][2] == r["ctrl"][3] == r["ctrl"][6] == FORCED_LOW
