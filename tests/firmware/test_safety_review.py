@@ -153,3 +153,98 @@ def test_an_exception_in_the_command_loop_while_running_ends_in_safe_outputs(tmp
         tail = [e for e in r["traces"][pin] if e[0] >= forced[0][1]]
         assert tail == [(forced[i][1], 0)]  # cut at the override write, idle ever after
     assert r["ctrl"][2] == r["ctrl"][3] == r["ctrl"][6] == FORCED_LOW
+
+
+def _session(cfg, msgs):
+    """Feed (mtype, payload hex) frames to the real command loop (service.Service) over the real
+    engine on the emulated board; return the reply frames, the pad trace of GPIO 2 and the
+    engine status."""
+    src = (
+        "import json, binascii, service, wire\nfrom fwharness import Harness\n"
+        "h = Harness(json.loads(%r))\nout = []\n"
+        "svc = service.Service(h.engine, h.cfg, out.append)\n"
+        "for seq, (t, p) in enumerate(%r):\n"
+        "    svc.receive(wire.frame(t, seq, binascii.unhexlify(p)))\n"
+        "    svc.tick()\n"
+        "    h.board.advance(125000)\n"
+        "for f in out:\n"
+        "    print('OUT', binascii.hexlify(f).decode())\n"
+        "print('TRACE 2 ' + json.dumps(h.board.trace(2)))\n"
+        "print('RESULT ' + json.dumps({'status': h.engine.status(), 'phase': svc.phase}))\n"
+        % (json.dumps(cfg), msgs)
+    )
+    lines = run_micropython(src)
+    import wire
+
+    dec = wire.Decoder()
+    replies = []
+    for ln in lines:
+        if ln.startswith("OUT "):
+            for item in dec.feed(bytes.fromhex(ln[4:])):
+                replies.append((item[1], item[3]))
+    return replies, parse(lines)
+
+
+def test_a_refused_load_after_a_good_one_leaves_nothing_to_arm_or_start(cfg):
+    import wire
+
+    def load(data, crc):
+        return [(wire.LOAD_BEGIN, wire.load_begin(len(data), crc).hex()),
+                (wire.LOAD_DATA, wire.load_data(0, data).hex()), (wire.LOAD_END, "")]
+
+    good = pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [(3, W, 2 * MS, 3 * MS, 0)])]))
+    narrow = pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [(3, 100, 2 * MS, 3 * MS, 0)])]))
+    crc = wire.crc32(good) & 0xFFFFFFFF
+    msgs = ([(wire.HELLO, wire.u32(wire.WIRE_VERSION)[:2].hex())] + load(good, crc)
+            + load(good, crc ^ 1) + [(wire.ARM, ""), (wire.START_RUN, "")]
+            + load(good, crc) + load(narrow, wire.crc32(narrow) & 0xFFFFFFFF)
+            + [(wire.ARM, ""), (wire.START_RUN, "")])
+    replies, r = _session(cfg, msgs)
+    errors = [wire.parse_error(p) for t, p in replies if t == wire.ERROR]
+    assert [e[0] for e in errors] == [wire.E_PAYLOAD, wire.E_ORDER, wire.E_ORDER,
+                                      wire.E_ENGINE, wire.E_ORDER, wire.E_ORDER]
+    texts = [e[-1] for e in errors]
+    assert texts[0] == "load-end crc32 0x%08x: announced 0x%08x" % (crc, crc ^ 1)
+    assert texts[1] == "arm not allowed while idle (allowed while loaded)"
+    assert texts[2] == "start not allowed while idle (allowed while armed)"
+    assert texts[3] == ("limit: channels[0].segments[0].width = 100 cycles (0.800 us) is "
+                        "below limits.min_width_us = 10 us")
+    assert texts[4:] == texts[1:3]
+    assert [t for t, p in replies].count(wire.LOADED) == 2
+    assert r["phase"] == "idle" and r["status"]["state"] == "loaded"
+    assert r["traces"][2] == [(0, 0)]  # never driven active
+
+
+def test_an_exception_while_servicing_a_run_aborts_to_safe_outputs(cfg):
+    # a generator's DMA service raises in the middle of a pulse: poll() aborts (outputs
+    # forced idle at its first register write), stops PIO, keeps the reason and the count
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(5, 10 * MS, 20 * MS, 40 * MS, 0)])])
+    body = (
+        "b = h.board\nh.engine.arm()\nh.engine.start()\n"
+        "b.advance(25 * 125000)\n"
+        "h.emit(h.engine.poll())\n"
+        "def boom():\n"
+        "    raise OSError(5)\n"
+        "h.engine._gens[0][2].service = boom\n"
+        "b.advance(20 * 125000)\n"
+        "at = b.cycle\n"
+        "print('HIGH', b.level(2))\n"
+        "h.emit(h.engine.poll())\n"
+        "b.advance(200 * 125000)\n"
+        "h.report([2, 6], {'at': at, 'ctrl': b.read32(%d), 'pio0': b.read32(%d) & 0xF})\n"
+        % (CTRL + 16, PIO0_CTRL)
+    )
+    r = run_engine(pf.encode(prog), body)
+    s, at = r["starts"]["gen"], r["at"]
+    full = plan.pad_edges(plan.channel_onsets(prog, 0, s), 0)
+    before = [x for x in full if x[0] < at]
+    assert before[-1][1] == 1  # the third pulse is high when poll() runs
+    trace = after(r["traces"][2], s)
+    assert trace[:-1] == before and trace[-1][1] == 0
+    # poll() feeds the watchdog (one register write); the abort's first write forces the pad
+    assert trace[-1][0] == at + r["access_cycles"]
+    st = r["status"]
+    assert (st["state"], st["reason"], st["pulses_delivered"]) == (
+        "stopped", "exception: OSError(5,)", 3)
+    assert r["ctrl"] == FORCED_LOW and r["pio0"] == 0
+    assert after(r["traces"][6], s) == []
