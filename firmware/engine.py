@@ -56,6 +56,7 @@ class Engine:
         self._reason = None
         self._faults = []
         self._edges = []
+        self._estop_hit = False  # an e-stop edge since arm() began (set by the hard IRQ)
         self._estop.irq(self._on_estop, Pin.IRQ_RISING if self._estop_level else Pin.IRQ_FALLING,
                         hard=True)
 
@@ -99,6 +100,7 @@ class Engine:
     def arm(self):
         if self._state not in ("loaded", "done", "stopped"):
             raise FirmwareError("state", "arm while %s: allowed after load" % self._state)
+        self._estop_hit = False
         self._refuse_if_estop("arm")
         self._release()
         try:
@@ -167,6 +169,10 @@ class Engine:
         if self._state != "armed":
             raise FirmwareError("state", "start while %s: allowed after arm" % self._state)
         self._refuse_if_estop("start")
+        if self._estop_hit:  # an edge while arm() ran (not yet "armed", so nothing aborted)
+            self.stop("estop")
+            raise FirmwareError("state", "start refused: e-stop (GPIO%d) struck during arm; "
+                                "arm again" % self._pins["estop"])
         if self._wdt is None:
             self._wdt = machine.WDT(timeout=_WDT_MS)
         self._wdt.feed()
@@ -282,6 +288,7 @@ class Engine:
 
     def _on_estop(self, pin):
         # hard IRQ: no allocation; stop() only writes registers until _finish (poll later)
+        self._estop_hit = True
         if self._state in ("armed", "running"):
             self._out.abort()
             self._state = "stopped"

@@ -9,7 +9,7 @@ import progformat as pf
 import pytest
 from fwchecks import after
 from fwtest import FIRMWARE, parse, run_engine, run_micropython
-from test_safety import _BOOT, _flash
+from test_safety import _BOOT, _flash, run_engine_lines
 
 HZ = 125_000_000
 MS = 125_000
@@ -248,3 +248,37 @@ def test_an_exception_while_servicing_a_run_aborts_to_safe_outputs(cfg):
         "stopped", "exception: OSError(5,)", 3)
     assert r["ctrl"] == FORCED_LOW and r["pio0"] == 0
     assert after(r["traces"][6], s) == []
+
+
+def test_an_estop_press_released_during_arm_refuses_start_until_armed_again(cfg):
+    # a momentary e-stop contact pressed and released while arm() claims the state machines
+    # (state not yet "armed", so no abort was due): start() must still refuse
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(1, W, 0, MS, 0)])])
+    body = (
+        "b = h.board\nw32 = b.write32\n"
+        "def hook(addr, value):\n"
+        "    w32(addr, value)\n"
+        "    if addr == %d:  # PIO0 IRQ clear: the end of arm()\n"
+        "        b.drive(12, 1)\n"
+        "        b.advance(100)\n"
+        "        b.drive(12, 0)\n"
+        "b.write32 = hook\n"
+        "h.engine.arm()\n"
+        "b.write32 = w32\n"
+        "try:\n"
+        "    h.engine.start()\n"
+        "except Exception as e:\n"
+        "    print('ERR', e)\n"
+        "st = h.engine.status()\n"
+        "print('STATE', st['state'], st['reason'], len(b.trace(2)))\n"
+        "h.run(1, 100)\n"
+        "h.report([2])\n" % (PIO0_CTRL + 0x30)
+    )
+    lines = run_engine_lines(prog, body)
+    assert "ERR state: start refused: e-stop (GPIO12) struck during arm; arm again" in lines
+    assert "STATE stopped estop 1" in lines  # aborted as by the edge itself; the pad never moved
+    r = parse(lines)
+    s = r["starts"]["gen"]
+    assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 1
+    assert after(r["traces"][2], 0) == [(0, 0)] + plan.pad_edges(
+        plan.channel_onsets(prog, 0, s), 0)
