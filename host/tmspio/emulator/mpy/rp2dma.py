@@ -100,7 +100,7 @@ class _Registers:
     def __getitem__(self, i):
         if isinstance(i, slice):
             start, stop, step = i.indices(self._count)
-            if step != 1:
+            if step != 1:  # the device's memoryview raises exactly this for a stepped slice
                 raise NotImplementedError("only slices with step=1 (aka None) are supported")
             return _Registers(self._base + 4 * start, max(0, stop - start))
         board = _board()
