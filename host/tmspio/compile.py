@@ -69,6 +69,8 @@ class Compiled:
         self.channel_cycles = channel_cycles  # per channel: onset cycles after the start event
         self.width_cycles = width
         self.program = program
+        # index of the channel whose stimulator answers on confirm_in (logs credit only it)
+        self.confirm_channel = protocol.confirm_index()
 
     def max_rounding_error(self):
         """Largest |compiled - exact| onset time over all pulses, Fraction seconds."""
@@ -111,6 +113,7 @@ class Compiled:
             "citation": p.citation,
             "methods": p.methods,
             "stimulator": p.stimulator,
+            "confirm_channel": p.channels[self.confirm_channel].name,
             "intensity": None if p.intensity is None else {
                 "percent": p.intensity.percent, "reference": p.intensity.reference},
             "draws": [d.as_dict() for d in self.schedule.draws],

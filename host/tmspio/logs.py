@@ -34,8 +34,8 @@ BIDS_SIDECAR = {
     "planned_onset": {"Description": "Planned onset from the compiled program", "Units": "s"},
     "deviation_ns": {"Description": "Captured minus planned onset", "Units": "ns"},
     "confirmed": {"Description": "A stimulator confirmation edge followed the pulse before "
-                                 "the next pulse on any channel (n/a: no confirmation input "
-                                 "seen)"},
+                                 "the next pulse of its channel (n/a: not the protocol's "
+                                 "confirm_channel, or no confirmation input seen)"},
 }
 
 
@@ -71,12 +71,15 @@ def read_events(path):
     return out
 
 
-def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_source=None):
+def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_source=None,
+                 confirm_channel=0):
     """Pair each planned onset with the captured onset edge of its channel, in order.
 
     planned: {channel index: [onset cycles after the start event]}; idle_levels: {index: 0|1};
     edges: [(source, level, cycle)] with absolute cycles; start_cycle: absolute cycle of the
-    start event. Returns one row dict per planned pulse (captured None when not delivered).
+    start event; confirm_channel: index of the channel whose stimulator is wired to the
+    confirm input (only its pulses can be confirmed; the others stay None = n/a).
+    Returns one row dict per planned pulse (captured None when not delivered).
     """
     onsets = {ch: [] for ch in planned}
     confirms = []
@@ -86,7 +89,7 @@ def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_so
         elif confirm_source is not None and source == confirm_source and level == 1:
             confirms.append(cycle)
     confirms.sort()
-    confirmed = _confirmed_pulses(onsets, confirms)
+    confirmed = _confirmed_pulses(onsets.get(confirm_channel, []), confirms)
     rows = []
     for ch in sorted(planned):
         plan = planned[ch]
@@ -101,28 +104,22 @@ def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_so
                 row["captured_cycle"] = rel
                 row["captured_s"] = Fraction(rel, sysclk_hz)
                 row["deviation_ns"] = Fraction((rel - p) * 1_000_000_000, sysclk_hz)
-                if confirms:
-                    row["confirmed"] = (ch, k) in confirmed
+                if confirms and ch == confirm_channel:
+                    row["confirmed"] = k in confirmed
             rows.append(row)
     return rows
 
 
 def _confirmed_pulses(onsets, confirms):
-    """{(channel, index)} credited with a confirmation edge: each edge confirms the latest
-    captured onset at or before it on ANY channel (several if they share that cycle). One
-    confirm input cannot say which channel's stimulator answered, so a pulse of a channel whose
-    stimulator is not wired to it is not credited with another channel's answer."""
-    timeline = sorted((cycle, ch, k) for ch, got in onsets.items() for k, cycle in enumerate(got))
-    cycles = [t[0] for t in timeline]
+    """{index} of the confirming channel's onsets credited with a confirmation edge: each edge
+    confirms that channel's latest captured onset at or before it. Onsets of other channels
+    never count: one confirm input is wired to one stimulator, and a later pulse on another
+    channel must not hide (or take) that stimulator's answer."""
     out = set()
     for c in confirms:
-        i = bisect.bisect_right(cycles, c)
+        i = bisect.bisect_right(onsets, c)
         if i:
-            latest = cycles[i - 1]
-            j = i - 1
-            while j >= 0 and cycles[j] == latest:
-                out.add(timeline[j][1:])
-                j -= 1
+            out.add(i - 1)
     return out
 
 
@@ -163,7 +160,7 @@ def write_bids(tsv_path, json_path, rows, names, width_s):
     write_json(json_path, BIDS_SIDECAR)
 
 
-def summarize(rows, aborted, reason, extra=None):
+def summarize(rows, aborted, reason, extra=None, confirm_channel=None):
     devs = [abs(r["deviation_ns"]) for r in rows if r["deviation_ns"] is not None]
     worst = max(devs) if devs else None
     summary = {
@@ -177,6 +174,8 @@ def summarize(rows, aborted, reason, extra=None):
         "pulses_confirmed": None if all(r["confirmed"] is None for r in rows) else sum(
             1 for r in rows if r["confirmed"]),
     }
+    if confirm_channel is not None:
+        summary["confirm_channel"] = confirm_channel  # name: only its pulses can be confirmed
     if extra:
         summary.update(extra)
     return summary

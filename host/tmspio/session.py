@@ -311,7 +311,8 @@ class Run:
         start, reference = _start_cycle(status, self.link.last_state)
         planned = {ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)}
         rows = logs.match_pulses(planned, self._idle_levels(), start, list(self.link.edges),
-                                 c.sysclk_hz, confirm_source=wire.SRC_CONFIRM)
+                                 c.sysclk_hz, confirm_source=wire.SRC_CONFIRM,
+                                 confirm_channel=c.confirm_channel)
         names = {i: ch.name for i, ch in enumerate(self.protocol.channels)}
         logs.write_pulses(os.path.join(self.out_dir, logs.PULSES), rows, names)
         logs.write_bids(os.path.join(self.out_dir, logs.BIDS_TSV),
@@ -324,7 +325,8 @@ class Run:
                  "board_errors": [list(e) for e in self.link.board_errors],
                  "out_dir": os.path.abspath(self.out_dir),
                  "selftest": None if self.certificate is None else self.certificate.summary()}
-        self.summary = logs.summarize(rows, aborted, reason, extra)
+        self.summary = logs.summarize(rows, aborted, reason, extra,
+                                      confirm_channel=names[c.confirm_channel])
         self.log.write("summary", **self.summary)
         self.log.close()
         logs.write_json(os.path.join(self.out_dir, logs.SUMMARY), self.summary)

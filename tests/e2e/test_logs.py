@@ -15,26 +15,62 @@ def test_match_pulses_exact_late_missing_and_confirmed():
     got = [(r["channel"], r["index"], r["captured_cycle"], r["deviation_ns"], r["confirmed"])
            for r in rows]
     assert got == [(0, 0, 0, 0, True), (0, 1, 1004, 32, False), (0, 2, None, None, None),
-                   (1, 0, 500, 0, False)]
+                   (1, 0, 500, 0, None)]
     s = logs.summarize(rows, True, "operator")
     assert s == {"pulses_planned": 4, "pulses_delivered": 3, "max_abs_deviation_ns": 32,
                  "aborted": True, "reason": "operator", "pulses_confirmed": 1}
 
 
-def test_a_confirmation_credits_only_the_latest_onset_on_any_channel():
-    # paired pulse: channel 1 fires 300 cycles after channel 0; only channel 0's stimulator is
-    # wired to the confirm input (it answers 5 cycles after each channel-0 onset). A channel-1
-    # pulse is not credited with the next trial's channel-0 answer, 10 000 cycles later.
-    planned = {0: [0, 10_000], 1: [300, 10_300]}
-    edges = [(0, 1, 0), (5, 1, 5), (1, 1, 300), (0, 1, 10_000), (5, 1, 10_005), (1, 1, 10_300)]
-    rows = logs.match_pulses(planned, {0: 0, 1: 0}, 0, edges, CLK, confirm_source=5)
-    assert [(r["channel"], r["index"], r["confirmed"]) for r in rows] == [
-        (0, 0, True), (0, 1, True), (1, 0, False), (1, 1, False)]
-    assert logs.summarize(rows, False, None)["pulses_confirmed"] == 2
-    # simultaneous onsets share the answer: both are credited
+# paired pulse on two stimulators: channel 1 fires 300 cycles after channel 0 and each
+# stimulator would answer 5 cycles after its own onset; only one is wired to the confirm input.
+PAIRED = {0: [0, 10_000], 1: [300, 10_300]}
+
+
+def _paired_rows(tmp_path, edges, confirm_channel):
+    rows = logs.match_pulses(PAIRED, {0: 0, 1: 0}, 0, edges, CLK, confirm_source=5,
+                             confirm_channel=confirm_channel)
+    logs.write_pulses(str(tmp_path / "p.csv"), rows, {0: "tms", 1: "tms2"})
+    return rows, (tmp_path / "p.csv").read_text().splitlines()[1:]
+
+
+def test_confirmations_credit_only_the_confirm_channel_channel_0(tmp_path):
+    # channel 0 wired; its second answer is missing, so tms,1 is false; channel 1 is n/a.
+    edges = [(0, 1, 0), (5, 1, 5), (1, 1, 300), (0, 1, 10_000), (1, 1, 10_300)]
+    rows, csv_rows = _paired_rows(tmp_path, edges, 0)
+    assert csv_rows == ["tms,0,0.000000000,0.000000000,0,true",
+                        "tms,1,0.000080000,0.000080000,0,false",
+                        "tms2,0,0.000002400,0.000002400,0,n/a",
+                        "tms2,1,0.000082400,0.000082400,0,n/a"]
+    assert logs.summarize(rows, False, None, confirm_channel="tms")["pulses_confirmed"] == 1
+    assert logs.summarize(rows, False, None, confirm_channel="tms")["confirm_channel"] == "tms"
+
+
+def test_confirmations_credit_only_the_confirm_channel_channel_1(tmp_path):
+    # channel 1 wired. The edge at 10_002 follows channel 0's onset (the old any-channel rule
+    # credited tms,1 with it); channel 1's latest onset before it is 300, already confirmed,
+    # so tms2,1 (at 10_300, no answer after it) stays false.
+    edges = [(0, 1, 0), (1, 1, 300), (5, 1, 305), (0, 1, 10_000), (5, 1, 10_002),
+             (1, 1, 10_300)]
+    rows, csv_rows = _paired_rows(tmp_path, edges, 1)
+    assert csv_rows == ["tms,0,0.000000000,0.000000000,0,n/a",
+                        "tms,1,0.000080000,0.000080000,0,n/a",
+                        "tms2,0,0.000002400,0.000002400,0,true",
+                        "tms2,1,0.000082400,0.000082400,0,false"]
+    s = logs.summarize(rows, False, None, confirm_channel="tms2")
+    assert (s["pulses_confirmed"], s["confirm_channel"]) == (1, "tms2")
+
+
+def test_a_later_pulse_on_another_channel_does_not_take_the_answer():
+    # nerve stimulator (channel 1) fires 2 cycles after the TMS pulse, before the TMS
+    # stimulator's trigger-out answers at +5: the answer still belongs to channel 0.
+    rows = logs.match_pulses({0: [0], 1: [2]}, {0: 0, 1: 0}, 0,
+                             [(0, 1, 0), (1, 1, 2), (5, 1, 5)], CLK, confirm_source=5)
+    assert [(r["channel"], r["confirmed"]) for r in rows] == [(0, True), (1, None)]
+    assert logs.summarize(rows, False, None)["pulses_confirmed"] == 1
+    # simultaneous onsets: only the confirm channel is credited
     rows = logs.match_pulses({0: [0], 1: [0]}, {0: 0, 1: 0}, 0,
                              [(0, 1, 0), (1, 1, 0), (5, 1, 7)], CLK, confirm_source=5)
-    assert [r["confirmed"] for r in rows] == [True, True]
+    assert [r["confirmed"] for r in rows] == [True, None]
 
 
 def test_no_confirmation_edges_means_unknown_not_false():

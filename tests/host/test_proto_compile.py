@@ -172,6 +172,10 @@ def test_summary_json_fields():
     assert [(ch["name"], ch["pulses"], ch["onsets_s"][:2]) for ch in s["channels"]] == [
         ("nerve", 90, [0.0, 20.0]), ("tms", 90, [0.025, 20.025])]
     assert s["unverified"] == list(resolve("pas25").unverified)
+    # the TMS stimulator's trigger-out is wired back, not the nerve stimulator's
+    assert s["confirm_channel"] == "tms"
+    assert compiler.compile_protocol(resolve("pas25")).confirm_channel == 1
+    assert compiler.compile_protocol(resolve("sici")).summary()["confirm_channel"] == "cond"
 
 
 timings = st.fixed_dictionaries({

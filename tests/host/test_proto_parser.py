@@ -126,7 +126,8 @@ def _with(path, value):
     (("timing", "trains_in_protocol"), 30000,
      'timing = "1200000 pulses": at most 1000000 pulses in total'),
     (("colour",), 1, "colour = 1: unknown field; allowed here: name, title, family, citation, "
-     "methods, unverified, stimulator, intensity, pulse_width, start, channels, timing, onsets"),
+     "methods, unverified, stimulator, intensity, pulse_width, start, channels, "
+     "confirm_channel, timing, onsets"),
 ])
 def test_bad_input_is_one_line_naming_field_value_and_allowed(path, value, line):
     assert _error(_with(path, value)) == "p.toml: " + line
@@ -144,6 +145,19 @@ def test_channel_names_must_differ():
     data = _with(("channels",), [{"name": "a", "polarity": "active-high"},
                                  {"name": "a", "polarity": "active-high", "offset": "2 ms"}])
     assert _error(data) == 'p.toml: channels.1.name = "a": a name not used by another channel'
+
+
+def test_confirm_channel_names_a_channel_and_defaults_to_the_first():
+    two = [{"name": "tms", "polarity": "active-high"},
+           {"name": "nerve", "polarity": "active-high", "offset": "2 ms"}]
+    data = _with(("channels",), two)
+    assert from_dict(data, "p.toml").confirm_index() == 0
+    data["confirm_channel"] = "nerve"
+    assert from_dict(data, "p.toml").confirm_index() == 1
+    data["confirm_channel"] = "tsm"
+    assert _error(data) == 'p.toml: confirm_channel = "tsm": a channel name: tms, nerve'
+    data["confirm_channel"] = 0
+    assert _error(data) == "p.toml: confirm_channel = 0: a string"
 
 
 def test_onset_lists():

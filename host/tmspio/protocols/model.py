@@ -223,6 +223,10 @@ class Protocol(Strict):
     pulse_width: Duration = Field(description="TTL pulse width, e.g. \"1 ms\"")
     start: Start = Field(default_factory=Start)
     channels: list[Channel] = Field(min_length=1, max_length=MAX_CHANNELS)
+    confirm_channel: str | None = Field(
+        None, description="name of the channel whose stimulator's trigger-out is wired to the "
+        "board's confirm input; the delivery log credits confirmation edges to that channel "
+        "only (other channels log confirmed = n/a). Default: the first channel")
     timing: Timing | None = None
     onsets: list[Duration] | None = Field(
         None, min_length=1, max_length=MAX_PULSES,
@@ -241,6 +245,9 @@ class Protocol(Strict):
         for i, ch in enumerate(self.channels):
             if names.index(ch.name) != i:
                 _fail("channels.%d.name" % i, ch.name, "a name not used by another channel")
+        if self.confirm_channel is not None and self.confirm_channel not in names:
+            _fail("confirm_channel", self.confirm_channel,
+                  "a channel name: %s" % ", ".join(names))
         if self.channels[0].offset != 0:
             _fail("channels.0.offset", units.format_seconds(self.channels[0].offset),
                   '"0 s" (offsets are measured from channel 0)')
@@ -296,6 +303,12 @@ class Protocol(Strict):
         if self.start.mode == "gated":
             return self.start.refractory
         return self.timing.inter_train_interval
+
+    def confirm_index(self):
+        """Index of the channel wired to the confirm input (the first unless named)."""
+        if self.confirm_channel is None:
+            return 0
+        return [c.name for c in self.channels].index(self.confirm_channel)
 
     def pulses_per_channel(self):
         return len(self.onsets) if self.onsets is not None else self.timing.pulses()
