@@ -46,6 +46,17 @@ def test_show_text(capsys):
     ]
 
 
+def test_show_names_the_confirm_channel(capsys):
+    code, out, err = run(capsys, "show", "pas25")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[4:7] == [
+        "  channel 0 nerve: active-high, offset 0 s, 90 pulses, stimulator generic-ttl",
+        "  channel 1 tms: active-high, offset 25 ms, 90 pulses",
+        "  confirm input: channel 1 tms (pulses of the other channels log confirmed = n/a)"]
+    code, out, err = run(capsys, "show", "pas25", "--json")
+    assert (code, err, json.loads(out)["confirm_channel"]) == (0, "", "tms")
+
+
 def test_show_json(capsys):
     code, out, err = run(capsys, "show", "rtms-0.9hz", "--json", "--sysclk", "48000000")
     assert (code, err) == (0, "")

@@ -47,6 +47,9 @@ def render(c, methods=False):
         lines.append("  channel %d %s: %s, offset %s, %d pulses%s" % (
             i, ch.name, ch.polarity, units.format_seconds(ch.offset), len(c.channel_times[i]),
             ", stimulator %s" % ch.stimulator if ch.stimulator else ""))
+    if len(p.channels) > 1:  # one confirm input: say whose trigger-out the log credits
+        lines.append("  confirm input: channel %d %s (pulses of the other channels log "
+                     "confirmed = n/a)" % (c.confirm_channel, p.channels[c.confirm_channel].name))
     intensity = ("%s%% %s" % (_num(p.intensity.percent), p.intensity.reference)
                  if p.intensity else "not declared")
     lines.append("  intensity %s; stimulator %s" % (intensity, p.stimulator or "not declared"))
