@@ -174,6 +174,9 @@ def summarize(rows, aborted, reason, extra=None, confirm_channel=None):
         "pulses_confirmed": None if all(r["confirmed"] is None for r in rows) else sum(
             1 for r in rows if r["confirmed"]),
     }
+    if summary["pulses_confirmed"] is not None:
+        # the delivered pulses that could be confirmed: those of the confirming channel
+        summary["pulses_confirmable"] = sum(1 for r in rows if r["confirmed"] is not None)
     if confirm_channel is not None:
         summary["confirm_channel"] = confirm_channel  # name: only its pulses can be confirmed
     if extra:

@@ -18,7 +18,8 @@ def test_match_pulses_exact_late_missing_and_confirmed():
                    (1, 0, 500, 0, None)]
     s = logs.summarize(rows, True, "operator")
     assert s == {"pulses_planned": 4, "pulses_delivered": 3, "max_abs_deviation_ns": 32,
-                 "aborted": True, "reason": "operator", "pulses_confirmed": 1}
+                 "aborted": True, "reason": "operator", "pulses_confirmed": 1,
+                 "pulses_confirmable": 2}
 
 
 # paired pulse on two stimulators: channel 1 fires 300 cycles after channel 0 and each
@@ -57,7 +58,7 @@ def test_confirmations_credit_only_the_confirm_channel_channel_1(tmp_path):
                         "tms2,0,0.000002400,0.000002400,0,true",
                         "tms2,1,0.000082400,0.000082400,0,false"]
     s = logs.summarize(rows, False, None, confirm_channel="tms2")
-    assert (s["pulses_confirmed"], s["confirm_channel"]) == (1, "tms2")
+    assert (s["pulses_confirmed"], s["pulses_confirmable"], s["confirm_channel"]) == (1, 2, "tms2")
 
 
 def test_a_later_pulse_on_another_channel_does_not_take_the_answer():

@@ -92,8 +92,9 @@ def print_summary(s, out, plots):
           f"max |deviation| "
           f"{'n/a' if dev is None else f'{dev} ns (time zero = first captured onset)'}")
     if s.get("pulses_confirmed") is not None:
+        channel = f" (channel {s['confirm_channel']})" if s.get("confirm_channel") else ""
         print(f"confirmed by the stimulator's trigger-out: {s['pulses_confirmed']} of "
-              f"{s['pulses_delivered']}")
+              f"{s['pulses_confirmable']}{channel}")
     if s["aborted"]:
         print(f"aborted: {s['reason']}")
     print(f"log:     {os.path.join(out, 'events.jsonl')} (+ pulses.csv, events.tsv, summary.json)")
