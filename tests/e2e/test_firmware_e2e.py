@@ -47,7 +47,7 @@ def test_make_demo_itbs_600_pulses_zero_deviation(tmp_path, capsys):
         "emulated", "0.1.0", 0)
     assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns (time zero = first " \
         "captured onset)\nconfirmed by the " \
-        "stimulator's trigger-out: 600 of 600\n" in printed.out
+        "stimulator's trigger-out: 600 of 600 (channel tms)\n" in printed.out
     assert s["pulses_confirmed"] == 600
 
 
