@@ -16,7 +16,7 @@ FAKE_BOARD = {"name": "fake", "chip": "rp2040", "sysclk_hz": 125_000_000,
 
 def fake_flash(path, speed=200):
     os.makedirs(path, exist_ok=True)
-    for name in ("wire.py", "service.py", "progformat.py"):
+    for name in ("wire.py", "service.py", "progformat.py", "fwerror.py"):
         shutil.copyfile(os.path.join(FIRMWARE, name), os.path.join(path, name))
     for name in ("main.py", "fakeengine.py"):
         shutil.copyfile(os.path.join(HERE, "fakefw", name), os.path.join(path, name))

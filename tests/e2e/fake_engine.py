@@ -5,16 +5,9 @@ so a test can assert that no byte sequence reached arm() or start() out of order
 planned rising/falling edges of every channel, released as the test advances `now` (cycles).
 """
 
-import progformat  # firmware/progformat.py (conftest puts firmware/ on sys.path)
-
-
-class FirmwareError(Exception):
-    """As firmware/fwerror.py: a code word and a text naming field, value and what is allowed."""
-
-    def __init__(self, code, text):
-        super().__init__(code + ": " + text)
-        self.code = code
-        self.text = text
+# firmware/ is on sys.path (conftest): the real format module and the firmware's own error class
+import progformat
+from fwerror import FirmwareError
 
 
 class FakeEngine:

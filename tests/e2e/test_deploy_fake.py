@@ -28,8 +28,8 @@ def test_deploy_round_trip(tmp_path):
         files, info = deploy.deploy(b.path, str(board_file), firmware_dir=str(fw),
                                     say=lines.append)
         assert info["board"] == "fake-deployed"
-        assert sorted(files) == ["board.json", "fakeengine.mpy", "main.py", "progformat.mpy",
-                                 "service.mpy", "wire.mpy"]
+        assert sorted(files) == ["board.json", "fakeengine.mpy", "fwerror.mpy", "main.py",
+                                 "progformat.mpy", "service.mpy", "wire.mpy"]
         on_flash = sorted(os.listdir(flash))
         assert "service.py" not in on_flash and "service.mpy" in on_flash
         for name, sha in files.items():

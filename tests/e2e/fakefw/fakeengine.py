@@ -3,16 +3,11 @@
 import time
 
 import progformat
+from fwerror import FirmwareError  # the firmware's own class: one error contract
 
 SPEED = 200  # board seconds per real second, unless the board file sets "fake_speed"
 
 
-class FirmwareError(Exception):
-    # as firmware/fwerror.py
-    def __init__(self, code, text):
-        super().__init__(code + ": " + text)
-        self.code = code
-        self.text = text
 
 
 class FakeEngine:
