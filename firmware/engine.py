@@ -61,7 +61,9 @@ class Engine:
                         hard=True)
 
     # ---- commands -------------------------------------------------------------------------
-    def load(self, data):
+    def load(self, data, progress=None):
+        """progress(done, total): called while the limits are checked (a long program takes
+        seconds), so the command loop can tell the host it is still working."""
         if self._state in ("armed", "running"):
             raise FirmwareError("state", "load while %s: allowed after stop or the end of the "
                                 "run" % self._state)
@@ -82,7 +84,18 @@ class Engine:
                                     "0..%d" % (ci, idx, n_out - 1))
             words.check_channel(prog, ci)
         marker_ci = words.marker_channel(prog)
-        limits.check(prog, self.board["limits"], self._feed)
+        tick = self._feed
+        if progress is not None:
+            checked = [0]
+            total = prog.pulses()
+
+            def _tick():
+                self._feed()
+                checked[0] += 1024  # limits.check ticks every 1024 onsets
+                progress(min(checked[0], total), total)
+
+            tick = _tick
+        limits.check(prog, self.board["limits"], tick)
         # all checks passed: only now replace the loaded program (a refusal keeps the old one)
         self._release()
         self._marker_ci = marker_ci

@@ -1,4 +1,6 @@
 # Boot: outputs safe first, then the board file, the engine and the command loop.
+# The firmware ends (and MicroPython's REPL takes the port) only on the host's framed
+# maintenance request; an exception restarts the command loop with the outputs idle.
 # The first block runs before any import that can fail. At boot the firmware does not know the
 # channels' idle levels (they come with a program), so it drives nothing: every trigger output
 # and the marker become inputs with the pull-down on, which also takes them off a state machine
@@ -54,8 +56,11 @@ for _p in _PINS:
 
 # ---- from here on, imports may fail: the outputs are already safe -----------------------------
 import json  # noqa: E402
+import time  # noqa: E402
 
 from engine import Engine  # noqa: E402
+
+RESTART_PAUSE_MS = 100
 
 
 def main():
@@ -71,13 +76,24 @@ def main():
         except ValueError as e:  # engine.load() then refuses every program, naming the clocks
             print("tmspio: machine.freq(%d) failed: %s" % (hz, e))
     engine = Engine(board)
-    try:
-        import service
+    import service
 
-        service.run(engine, board)
-    except BaseException as e:  # any exception or Ctrl-C: outputs idle before anything else
-        engine.stop("exception: %r" % (e,))
-        raise
+    fault = None
+    while True:
+        try:
+            service.run(engine, board, fault)
+        except Exception as e:  # outputs idle before anything else, then serve again: a
+            # crash must not leave the port to the REPL, where line noise would run as code
+            engine.stop("exception: %r" % (e,))
+            fault = "command loop restarted after %r" % (e,)
+            time.sleep_ms(RESTART_PAUSE_MS)  # a loop that fails at once must not spin
+            continue
+        except BaseException as e:  # SystemExit, or Ctrl-C typed on a debug console
+            engine.stop("exception: %r" % (e,))
+            raise
+        # the host's maintenance request: the loop made the outputs idle, the REPL takes over
+        print("tmspio: firmware stopped for maintenance; outputs idle. Ctrl-D restarts it.")
+        return
 
 
 main()

@@ -1,7 +1,10 @@
 # Firmware command loop: wire frames from the host on stdin (USB CDC), replies and captured
 # edges on stdout. It calls only the Engine API (docs/architecture.md §5) and enforces the
 # session order hello -> load -> arm -> start itself, so no byte sequence reaches engine.start()
-# without a verified program. docs/wire-protocol.md is the reference for every rule here.
+# without a verified program. Every byte on the port is data while this loop runs (Ctrl-C
+# included): only the framed, CRC-checked maintenance request, at rest, ends it and hands the
+# port to the REPL. docs/wire-protocol.md is the reference for every rule here.
+import hashlib
 import json
 import sys
 
@@ -26,7 +29,7 @@ try:
 except ImportError:  # CPython host-side tests
     micropython = None
 
-FIRMWARE_VERSION = "0.1.0"
+FIRMWARE_VERSION = "0.2.0"
 DEFAULT_HEARTBEAT_MS = 1000  # host silence while armed/running that aborts the run
 MAX_HEARTBEAT_MS = (1 << 29) - 1
 FRAME_TIMEOUT_MS = 250  # a frame whose bytes stop arriving for this long is dropped
@@ -34,10 +37,21 @@ MAX_PROGRAM_BYTES = 1 << 20  # unless the board file's limits say otherwise
 RUN_POLL_MS = 20  # loop period while armed/running: edges drained, heartbeat checked
 IDLE_POLL_MS = 50
 READ_BURST = 1024  # bytes read per loop iteration before the engine is serviced again
+PROGRESS_MS = 250  # while a request keeps the board busy, a PROGRESS frame at least this often
 # Engine states during which the outputs may move; every other state is at rest.
 ACTIVE_STATES = ("armed", "waiting", "running")
+MAINTENANCE = "maintenance"  # what run() returns when the host asked for the REPL
 _CTRL_C = 3
-_CR = 13
+
+
+def _board_speed():
+    # Board time per real time: 1 on a Pico; the emulated board's `time` says its pacing
+    # (None: as fast as the simulator goes), so the host can size its heartbeat in board time.
+    fn = getattr(time, "speed", None)
+    if fn is None:
+        return 1
+    s = fn()
+    return "max" if s is None else s
 
 
 class Service:
@@ -63,35 +77,23 @@ class Service:
         now = ticks_ms()
         self.last_rx = now  # last valid frame
         self.last_byte = now  # last byte of any kind
-        self.event_index = 0
+        self.event_index = 0  # edges sent since hello / arm: the host numbers them the same
         self.last_state = None
-        self._prev = 0  # previous host byte (CR + Ctrl-C detection)
+        self.maintenance = False  # set by the maintenance request: run() returns
         self._last_fault = None  # an engine error is reported once, not every loop turn
 
     # ---- input ----
 
     def receive(self, data):
-        """Feed host bytes. At rest, Ctrl-C between frames raises KeyboardInterrupt so mpremote
-        and the REPL get the board back: any 0x03 outside a session, and CR + Ctrl-C (what
-        mpremote sends) inside one, e.g. a session a dead host left open. While armed or
-        running every byte is data."""
+        """Feed host bytes. Every byte is data: no byte sequence but the framed maintenance
+        request (handled like any frame) ends the loop."""
         self.last_byte = self.ticks_ms()
-        if _CTRL_C not in data or self.phase in ("armed", "running"):
-            self._handle(self.decoder.feed(data))
-            self._prev = data[-1] if data else self._prev
-            return
-        for i in range(len(data)):
-            b = data[i]
-            if b == _CTRL_C and not self.decoder.pending() and (
-                    not self.session or self._prev == _CR):
-                self.make_safe("interrupted (Ctrl-C)")
-                self.close_session()
-                raise KeyboardInterrupt
-            self._handle(self.decoder.feed(data[i:i + 1]))
-            self._prev = b
+        self._handle(self.decoder.feed(data))
 
     def _handle(self, items):
         for item in items:
+            if self.maintenance:
+                return  # the REPL takes what follows the request
             if item[0] == "frame":
                 self.last_rx = self.ticks_ms()
                 self._frame(item[1], item[2], item[3])
@@ -103,7 +105,7 @@ class Service:
         if handler is None:
             self._error(seq, wire.E_UNKNOWN, mtype, "unknown message type 0x%02x" % mtype)
             return
-        if not self.session and mtype != wire.HELLO:
+        if not self.session and mtype not in (wire.HELLO, wire.MAINTENANCE):
             self._error(seq, wire.E_ORDER, mtype,
                         "%s: no session open, send hello first" % wire.NAMES[mtype])
             return
@@ -128,9 +130,8 @@ class Service:
                         "wire version %d: this firmware speaks %d" % (version, wire.WIRE_VERSION))
             return
         self.session = True
+        self.event_index = 0  # edge numbers are per session
         self.last_state = self.engine.status().get("state")  # STATE frames report changes
-        if micropython is not None:
-            micropython.kbd_intr(-1)  # 0x03 is data from now on
         cfg = self.cfg
         info = {
             "wire": wire.WIRE_VERSION,
@@ -143,6 +144,7 @@ class Service:
             "max_program_bytes": self.max_program,
             "phase": self.phase,
             "platform": sys.platform,  # "rp2" on a Pico; anything else is an emulated board
+            "speed": _board_speed(),
         }
         self._send(wire.HELLO_R, seq, json.dumps(info).encode())
 
@@ -187,9 +189,24 @@ class Service:
         crc = wire.crc32(data) & 0xFFFFFFFF
         if crc != self.load_crc:
             raise wire.WireError("load-end crc32 0x%08x: announced 0x%08x" % (crc, self.load_crc))
-        self.engine.load(data)
+        # the echo is a digest of what this board stored, so the host can tell two programs
+        # apart (a CRC over bytes that end with their own CRC is a constant)
+        digest = hashlib.sha256(data).digest()
+        self.engine.load(data, self._progress(seq))
         self.phase = "loaded"
-        self._send(wire.LOADED, seq, wire.load_begin(len(data), crc))
+        self._send(wire.LOADED, seq, wire.loaded(len(data), digest))
+
+    def _progress(self, seq):
+        """A callback for long work on request `seq`: PROGRESS frames keep the host waiting."""
+        last = [self.ticks_ms()]
+
+        def report(done, total):
+            now = self.ticks_ms()
+            if self.ticks_diff(now, last[0]) >= PROGRESS_MS:
+                last[0] = now
+                self._send(wire.PROGRESS, seq, wire.progress(done, total))
+
+        return report
 
     def _arm(self, seq, payload):
         self._require(seq, wire.ARM, ("loaded",))
@@ -201,6 +218,7 @@ class Service:
         self.heartbeat_ms = hb
         self.last_rx = self.ticks_ms()
         self.phase = "armed"
+        self.event_index = 0  # the run's edges are numbered from 0 (the host resets too)
         self.last_state = None
         self._send(wire.ACK, seq, bytes([wire.ARM]))
 
@@ -237,6 +255,15 @@ class Service:
             self.make_safe("host closed the session")
         self._send(wire.ACK, seq, bytes([wire.BYE]))
         self.close_session()
+
+    def _maintenance(self, seq, payload):
+        self._require(seq, wire.MAINTENANCE, ("idle", "loading", "loaded"))
+        if bytes(payload) != wire.MAINTENANCE_KEY:
+            raise wire.WireError("maintenance payload: not the maintenance key")
+        self.make_safe("maintenance: REPL requested")
+        self._send(wire.ACK, seq, bytes([wire.MAINTENANCE]))
+        self.close_session()
+        self.maintenance = True
 
     def _require(self, seq, mtype, phases):
         if self.phase not in phases:
@@ -304,8 +331,8 @@ class Service:
 
     def close_session(self):
         self.session = False
-        if micropython is not None:
-            micropython.kbd_intr(_CTRL_C)
+        self.phase = "idle" if self.phase == "loading" else self.phase
+        self.load_buf = None
 
     def busy(self):
         return self.phase in ("armed", "running") or self.decoder.pending()
@@ -348,6 +375,7 @@ for _t, _h in (
     (wire.LOAD_END, Service._load_end), (wire.ARM, Service._arm), (wire.START_RUN, Service._start),
     (wire.STOP, Service._stop), (wire.SELFTEST, Service._selftest),
     (wire.HEARTBEAT, Service._heartbeat), (wire.BYE, Service._bye),
+    (wire.MAINTENANCE, Service._maintenance),
 ):
     _MTYPE_OF[_h] = _t
     _HANDLERS[_t] = _order_error_wrapper(_h)
@@ -378,9 +406,11 @@ _SOURCE_IDS = {"marker": wire.SRC_MARKER, "confirm": wire.SRC_CONFIRM,
                "confirm_in": wire.SRC_CONFIRM, "trigger_in": wire.SRC_TRIGGER_IN}
 
 
-def run(engine, board_cfg):
-    """main.py calls this after the outputs are safe and the Engine exists. Returns only on
-    Ctrl-C outside a session (KeyboardInterrupt propagates so the board drops to the REPL)."""
+def run(engine, board_cfg, fault=None):
+    """main.py calls this after the outputs are safe and the Engine exists. Returns
+    MAINTENANCE (outputs idle, session closed) only when the host sent the maintenance request;
+    main.py then ends and the REPL takes the port. `fault`: why the previous loop ended (an
+    exception), sent once as a FAULT frame."""
     import select
 
     # CPython (the emulator's fallback interpreter) buffers stdin and stdout: read the raw
@@ -395,10 +425,14 @@ def run(engine, board_cfg):
             flush()
 
     svc = Service(engine, board_cfg, write)
+    if fault is not None:
+        svc._send(wire.FAULT, 0, json.dumps({"code": "exception", "text": fault}).encode())
     poller = select.poll()
     poller.register(sys.stdin, select.POLLIN)
+    if micropython is not None:
+        micropython.kbd_intr(-1)  # 0x03 is data: line noise must never reach the REPL
     try:
-        while True:
+        while not svc.maintenance:
             if poller.poll(RUN_POLL_MS if svc.busy() else IDLE_POLL_MS):
                 chunk = bytearray()
                 while len(chunk) < READ_BURST:
@@ -409,6 +443,12 @@ def run(engine, board_cfg):
                     if not poller.poll(0):
                         break
                 svc.receive(bytes(chunk))
-            svc.tick()
+            if not svc.maintenance:
+                svc.tick()
     finally:
         svc.close_session()
+    # only now is Ctrl-C an interrupt again: for the REPL the host asked for (after an
+    # exception main.py restarts this loop and 0x03 stays data)
+    if micropython is not None:
+        micropython.kbd_intr(_CTRL_C)
+    return MAINTENANCE

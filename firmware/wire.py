@@ -14,14 +14,20 @@
 #   STATUS     host->board  empty                       -> STATUS_R JSON status
 #   LOAD_BEGIN host->board  u32 total_length u32 crc32   -> ACK
 #   LOAD_DATA  host->board  u32 offset + bytes           -> ACK u32 bytes received so far
-#   LOAD_END   host->board  empty                        -> LOADED u32 length u32 crc32 (echo)
+#   LOAD_END   host->board  empty                        -> LOADED u32 length + sha256[32] of the
+#                                                           bytes the board stored (PROGRESS
+#                                                           frames while it checks a long program)
 #   ARM        host->board  u32 heartbeat_ms (0 = off)   -> ACK
 #   START      host->board  empty                        -> ACK
 #   STOP       host->board  text reason                  -> STATUS_R JSON status
 #   SELFTEST   host->board  empty                        -> SELFTEST_R JSON result
 #   HEARTBEAT  host->board  empty                        (no reply; any valid frame also counts)
 #   BYE        host->board  empty                        -> ACK; session closed
+#   MAINTENANCE host->board MAINTENANCE_KEY, only at rest -> ACK; outputs idle, the firmware ends
+#                                                           and MicroPython's REPL takes the port
 #   ACK        board->host  u8 request type + request-specific bytes
+#   PROGRESS   board->host  u32 done u32 total (0 = unknown), seq of the request still being
+#                           worked on: keeps the host's reply timeout alive
 #   ERROR      board->host  u8 code u8 request type (0 = framing) + text
 #   EVENTS     board->host  u32 index of the first edge + n x (u8 source u8 level u64 cycle)
 #   STATE      board->host  JSON status, sent whenever the run state changes
@@ -33,7 +39,7 @@ try:
 except ImportError:  # pragma: no cover - every supported interpreter has it
     from zlib import crc32
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 START = 0xA5
 MAX_PAYLOAD = 1024
 HEADER_SIZE = 5  # START + length + type + seq
@@ -53,11 +59,17 @@ STOP = 0x08
 SELFTEST = 0x09
 HEARTBEAT = 0x0A
 BYE = 0x0B
+# 'M': printable, and with MAINTENANCE_KEY the whole frame holds no byte that a MicroPython REPL
+# acts on (0x01-0x05, CR, LF), so sent to a board already at the REPL it does nothing there
+MAINTENANCE = 0x4D
+MAINTENANCE_SEQ = 0x4D
+MAINTENANCE_KEY = b"tmspio maintenance: stop the firmware and open the REPL"
 # board -> host
 ACK = 0x80
 HELLO_R = 0x81
 STATUS_R = 0x82
 LOADED = 0x83
+PROGRESS = 0x84
 SELFTEST_R = 0x89
 EVENTS = 0x90
 STATE = 0x91
@@ -67,8 +79,9 @@ ERROR = 0xE0
 NAMES = {
     HELLO: "hello", STATUS: "status", LOAD_BEGIN: "load-begin", LOAD_DATA: "load-data",
     LOAD_END: "load-end", ARM: "arm", START_RUN: "start", STOP: "stop", SELFTEST: "selftest",
-    HEARTBEAT: "heartbeat", BYE: "bye", ACK: "ack", HELLO_R: "hello-reply",
-    STATUS_R: "status-reply", LOADED: "loaded", SELFTEST_R: "selftest-reply", EVENTS: "events",
+    HEARTBEAT: "heartbeat", BYE: "bye", MAINTENANCE: "maintenance", ACK: "ack",
+    HELLO_R: "hello-reply", STATUS_R: "status-reply", LOADED: "loaded", PROGRESS: "progress",
+    SELFTEST_R: "selftest-reply", EVENTS: "events",
     STATE: "state", FAULT: "fault", ERROR: "error",
 }
 
@@ -238,6 +251,34 @@ def parse_load_data(payload):
         raise WireError("load-data payload: %d bytes, expected 4-byte offset and data"
                         % len(payload))
     return struct.unpack("<I", payload[:4])[0], payload[4:]
+
+
+SHA256_SIZE = 32
+
+
+def loaded(length, digest):
+    return struct.pack("<I", length) + digest
+
+
+def parse_loaded(payload):
+    if len(payload) != 4 + SHA256_SIZE:
+        raise WireError("loaded payload: %d bytes, expected %d" % (len(payload), 4 + SHA256_SIZE))
+    return struct.unpack("<I", payload[:4])[0], bytes(payload[4:])
+
+
+def progress(done, total):
+    return struct.pack("<II", done & _U32, total & _U32)
+
+
+def parse_progress(payload):
+    if len(payload) != 8:
+        raise WireError("progress payload: %d bytes, expected 8" % len(payload))
+    return struct.unpack("<II", payload)
+
+
+def maintenance_frame():
+    """The one frame that hands the port to the REPL (docs/wire-protocol.md, Maintenance)."""
+    return frame(MAINTENANCE, MAINTENANCE_SEQ, MAINTENANCE_KEY)
 
 
 def error(code, request_type, text):

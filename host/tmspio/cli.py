@@ -25,6 +25,7 @@ COMMANDS = {
     "emulate": "emulate",
     "deploy": "deploy",
     "selftest": "selftest",
+    "maintenance": "maintenance",
 }
 
 

@@ -48,9 +48,9 @@ def mpremote(port, *args, timeout=MPREMOTE_TIMEOUT_S):
     except subprocess.TimeoutExpired:
         # the tmspio firmware takes every byte as data while a program is armed or running
         raise DeployError(f"mpremote {' '.join(args[:2])} on {port}: no answer within "
-                          f"{timeout} s; if a tmspio run is still going on the board (it ignores "
-                          "Ctrl-C until the run ends), wait for it to end or reset the "
-                          "board") from None
+                          f"{timeout} s; if the tmspio firmware runs on it (it takes Ctrl-C as "
+                          "data), `tmspio maintenance` hands the port to the REPL once no run "
+                          "is going; otherwise reset the board") from None
     if r.returncode != 0:
         err = (r.stderr or r.stdout).strip().splitlines()
         raise DeployError(f"mpremote {' '.join(args[:2])} on {port} failed: "
@@ -176,8 +176,38 @@ def reboot_and_hello(port, timeout=30):
     raise DeployError(f"no tmspio firmware answered on {port} after the reset: {last}")
 
 
-def deploy(port, board_file, firmware_dir=None, say=print):
+def open_repl(port, scale=None):
+    """Hand the port to MicroPython's REPL. The tmspio firmware takes every byte as data
+    (Ctrl-C included), so it is asked with the framed maintenance request; it refuses while a
+    program is armed or running. True: the firmware stopped (outputs idle); False: nothing
+    answered as tmspio firmware (a board already at the REPL, or a blank one), and mpremote's
+    own interrupt will do."""
+    from . import link
+
+    lk = link.Link(link.open_port(port), port, scale)
+    try:
+        lk.maintenance()
+        return True
+    except link.BoardRefused as e:
+        if e.code == link.wire.E_ORDER:
+            raise DeployError(f"the board on {port} is busy: {e.text}; wait for the run to "
+                              "end (or stop it) and retry") from None
+        if e.code == link.wire.E_UNKNOWN:  # firmware 0.1 (wire 1): Ctrl-C at rest stops it
+            lk.ser.write(b"\r\x03")
+            time.sleep(0.3)
+            return True
+        raise DeployError(f"the firmware on {port} refused the maintenance request: "
+                          f"{e}") from None
+    except link.LinkError:
+        return False
+    finally:
+        lk.close()
+
+
+def deploy(port, board_file, firmware_dir=None, say=print, scale=None):
     firmware_dir = firmware_dir or firmware.FIRMWARE_DIR
+    if open_repl(port, scale):
+        say(f"tmspio firmware on {port} stopped for maintenance (outputs idle)")
     arch = board_arch(port)
     say(f"board on {port}: mpy arch {arch or 'bytecode only'}")
     with tempfile.TemporaryDirectory(prefix="tmspio-deploy-") as tmp:

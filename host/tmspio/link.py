@@ -15,6 +15,7 @@ A reader thread decodes every frame; a heartbeat thread keeps the board's host-s
 satisfied while a session is open. docs/wire-protocol.md is the protocol reference.
 """
 
+import hashlib
 import json
 import os
 import struct
@@ -34,16 +35,36 @@ progformat = _progformat()
 
 RASPBERRY_PI_VID = 0x2E8A
 BAUD = 115200  # ignored by USB CDC and ptys; set for real UARTs
-REPLY_TIMEOUT_S = 3.0
+REPLY_TIMEOUT_S = 3.0  # silence after a request (a PROGRESS frame from the board restarts it)
 HEARTBEAT_PERIOD_S = 0.1
 HEARTBEAT_WALL_MS = 1000  # host silence bound enforced by the board, in real milliseconds
+TIMEOUT_SCALE_ENV = "TMSPIO_TIMEOUT_SCALE"
 CHUNK = wire.MAX_PAYLOAD - 4
-COMPATIBLE_FIRMWARE = ("0.1.",)  # firmware versions this host speaks to
+COMPATIBLE_FIRMWARE = ("0.2.",)  # firmware versions this host speaks to
 _ACTIVE = ("armed", "waiting", "running")
 _REPLY = {wire.HELLO: wire.HELLO_R, wire.STATUS: wire.STATUS_R, wire.LOAD_BEGIN: wire.ACK,
           wire.LOAD_DATA: wire.ACK, wire.LOAD_END: wire.LOADED, wire.ARM: wire.ACK,
           wire.START_RUN: wire.ACK, wire.STOP: wire.STATUS_R, wire.SELFTEST: wire.SELFTEST_R,
-          wire.BYE: wire.ACK}
+          wire.BYE: wire.ACK, wire.MAINTENANCE: wire.ACK}
+
+
+def timeout_scale(value=None):
+    """The factor every wait on the link is multiplied by: `value`, else $TMSPIO_TIMEOUT_SCALE,
+    else 1. A board or link slower than a Pico on USB (an RP2040 emulator, a radio link) needs
+    more than 1."""
+    text = os.environ.get(TIMEOUT_SCALE_ENV) if value is None else value
+    if text is None or text == "":
+        return 1.0
+    try:
+        scale = float(text)
+    except (TypeError, ValueError):
+        scale = float("nan")
+    if not 0 < scale < float("inf"):
+        where = "--timeout-scale" if value is not None else TIMEOUT_SCALE_ENV
+        from .errors import InputError
+
+        raise InputError(f"{where} = {text!r}: a number > 0 (1 = a Pico on USB)")
+    return scale
 
 
 class LinkError(DeviceError):
@@ -93,11 +114,15 @@ def open_port(port):
 
 
 class Link:
-    """One session with the board over an open serial object."""
+    """One session with the board over an open serial object.
 
-    def __init__(self, ser, port="?"):
+    Every reply timeout is multiplied by `scale` (timeout_scale()), and counts silence: a
+    PROGRESS frame for the awaited request starts it again."""
+
+    def __init__(self, ser, port="?", scale=None):
         self.ser = ser
         self.port = port
+        self.scale = timeout_scale(scale)
         self.decoder = wire.Decoder()
         self.info = None
         self.edges = []  # (source, level, cycle) in arrival order
@@ -116,6 +141,9 @@ class Link:
         self._closed = threading.Event()
         self._heartbeat = threading.Event()
         self._next_edge = 0
+        self._session_open = False  # hello answered: EVENTS before it are an earlier session's
+        self._progress = {}  # seq -> (done, total) of the latest PROGRESS frame
+        self.on_progress = None  # callback(done, total) while the board works on a request
         self._rx_error = None
         self._callback_error = None  # the reader thread survives it; wait() reports it
         self._reader = threading.Thread(target=self._read_loop, name="tmspio-link-rx",
@@ -140,22 +168,30 @@ class Link:
         return seq
 
     def request(self, mtype, payload=b"", timeout=REPLY_TIMEOUT_S):
-        """Send one request and return (reply_type, payload); an ERROR reply raises."""
+        """Send one request and return (reply_type, payload); an ERROR reply raises.
+        `timeout`: seconds of silence allowed (times self.scale)."""
         return self._await(self._send(mtype, payload), mtype, timeout)
 
     def _await(self, seq, mtype, timeout=REPLY_TIMEOUT_S):
         """The reply to request `seq`. A frame with that seq but of another kind is a leftover
         of an earlier session (replies a killed host never read) and is skipped."""
+        timeout = timeout * self.scale
         deadline = time.monotonic() + timeout
         stray = None
+        seen = None
         while True:
             with self._cond:
                 while seq not in self._replies:
+                    got = self._progress.get(seq)
+                    if got is not seen:  # the board is still working on it: silence restarts
+                        seen = got
+                        deadline = time.monotonic() + timeout
                     left = deadline - time.monotonic()
                     if left <= 0 or self._rx_error:
                         break
                     self._cond.wait(min(left, 0.1))
                 reply = self._replies.pop(seq, None)
+                self._progress.pop(seq, None)
             if reply is None:
                 if stray is not None and not self._rx_error:
                     raise LinkError(f"{self.port} answered {wire.NAMES[mtype]} with {stray}: "
@@ -178,6 +214,9 @@ class Link:
         if tail:
             msg += f"; the board printed {tail[-200:]!r} (is the tmspio firmware running? " \
                    "try `tmspio deploy`)"
+        else:
+            msg += (f"; for a slower board or link raise every timeout with --timeout-scale N "
+                    f"or {TIMEOUT_SCALE_ENV}=N (now {self.scale:g})")
         return msg
 
     def _read_loop(self):
@@ -207,10 +246,12 @@ class Link:
 
     def _dispatch(self, mtype, seq, payload):
         if mtype == wire.EVENTS:
+            if not self._session_open:
+                return  # an earlier session's edges, still in flight when this one opened
             first, recs = wire.parse_events(payload)
-            if first != self._next_edge:
-                self.faults.append({"code": "link", "text":
-                                    f"edges {self._next_edge}..{first - 1} lost on the link"})
+            if first != self._next_edge:  # the board numbers edges from 0 at hello and arm
+                self._fault({"code": "link", "text":
+                             f"edges {self._next_edge}..{first - 1} lost on the link"})
             self._next_edge = first + len(recs)
             self.edges.extend(recs)
             if self.on_edges:
@@ -226,17 +267,30 @@ class Link:
                 self._cond.notify_all()
             return
         if mtype == wire.FAULT:
-            fault = json.loads(payload)
-            self.faults.append(fault)
-            if self.on_fault:
-                self.on_fault(fault)
+            self._fault(json.loads(payload))
             return
+        if mtype == wire.PROGRESS:
+            done, total = wire.parse_progress(payload)
+            with self._cond:
+                self._progress[seq] = (done, total)
+                self._cond.notify_all()
+            if self.on_progress:
+                self.on_progress(done, total)
+            return
+        if mtype == wire.HELLO_R:
+            self._session_open = True
+            self._next_edge = 0
         if seq == 0 and mtype == wire.ERROR:
             self.board_errors.append(wire.parse_error(payload))
             return
         with self._cond:
             self._replies[seq] = (mtype, payload)
             self._cond.notify_all()
+
+    def _fault(self, fault):
+        self.faults.append(fault)
+        if self.on_fault:
+            self.on_fault(fault)
 
     def _beat_loop(self):
         while not self._closed.wait(HEARTBEAT_PERIOD_S):
@@ -273,9 +327,13 @@ class Link:
                             "`tmspio emulate`)")
 
     def load(self, program, progress=None):
-        """Upload a progformat.Program (or its bytes); the board verifies and echoes the CRC."""
+        """Upload a progformat.Program (or its bytes). The board checks length and CRC32,
+        loads it, and echoes the SHA-256 of the bytes it stored: any difference from what was
+        meant to be sent raises LinkError here, before anything can be armed. Returns that
+        SHA-256 (hex)."""
         data = program if isinstance(program, bytes | bytearray) else progformat.encode(program)
         data = bytes(data)
+        sha = hashlib.sha256(data).digest()
         crc = wire.crc32(data) & 0xFFFFFFFF
         self.request(wire.LOAD_BEGIN, wire.load_begin(len(data), crc))
         # Stop-and-wait: sending 4 or 8 chunks ahead measured no faster (bench/bench_link.py):
@@ -284,19 +342,25 @@ class Link:
             self.request(wire.LOAD_DATA, wire.load_data(off, data[off:off + CHUNK]))
             if progress:
                 progress(min(off + CHUNK, len(data)), len(data))
+        # the board decodes and checks the whole program now; PROGRESS frames keep us waiting
         rtype, body = self.request(wire.LOAD_END, timeout=REPLY_TIMEOUT_S + len(data) / 20000)
-        echo = struct.unpack("<II", body)
-        if echo != (len(data), crc):
-            raise LinkError(f"board echoed length {echo[0]} crc32 0x{echo[1]:08x}; "
-                            f"sent {len(data)} and 0x{crc:08x}")
-        return crc
+        length, echo = wire.parse_loaded(body)
+        if (length, echo) != (len(data), sha):
+            raise LinkError(f"the board stored a different program: {length} bytes with "
+                            f"sha256 {echo.hex()}, sent {len(data)} bytes with sha256 "
+                            f"{sha.hex()}; nothing was armed (a corrupting link or "
+                            "adapter?)")
+        return sha.hex()
 
     def arm(self, heartbeat_ms=None):
         """heartbeat_ms: board-side host-silence bound (0 = off, None = the board's default)."""
         payload = b"" if heartbeat_ms is None else wire.u32(heartbeat_ms)
+        seq = self._send(wire.ARM, payload)
+        # the board numbers the run's edges from 0 once it handles arm; none can come before
+        # its ACK, and the reader handles frames in order
         self.edges.clear()
         self._next_edge = 0
-        self.request(wire.ARM, payload)
+        self._await(seq, wire.ARM)
 
     def start(self):
         self.request(wire.START_RUN)
@@ -344,6 +408,28 @@ class Link:
     def selftest(self):
         return json.loads(self.request(wire.SELFTEST, timeout=30)[1])
 
+    def maintenance(self, timeout=REPLY_TIMEOUT_S):
+        """Stop the firmware (outputs idle; refused while armed or running) and hand the port
+        to MicroPython's REPL. Returns once the REPL prompt is seen."""
+        self._heartbeat.clear()
+        seq = wire.MAINTENANCE_SEQ
+        with self._write_lock:
+            with self._cond:
+                self._replies.pop(seq, None)
+            self.raw_tail = b""
+            try:
+                self.ser.write(wire.maintenance_frame())
+            except (serial.SerialException, OSError) as e:
+                raise LinkError(f"write to {self.port} failed: {e}") from None
+        self._await(seq, wire.MAINTENANCE, timeout)
+        self.info = None  # no session left to close
+        deadline = time.monotonic() + timeout * self.scale
+        while b">>> " not in self.raw_tail:
+            if time.monotonic() > deadline:
+                raise LinkError(f"the firmware on {self.port} stopped, but no REPL prompt "
+                                f"came within {timeout * self.scale:g} s")
+            time.sleep(0.02)
+
     def bye(self):
         self._heartbeat.clear()
         self.request(wire.BYE)
@@ -371,10 +457,10 @@ class Link:
         self.close()
 
 
-def connect(port=None, hello_timeout=REPLY_TIMEOUT_S):
+def connect(port=None, hello_timeout=REPLY_TIMEOUT_S, scale=None):
     """Open `port` (auto-detect a Pico when None), handshake and return a Link."""
     port = port or find_board()
-    link = Link(open_port(port), port)
+    link = Link(open_port(port), port, scale)
     try:
         link.hello(hello_timeout)
     except BaseException:

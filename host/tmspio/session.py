@@ -168,7 +168,8 @@ class Run:
             raise InputError(f"--speed: the board on {self.link.port} is real hardware "
                              f"({info.get('board')}); it runs in real time")
         if emulated and self.speed is None:
-            self.speed = "unknown"
+            # the board says how its clock runs against real time ("max": no fixed ratio)
+            self.speed = info.get("speed") or "unknown"
         if self.certificate is not None:
             self.certificate.check(info.get("board"), info.get("firmware"),
                                    datetime.datetime.now(datetime.UTC))
@@ -196,14 +197,15 @@ class Run:
             self.log.write("safety", **f.as_dict())
         aborted, reason = True, None
         try:
-            crc = self.link.load(data)
-            self.log.write("loaded", bytes=len(data), crc32=f"0x{crc:08x}",
+            sha = self.link.load(data)
+            # the board's echo: SHA-256 of the bytes it stored, equal to program_sha256
+            self.log.write("loaded", bytes=len(data), board_sha256=sha,
                            segments=self.compiled.program.segment_count())
             self._idle = {ch.index: ch.idle_level for ch in self.compiled.program.channels}
             self._zero = None  # capture cycle of the first onset (progress display only)
             self.link.on_edges = self._edges
             self.link.on_state = lambda st: self.log.write("state", **st)
-            self.link.on_fault = lambda f: self.log.write("fault", **f)
+            self.link.on_fault = self._fault
             self._open_bar()
             self.link.run(hb)
             self.log.write("started", utc=_utc(), heartbeat_ms=hb)
@@ -273,6 +275,15 @@ class Run:
             "host": {"python": sys.version.split()[0], "platform": sys.platform,
                      "tmspio_git": _git_revision()},
         }
+
+    def _fault(self, fault):
+        """A fault the board or the link reported: logged, and said on the console at once."""
+        self.log.write("fault", **fault)
+        text = f"fault ({fault.get('code')}): {fault.get('text')}"
+        if self._bar is not None:
+            self._bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
 
     def _open_bar(self):
         if not self.show_progress:
@@ -379,8 +390,9 @@ def _utc():
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
-def open_board(port=None, emulator=False, speed="max", hello_timeout=None):
-    """(link, emulated_board_or_None). The emulated board is powered off by close_board()."""
+def open_board(port=None, emulator=False, speed="max", hello_timeout=None, scale=None):
+    """(link, emulated_board_or_None). The emulated board is powered off by close_board().
+    scale: factor for every link timeout (None: $TMSPIO_TIMEOUT_SCALE or 1)."""
     board = None
     if emulator:
         from .emulator.serial_board import SerialBoard
@@ -388,7 +400,7 @@ def open_board(port=None, emulator=False, speed="max", hello_timeout=None):
         board = SerialBoard(speed=speed)
         port = board.start()
     try:
-        link = connect(port, hello_timeout=hello_timeout or (20 if emulator else 3))
+        link = connect(port, hello_timeout=hello_timeout or (20 if emulator else 3), scale=scale)
     except BaseException:
         if board is not None:
             board.close()

@@ -37,14 +37,17 @@ def test_deploy_round_trip(tmp_path):
         assert (flash / "fakeengine.mpy").read_bytes()[:2] == b"M\x06"
         with link.connect(b.path, hello_timeout=10) as again:
             assert again.info["board"] == "fake-deployed"
+    # the stale service.py crashed main.py at boot (a bad firmware): the board sat at the REPL,
+    # nothing answered the maintenance request, and deploy went on with mpremote
     assert lines[0] == f"board on {b.path}: mpy arch x64"
-    assert lines[-1] == "firmware 0.1.0 on board fake-deployed answered after reset"
+    assert lines[-1] == "firmware 0.2.0 on board fake-deployed answered after reset"
 
 
 def test_deploy_reports_a_hash_mismatch(tmp_path):
     flash = tmp_path / "flash"
     fake_flash(str(flash))
     with SerialBoard(flash=str(flash), standins=False) as b:
+        assert deploy.open_repl(b.path) is True  # the firmware runs: ask it for the REPL
         files = {"main.py": "0" * 64}
         with pytest.raises(deploy.DeployError, match=f"hash check on {b.path} failed for "
                            "main.py"):
@@ -62,6 +65,7 @@ def test_mpremote_silence_names_the_likely_cause(monkeypatch):
     monkeypatch.setattr(deploy.subprocess, "run", silent)
     with pytest.raises(deploy.DeployError) as e:
         deploy.mpremote("/dev/ttyX", "exec", "import sys", timeout=7)
-    assert str(e.value) == ("mpremote exec import sys on /dev/ttyX: no answer within 7 s; if a "
-                            "tmspio run is still going on the board (it ignores Ctrl-C until "
-                            "the run ends), wait for it to end or reset the board")
+    assert str(e.value) == ("mpremote exec import sys on /dev/ttyX: no answer within 7 s; if the "
+                            "tmspio firmware runs on it (it takes Ctrl-C as data), `tmspio "
+                            "maintenance` hands the port to the REPL once no run is going; "
+                            "otherwise reset the board")

@@ -44,7 +44,7 @@ def test_make_demo_itbs_600_pulses_zero_deviation(tmp_path, capsys):
     assert rows[600] == "tms,599,191.840000000,191.840000000,0,true"
     prov = logs.read_events(str(out / "events.jsonl"))[0]
     assert (prov["board"], prov["firmware_version"], prov["heartbeat_ms"]) == (
-        "emulated", "0.1.0", 0)
+        "emulated", "0.2.0", 0)
     assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns (time zero = first " \
         "captured onset)\nconfirmed by the " \
         "stimulator's trigger-out: 600 of 600 (channel tms)\n" in printed.out
@@ -140,7 +140,7 @@ def test_mpremote_deploy_round_trip(board):
     lines = []
     files, info = deploy.deploy(board.path, os.path.join(deploy.firmware.BOARDS_DIR,
                                                          "emulated.json"), say=lines.append)
-    assert info["board"] == "emulated" and info["firmware"] == "0.1.0"
+    assert info["board"] == "emulated" and info["firmware"] == "0.2.0"
     assert "main.py" in files and "engine.mpy" in files and "service.mpy" in files
     for name, sha in files.items():
         assert deploy._sha256(os.path.join(board.flash, name)) == sha
@@ -166,7 +166,7 @@ def _run_sici(interpreter):
     c = compile.compile_protocol(parser.resolve("sici"), 125_000_000)
     with SerialBoard(speed="max", interpreter=interpreter) as bd, \
             link.connect(bd.path, hello_timeout=60) as b:
-        assert b.info["firmware"] == "0.1.0"
+        assert b.info["firmware"] == "0.2.0"
         b.load(c.program)
         b.run(heartbeat_ms=0)
         st = b.wait(timeout=120)

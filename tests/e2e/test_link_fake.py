@@ -67,7 +67,7 @@ def test_tmspio_run_itbs_writes_every_log(board, tmp_path, capsys):
     events = logs.read_events(str(out / "events.jsonl"))
     prov = events[0]
     assert prov["event"] == "provenance"
-    assert prov["protocol"] == "itbs" and prov["firmware_version"] == "0.1.0"
+    assert prov["protocol"] == "itbs" and prov["firmware_version"] == "0.2.0"
     assert prov["sysclk_hz"] == 125_000_000 and len(prov["protocol_sha256"]) == 64
     assert len(prov["host"]["tmspio_git"].split("+")[0]) == 40  # this checkout's commit
     assert sum(1 for e in events if e["event"] == "edge") == 1200
@@ -204,6 +204,9 @@ def test_ctrl_c_stops_the_run_closes_the_log_and_exits_130(slow_board, tmp_path)
 
 
 def test_mpremote_exec_fs_and_soft_reset(board, tmp_path):
+    from tmspio import deploy
+
+    assert deploy.open_repl(board.path) is True  # the maintenance request, then mpremote
     mp = [os.path.join(os.path.dirname(sys.executable), "mpremote"), "connect", board.path]
     r = subprocess.run(mp + ["exec", "print(6*7)"], capture_output=True, text=True, timeout=30)
     assert (r.returncode, r.stdout) == (0, "42\n"), r.stderr

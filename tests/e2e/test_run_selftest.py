@@ -9,7 +9,7 @@ import json
 import pytest
 from tmspio import cli, logs, session
 
-SUMMARY = ("selftest PASS: board emulated, firmware 0.1.0, 125000000 Hz, 40/40 edges, "
+SUMMARY = ("selftest PASS: board emulated, firmware 0.2.0, 125000000 Hz, 40/40 edges, "
            "latency 0..0 cycles (0..0 ns), jitter 0 cycles (0 ns)")
 
 
@@ -109,7 +109,7 @@ def test_a_certificate_for_other_firmware_is_refused(capsys, tmp_path, certifica
     path = _variant(tmp_path, certificate, firmware_version="0.0.9")
     err = _refused(capsys, tmp_path, protocol, path)
     assert err == (f"tmspio: error: --selftest {path}: it was made with firmware '0.0.9', "
-                   "the board runs '0.1.0'\n")
+                   "the board runs '0.2.0'\n")
 
 
 def test_a_failed_certificate_is_refused(capsys, tmp_path, certificate, protocol):

@@ -212,7 +212,8 @@ def test_wrong_types_in_a_file_are_refused_not_coerced(capsys, tmp_path, text, l
 @pytest.mark.parametrize("argv, line", [
     ((), "the following arguments are required: VERB (see `tmspio --help`)"),
     (("fly",), "argument VERB: invalid choice: 'fly' (choose from 'protocols', 'show', "
-               "'check', 'stimulators', 'run', 'plot', 'emulate', 'deploy', 'selftest') "
+               "'check', 'stimulators', 'run', 'plot', 'emulate', 'deploy', 'selftest', "
+               "'maintenance') "
                "(see `tmspio --help`)"),
     (("show",), "show: the following arguments are required: PROTOCOL|FILE "
                 "(see `tmspio show --help`)"),

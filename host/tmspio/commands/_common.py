@@ -43,6 +43,20 @@ def add_safety_arguments(parser):
                         "logs it with the session)")
 
 
+def add_link_argument(parser):
+    """--timeout-scale for the verbs that talk to a board."""
+    parser.add_argument("--timeout-scale", metavar="N",
+                        help="multiply every wait for the board by N, for a board or link slower "
+                        "than a Pico on USB (default: $TMSPIO_TIMEOUT_SCALE, else 1)")
+
+
+def link_scale(args):
+    """The timeout factor --timeout-scale / $TMSPIO_TIMEOUT_SCALE asks for (InputError if bad)."""
+    from ..link import timeout_scale
+
+    return timeout_scale(args.timeout_scale)
+
+
 def add_board_argument(parser):
     """--board for check and show: the board file's hard limits, as the board checks them."""
     parser.add_argument("--board", metavar="NAME",

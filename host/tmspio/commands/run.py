@@ -5,7 +5,7 @@ import os
 from .. import plot, session
 from ..errors import InputError
 from . import check
-from ._common import add_safety_arguments, number
+from ._common import add_link_argument, add_safety_arguments, link_scale, number
 
 HELP = "run a protocol on the board (or --emulator) and log every pulse's timing"
 
@@ -29,6 +29,7 @@ def add_arguments(p):
     p.add_argument("--selftest-max-age", metavar="HOURS", default=str(SELFTEST_MAX_AGE_H),
                    help="oldest certificate --selftest accepts (default %(default)s hours)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_link_argument(p)
 
 
 SELFTEST_MAX_AGE_H = 24
@@ -60,6 +61,7 @@ def _certificate(args):
 
 def run(args):
     speed = _speed(args)
+    scale = link_scale(args)
     protocol, declared, stim, findings = check.evaluate(args)
     check.print_report(protocol, declared, stim, findings, args.override)
     override = check.enforce(protocol, findings, args.override)
@@ -70,7 +72,7 @@ def run(args):
     # passed (session.Run), so a refused protocol leaves nothing behind
     session.check_out_dir(out)
     certificate = _certificate(args)
-    link, board = session.open_board(args.port, args.emulator, speed)
+    link, board = session.open_board(args.port, args.emulator, speed, scale=scale)
     try:
         run = session.Run(link, protocol, out, source=source, findings=findings,
                           override=override, speed=speed,

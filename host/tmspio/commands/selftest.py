@@ -4,7 +4,7 @@ import sys
 
 from .. import boards, selftest
 from ..errors import InputError
-from ._common import integer
+from ._common import add_link_argument, integer, link_scale
 
 HELP = (
     "pulse a trigger output into a capture input (the board's loopback jumper), measure latency "
@@ -37,6 +37,7 @@ def add_arguments(parser):
         help="confirm that the stimulator is disconnected or disarmed (needed on hardware "
         "when stdin is not a terminal)",
     )
+    add_link_argument(parser)
 
 
 def run(args):
@@ -45,12 +46,13 @@ def run(args):
     tolerance = integer("--tolerance", args.tolerance, 0, 2**31 - 1,
                         "a whole number of cycles, 0 or more")
     board = boards.load_board(args.board) if args.board else None
+    scale = link_scale(args)
     if args.emulator:
         from ..emulator.serial_board import SerialBoard
 
         name = args.board or "emulated"
         with SerialBoard(board=boards.board_path(name)) as emu:
-            with link.connect(emu.path) as conn:
+            with link.connect(emu.path, hello_timeout=20, scale=scale) as conn:
                 cert = selftest.run_selftest(
                     conn,
                     board,
@@ -58,7 +60,7 @@ def run(args):
                     heartbeat_ms=0,  # board time outruns wall time
                 )
     else:
-        with link.connect(args.port) as conn:
+        with link.connect(args.port, scale=scale) as conn:
             board = board or boards.load_board(conn.info["board"])
             _confirm_stimulator_disconnected(board, args.yes)
             cert = selftest.run_selftest(
