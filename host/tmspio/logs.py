@@ -12,8 +12,11 @@ import bisect
 import csv
 import json
 import os
+import sys
 import threading
 from fractions import Fraction
+
+from . import firmware
 
 EVENTS = "events.jsonl"
 PULSES = "pulses.csv"
@@ -75,7 +78,8 @@ def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_so
                  confirm_channel=0):
     """Pair each planned onset with the captured onset edge of its channel, in order.
 
-    planned: {channel index: [onset cycles after the start event]}; idle_levels: {index: 0|1};
+    planned: {channel index: [onset cycles after the start event, or None where the onset is
+    unknown (trigger/gated: see trigger_plan)]}; idle_levels: {index: 0|1};
     edges: [(source, level, cycle)] with absolute cycles; start_cycle: absolute cycle of the
     start event; confirm_channel: index of the channel whose stimulator is wired to the
     confirm input (only its pulses can be confirmed; the others stay None = n/a).
@@ -97,17 +101,134 @@ def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_so
         for k, p in enumerate(plan):
             captured = got[k] if k < len(got) else None
             row = {"channel": ch, "index": k, "planned_cycle": p,
-                   "planned_s": Fraction(p, sysclk_hz), "captured_cycle": None,
+                   "planned_s": None if p is None else Fraction(p, sysclk_hz),
+                   "captured_cycle": None,
                    "captured_s": None, "deviation_ns": None, "confirmed": None}
             if captured is not None and start_cycle is not None:
                 rel = captured - start_cycle
                 row["captured_cycle"] = rel
                 row["captured_s"] = Fraction(rel, sysclk_hz)
-                row["deviation_ns"] = Fraction((rel - p) * 1_000_000_000, sysclk_hz)
+                if p is not None:  # None: its trigger never came (trigger_plan)
+                    row["deviation_ns"] = Fraction((rel - p) * 1_000_000_000, sysclk_hz)
                 if confirms and ch == confirm_channel:
                     row["confirmed"] = k in confirmed
             rows.append(row)
     return rows
+
+
+def _firmware_plan():
+    """firmware/plan.py, the board's own planned-edge code (loaded like board_limits loads
+    limits.py: its bare-name imports resolve to the firmware files only while it loads)."""
+    key = "tmspio._fw.plan"
+    if key in sys.modules:
+        return sys.modules[key]
+    depends = ("timing", "progformat")
+    saved = {name: sys.modules.get(name) for name in depends}
+    try:
+        for name in depends:
+            sys.modules[name] = firmware.load(name)
+        return firmware.load("plan")
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def trigger_plan(program, start_cycle, edges, trigger_source=None, trigger_level=1):
+    """Planned onsets of a trigger- or gated-start program, laid on its accepted trigger edges.
+
+    program: the progformat.Program that ran; start_cycle: the board's time zero on the capture
+    clock (its first captured onset minus that channel's delay, i.e. the first accepted edge +
+    TRIGGER_LATENCY); edges: [(source, level, cycle)] as the board sent them; trigger_source
+    and trigger_level: the wire source of trigger_in and its active level, if it was captured.
+
+    Every onset is accepted edge + TRIGGER_LATENCY + channel delay + its offset in the train,
+    computed by firmware/plan.py (accepted_triggers, iter_onsets: trigger mode accepts the
+    first edge, gated mode one edge per segment, each at or after the previous accepted edge
+    + refractory). The edges come from the captured trigger_in edges when the board streamed
+    any (the first accepted one is the last edge at or before start_cycle - TRIGGER_LATENCY,
+    + 1 for the capture grid; the board's rule picks the rest); otherwise each train's edge is inferred from its first captured
+    onset (minus the channel's delay and TRIGGER_LATENCY), so that onset reads 0.
+
+    Returns (planned, info): planned {channel index: [cycles after start_cycle, or None for
+    a pulse whose trigger never came]}; info: summary fields (timing_reference,
+    accepted_triggers, trigger_edges_captured)."""
+    plan = _firmware_plan()
+    latency = plan.T.TRIGGER_LATENCY
+    gated = program.start_mode == plan.START_GATED
+    captured = sorted(c for s, lvl, c in edges
+                      if trigger_source is not None and s == trigger_source
+                      and lvl == trigger_level)
+    info = {"accepted_triggers": 0, "trigger_edges_captured": len(captured)}
+    planned = {ch.index: [None] * ch.pulses() for ch in program.channels}
+    if start_cycle is None:
+        info["timing_reference"] = ("no onset captured, so no trigger edge was accepted: "
+                                    "planned onsets unknown")
+        return planned, info
+    first = start_cycle - latency  # the edge that started the board's time zero
+    # the capture reports edges on its 2-cycle grid: the captured trigger edge may read one
+    # cycle later than the pad edge that produced `first`
+    before = [c for c in captured if c <= first + 1]
+    if before:
+        triggers = [c for c in captured if c >= before[-1]]
+        how = ("planned onsets laid on the trigger_in edges the board captured: each pulse "
+               "at its accepted edge + TRIGGER_LATENCY (%d cycles) + its channel's delay + "
+               "its offset in the train (firmware/plan.py accepts the edges: %s); "
+               "deviations are measured from those edges (both captures sit on the 2-cycle "
+               "grid: +-1 cycle)" % (latency, _rule(gated)))
+    else:
+        triggers = _inferred_triggers(program, start_cycle, edges, gated, latency)
+        how = ("the board does not capture trigger_in, so each accepted trigger edge is "
+               "inferred from its train's first captured onset minus the channel's delay "
+               "and TRIGGER_LATENCY (%d cycles): that onset reads deviation 0 by definition "
+               "and every other pulse of the train is measured exactly against it "
+               "(firmware/plan.py lays the plan: %s)" % (latency, _rule(gated)))
+        if captured:
+            how += "; no captured trigger_in edge precedes the first onset"
+    accepted = plan.accepted_triggers(program, triggers[0], triggers)
+    info["accepted_triggers"] = len(accepted)
+    for ci, ch in enumerate(program.channels):
+        mine = planned[ch.index]
+        for k, (cycle, _, _) in enumerate(plan.iter_onsets(program, ci, triggers[0],
+                                                           triggers)):
+            mine[k] = cycle - start_cycle
+    info["timing_reference"] = how + ("; pulses of trains whose trigger never came are not "
+                                      "delivered and have no planned onset (n/a)")
+    return planned, info
+
+
+def _rule(gated):
+    if gated:
+        return "gated, one train per edge at or after the previous accepted edge + refractory"
+    return "trigger, the first edge starts the whole program"
+
+
+def _inferred_triggers(program, start_cycle, edges, gated, latency):
+    """Trigger edges implied by the captured onsets: train 0 by the board's start_cycle, and
+    in gated mode train j > 0 by the earliest first onset of segment j on any channel."""
+    triggers = [start_cycle - latency]
+    if not gated:
+        return triggers
+    idle = {ch.index: ch.idle_level for ch in program.channels}
+    onsets = {index: [] for index in idle}
+    for source, level, cycle in edges:
+        if source in idle and level != idle[source]:
+            onsets[source].append(cycle)
+    firsts = {}  # segment -> earliest (first onset - delay) over the channels
+    for ch in program.channels:
+        k = 0
+        for j, seg in enumerate(ch.segments):
+            if j and k < len(onsets[ch.index]):
+                d = onsets[ch.index][k] - ch.delay - latency
+                firsts[j] = min(d, firsts.get(j, d))
+            k += seg[0]
+    j = 1
+    while j in firsts:  # a train without any onset ends the run: no later one was played
+        triggers.append(firsts[j])
+        j += 1
+    return triggers
 
 
 def _confirmed_pulses(onsets, confirms):

@@ -320,8 +320,9 @@ class Run:
         except LinkError as e:
             self.log.write("status_failed", error=str(e))
         start, reference = _start_cycle(status, self.link.last_state)
-        planned = {ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)}
-        rows = logs.match_pulses(planned, self._idle_levels(), start, list(self.link.edges),
+        edges = list(self.link.edges)
+        planned, reference, laid = self._plan(start, reference, edges)
+        rows = logs.match_pulses(planned, self._idle_levels(), start, edges,
                                  c.sysclk_hz, confirm_source=wire.SRC_CONFIRM,
                                  confirm_channel=c.confirm_channel)
         names = {i: ch.name for i, ch in enumerate(self.protocol.channels)}
@@ -331,7 +332,7 @@ class Run:
                         c.protocol.pulse_width)
         extra = {"protocol": self.protocol.name, "board_pulses_delivered":
                  status.get("pulses_delivered"), "start_cycle": start,
-                 "timing_reference": reference,
+                 "timing_reference": reference, **laid,
                  "sysclk_hz": c.sysclk_hz, "faults": list(self.link.faults),
                  "board_errors": [list(e) for e in self.link.board_errors],
                  "out_dir": os.path.abspath(self.out_dir),
@@ -344,6 +345,43 @@ class Run:
 
     def _idle_levels(self):
         return {ch.index: ch.idle_level for ch in self.compiled.program.channels}
+
+    def _plan(self, start, reference, edges):
+        """(planned onsets per channel index, timing_reference, extra summary fields).
+
+        Immediate start: the compiled onsets after the start event, as they are. Trigger and
+        gated starts: the compiled onsets are only the densest case (one train per refractory
+        interval), so the plan is laid on the accepted trigger edges instead
+        (logs.trigger_plan); a pulse whose trigger never came has no planned onset."""
+        c = self.compiled
+        mode = self.protocol.start.mode
+        if mode == "immediate":
+            return ({ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)},
+                    reference, {})
+        planned, info = logs.trigger_plan(c.program, start, edges,
+                                          trigger_source=wire.SRC_TRIGGER_IN,
+                                          trigger_level=_trigger_in_level(
+                                              self.board_name or self.link.info.get("board")))
+        if start is not None:
+            reference = ("time zero (start_cycle, reported by the board) is its first captured "
+                         "onset minus that channel's delay; " + info["timing_reference"])
+        else:
+            reference = info["timing_reference"]
+        laid = {"start_mode": mode, "accepted_triggers": info["accepted_triggers"],
+                "trigger_edges_captured": info["trigger_edges_captured"]}
+        return planned, reference, laid
+
+
+def _trigger_in_level(board_name):
+    """The wire level of an active trigger_in edge: 0 on a board whose trigger_in is
+    falling-edge (board file polarity), else 1."""
+    from .boards import BoardError, load_board
+
+    try:
+        polarity = load_board(board_name)["polarity"]["trigger_in"]
+    except (BoardError, KeyError, TypeError):
+        return 1
+    return 0 if polarity == "falling" else 1
 
 
 def _start_cycle(status, last_state):
