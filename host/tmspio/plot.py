@@ -3,10 +3,20 @@
 timing.png     planned onsets (ticks above) against captured onsets (ticks below) per channel,
                for the whole run and zoomed on its first pulses, and each pulse's deviation
 deviation.png  histogram of captured - planned onset, nanoseconds
+
+Time and memory do not grow with the spread of the deviations, and memory not beyond KEEP_ROWS
+pulses: pulses.csv is read in chunks of CHUNK rows, kept as arrays (32 bytes a pulse) for the
+second pass up to KEEP_ROWS rows and read again beyond that; the histogram has
+at most MAX_BINS bins of a whole number of cycles (histogram_edges), and timing.png draws at
+most one tick per channel and COLUMNS-th of the time axis (and one deviation point per cell
+of a COLUMNS x DEV_ROWS grid), each at the exact time of a pulse that falls there: finer than
+the figure's pixels, so nothing visible is lost.
 """
 
 import csv
+import itertools
 import json
+import math
 import os
 
 from .errors import InputError
@@ -14,9 +24,16 @@ from .logs import PULSE_COLUMNS
 
 TIMING_PNG = "timing.png"
 HISTOGRAM_PNG = "deviation.png"
+MAX_BINS = 200  # deviation histogram bins, whatever the spread
+COLUMNS = 2000  # time resolution of timing.png (11 in at 110 dpi = 1210 px)
+DEV_ROWS = 150  # deviation resolution of the per-pulse panel
+CHUNK = 65536  # pulses.csv rows parsed at a time
+KEEP_ROWS = 1 << 21  # rows kept as arrays between the two passes (64 MiB); more: read twice
+FALLBACK_BINS = 50  # without sysclk_hz (no summary.json): equal bins over the range
 
 
 def read_pulses(run_dir):
+    """Every row of pulses.csv as a dict (the whole file in memory; write_plots streams)."""
     path = os.path.join(run_dir, "pulses.csv")
     if not os.path.exists(path):
         raise InputError(f"{run_dir}: no pulses.csv (is this a tmspio run directory?)")
@@ -54,39 +71,224 @@ def _cycle_ns(run_dir):
         return None
 
 
+def histogram_edges(lo_ns, hi_ns, cycle_ns, max_bins=MAX_BINS):
+    """(bin edges in ns, bin width in cycles) for deviations from lo_ns to hi_ns.
+
+    Every bin covers the same whole number of cycles, w = 1, 2, 5, 10, 20, 50, ... cycles, the
+    smallest that needs at most max_bins bins; edges sit half a cycle off the whole cycles the
+    deviations are made of, and deviation 0 falls in the middle of its bin (cycles -w//2 ..
+    w-1-w//2). One bin per cycle when the spread allows, as before; a 2 s spread at 125 MHz
+    gets 126 bins of 2 000 000 cycles (16 ms), not 250 million bins of 8 ns."""
+    c_lo = math.floor(lo_ns / cycle_ns + 0.5)  # the nearest whole cycles
+    c_hi = math.floor(hi_ns / cycle_ns + 0.5)
+    w = 1
+    while True:
+        for step in (1, 2, 5):
+            width = w * step
+            first = (c_lo + width // 2) // width * width - width // 2
+            n = (c_hi - first) // width + 1
+            if n <= max_bins:
+                return [(first - 0.5 + k * width) * cycle_ns for k in range(n + 1)], width
+        w *= 10
+
+
+def _chunks(run_dir, names):
+    """pulses.csv as arrays of at most CHUNK rows: (channel number, planned_s, captured_s,
+    deviation_ns), nan for n/a; channel numbers index `names`, filled in order of appearance.
+    Validates every row as read_pulses does."""
+    path = os.path.join(run_dir, "pulses.csv")
+    if not os.path.exists(path):
+        raise InputError(f"{run_dir}: no pulses.csv (is this a tmspio run directory?)")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header != PULSE_COLUMNS:
+                raise InputError(f"{path}: header {','.join(header or [])!r}: "
+                                 f"expected {','.join(PULSE_COLUMNS)!r} (written by tmspio run)")
+            line, pulses = 2, 0
+            while True:
+                rows = list(itertools.islice(reader, CHUNK))
+                if not rows:
+                    break
+                arrays = _arrays(path, line, rows, names)
+                line, pulses = line + len(rows), pulses + len(arrays[0])
+                yield arrays
+            if not pulses:
+                raise InputError(f"{path}: no pulse rows, only the header (nothing to plot)")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+
+
+_FIELDS = ("planned_s", "captured_s", "deviation_ns")
+
+
+def _arrays(path, line, chunk, names):
+    """One chunk of csv rows (the first at file line `line`) as numpy arrays (see _chunks).
+    As csv.DictReader (read_pulses): blank lines are skipped, missing fields read None."""
+    import numpy as np
+
+    width = len(PULSE_COLUMNS)
+    rows = chunk
+    if any(len(r) != width for r in chunk):
+        rows = [(r + [None] * width)[:width] for r in chunk if r]
+    cols = [PULSE_COLUMNS.index(name) for name in _FIELDS]
+    try:
+        values = [np.fromiter((math.nan if r[c] in ("", "n/a") else float(r[c]) for r in rows),
+                              float, len(rows)) for c in cols]
+    except (TypeError, ValueError):  # find the row and field, with read_pulses's message
+        for n, r in enumerate(chunk, start=line):
+            if not r:
+                continue
+            r = r + [None] * (width - len(r))
+            for field, c in zip(_FIELDS, cols):
+                try:
+                    _float(r[c])
+                except (TypeError, ValueError):
+                    raise InputError(f"{path}: line {n}: {field} = {r[c]!r}: a number or "
+                                     "n/a") from None
+        raise
+    chan, first, inverse = np.unique(np.array([r[0] for r in rows]), return_index=True,
+                                     return_inverse=True)
+    number = np.zeros(len(chan), dtype=np.int64)
+    for u in np.argsort(first):  # new channel names in order of appearance
+        name = str(chan[u])
+        if name not in names:
+            names.append(name)
+        number[u] = names.index(name)
+    return (number[inverse.reshape(-1)], *values)
+
+
+class _Ticks:
+    """At most one onset per column of [lo, hi): the exact time of one pulse in each."""
+
+    def __init__(self, lo, hi):
+        import numpy as np
+
+        self.lo, self.hi = lo, hi
+        self.scale = COLUMNS / (hi - lo)
+        self.at = np.full(COLUMNS, np.nan)
+
+    def add(self, t):
+        import numpy as np
+
+        t = t[(t >= self.lo) & (t <= self.hi)]
+        col = np.minimum(((t - self.lo) * self.scale).astype(np.int64), COLUMNS - 1)
+        self.at[col] = t
+
+    def times(self):
+        import numpy as np
+
+        return self.at[~np.isnan(self.at)]
+
+
+def _span(lo, hi):
+    """A non-empty interval around [lo, hi]."""
+    if hi > lo:
+        return lo, hi
+    return lo - 0.5, lo + 0.5
+
+
+def scan_pulses(run_dir):
+    """What the plots draw, from pulses.csv in two bounded passes: a dict with names (channels
+    in order), n_dev (pulses with a deviation), zoom (s), ticks (per channel: _Ticks of planned
+    and captured onsets, whole run then zoom), cells (per channel: captured time and deviation
+    of one pulse per cell, nan elsewhere), edges/counts/width (histogram: bin edges in ns,
+    pulses per bin, bin width in cycles or None) and cycle_ns."""
+    import numpy as np
+
+    # pass 1: channels, ranges, the first planned onsets
+    names = []
+    t_lo = d_lo = math.inf
+    t_hi = d_hi = -math.inf
+    n_dev = 0
+    firsts = np.array([])
+    first_captured = np.array([])
+    kept, rows = [], 0  # the parsed chunks for pass 2 (None: too many, read them again)
+    for chunk in _chunks(run_dir, names):
+        _, planned, captured, dev = chunk
+        rows += len(planned)
+        if kept is not None:
+            kept.append(chunk)
+            if rows > KEEP_ROWS:
+                kept = None
+        for t in (planned, captured):
+            t = t[~np.isnan(t)]
+            if t.size:
+                t_lo, t_hi = min(t_lo, t.min()), max(t_hi, t.max())
+        d = dev[~np.isnan(dev)]
+        if d.size:
+            d_lo, d_hi, n_dev = min(d_lo, d.min()), max(d_hi, d.max()), n_dev + d.size
+        firsts = np.sort(np.concatenate([firsts, planned[~np.isnan(planned)]]))[:6]
+        first_captured = np.sort(np.concatenate([first_captured,
+                                                 captured[~np.isnan(captured)]]))[:6]
+    if not firsts.size:  # no planned onset known (trigger never came): the captured ones
+        firsts = first_captured
+    # the zoom shows the first few pulses of the run at pulse scale
+    zoom = (firsts[0] - 0.002, firsts[-1] + 0.004) if firsts.size else (0, 1)
+    full = _span(t_lo, t_hi) if t_hi >= t_lo else (0, 1)
+    dev_span = _span(d_lo, d_hi) if n_dev else (0, 1)
+    cycle_ns = _cycle_ns(run_dir)
+    if n_dev and cycle_ns:
+        edges, width = histogram_edges(d_lo, d_hi, cycle_ns)
+    elif n_dev:
+        edges, width = list(np.linspace(*dev_span, FALLBACK_BINS + 1)), None
+    else:
+        edges, width = [], None
+    counts = np.zeros(max(len(edges) - 1, 0), dtype=np.int64)
+
+    # pass 2: bounded ticks, deviation cells and histogram counts
+    ticks = [[_Ticks(*full), _Ticks(*full), _Ticks(*zoom), _Ticks(*zoom)] for _ in names]
+    cells = [(np.full((DEV_ROWS, COLUMNS), np.nan), np.full((DEV_ROWS, COLUMNS), np.nan))
+             for _ in names]
+    x_scale = COLUMNS / (full[1] - full[0])
+    y_scale = DEV_ROWS / (dev_span[1] - dev_span[0])
+    for ch, planned, captured, dev in _chunks(run_dir, []) if kept is None else kept:
+        for i in np.unique(ch):
+            mine = ch == i
+            p, c, d = planned[mine], captured[mine], dev[mine]
+            for tk, t in zip(ticks[i], (p, c, p, c)):
+                tk.add(t[~np.isnan(t)])
+            ok = ~np.isnan(d) & ~np.isnan(c)
+            x, y = c[ok], d[ok]
+            col = np.clip(((x - full[0]) * x_scale).astype(np.int64), 0, COLUMNS - 1)
+            row = np.clip(((y - dev_span[0]) * y_scale).astype(np.int64), 0, DEV_ROWS - 1)
+            cells[i][0][row, col] = x
+            cells[i][1][row, col] = y
+        if counts.size:
+            d = dev[~np.isnan(dev)]
+            counts += np.histogram(d, bins=edges)[0]
+    return {"names": names, "n_dev": n_dev, "zoom": zoom, "ticks": ticks, "cells": cells,
+            "edges": edges, "counts": counts, "width": width, "cycle_ns": cycle_ns}
+
+
 def write_plots(run_dir):
     """Write timing.png and deviation.png into run_dir; returns their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
-    rows = read_pulses(run_dir)
-    channels = []
-    for r in rows:
-        if r["channel"] not in channels:
-            channels.append(r["channel"])
+    scan = scan_pulses(run_dir)
+    names, ticks, cells, zoom = scan["names"], scan["ticks"], scan["cells"], scan["zoom"]
+    edges, counts, width, cycle_ns = (scan["edges"], scan["counts"], scan["width"],
+                                      scan["cycle_ns"])
     fig, (ax, axz, axd) = plt.subplots(3, 1, figsize=(11, 8),
                                        gridspec_kw={"height_ratios": [2, 2, 1]})
-    # the zoom shows the first few pulses of the run at pulse scale
-    firsts = sorted(_float(r["planned_s"]) for r in rows)[:6]
-    zoom = (firsts[0] - 0.002, firsts[-1] + 0.004) if firsts else (0, 1)
-    for i, ch in enumerate(channels):
-        mine = [r for r in rows if r["channel"] == ch]
-        planned = [_float(r["planned_s"]) for r in mine]
-        captured = [_float(r["captured_s"]) for r in mine if _float(r["captured_s"]) is not None]
+    for i, ch in enumerate(names):
         base = 2 * i
-        for axis in (ax, axz):
-            axis.vlines(planned, base + 1.05, base + 1.45, color="tab:blue", lw=0.8,
+        for axis, (planned, captured) in ((ax, ticks[i][:2]), (axz, ticks[i][2:])):
+            axis.vlines(planned.times(), base + 1.05, base + 1.45, color="tab:blue", lw=0.8,
                         label="planned" if i == 0 else None)
-            axis.vlines(captured, base + 0.55, base + 0.95, color="tab:orange", lw=0.8,
-                        label="captured" if i == 0 else None)
-        devs = [(_float(r["captured_s"]), _float(r["deviation_ns"])) for r in mine
-                if _float(r["deviation_ns"]) is not None]
-        if devs:
-            axd.plot([d[0] for d in devs], [d[1] for d in devs], ".", ms=3, label=ch)
+            axis.vlines(captured.times(), base + 0.55, base + 0.95, color="tab:orange",
+                        lw=0.8, label="captured" if i == 0 else None)
+        xs, ys = cells[i]
+        ok = ~np.isnan(xs)
+        if ok.any():
+            axd.plot(xs[ok], ys[ok], ".", ms=3, label=ch)
     for axis in (ax, axz):
-        axis.set_yticks([2 * i + 1 for i in range(len(channels))], channels)
+        axis.set_yticks([2 * i + 1 for i in range(len(names))], names)
     ax.set_title(f"{os.path.basename(os.path.abspath(run_dir))}: planned vs captured onsets")
     ax.legend(loc="upper right")
     ax.set_xlabel("time from the start event (s)")
@@ -101,22 +303,17 @@ def write_plots(run_dir):
     fig.savefig(timing, dpi=110)
     plt.close(fig)
 
-    devs = [_float(r["deviation_ns"]) for r in rows if _float(r["deviation_ns"]) is not None]
-    cycle_ns = _cycle_ns(run_dir)
     fig, axh = plt.subplots(figsize=(6, 4))
-    if devs and cycle_ns:
-        # one bin per sysclk cycle, centred on whole cycles
-        lo = (min(devs) // cycle_ns) * cycle_ns - cycle_ns / 2
-        hi = max(devs) + cycle_ns
-        edges = [lo + k * cycle_ns for k in range(int((hi - lo) // cycle_ns) + 1)]
-        axh.hist(devs, bins=edges, color="tab:orange")
-        axh.set_xlabel("captured - planned onset (ns); bin = 1 cycle = %g ns" % cycle_ns)
+    if counts.size:
+        axh.hist(edges[:-1], bins=edges, weights=counts, color="tab:orange")
+    if width is not None:
+        ns = width * cycle_ns
+        axh.set_xlabel("captured - planned onset (ns)\nbin = %d cycle%s = %s ns" % (
+            width, "" if width == 1 else "s", f"{ns:,.0f}" if ns == round(ns) else f"{ns:g}"))
     else:
-        if devs:
-            axh.hist(devs, bins=50, color="tab:orange")
         axh.set_xlabel("captured - planned onset (ns)")
     axh.set_ylabel("pulses")
-    axh.set_title(f"deviation of {len(devs)} captured pulses")
+    axh.set_title(f"deviation of {scan['n_dev']} captured pulses")
     fig.tight_layout()
     hist = os.path.join(run_dir, HISTOGRAM_PNG)
     fig.savefig(hist, dpi=110)
