@@ -4,6 +4,7 @@
 # without a verified program. Every byte on the port is data while this loop runs (Ctrl-C
 # included): only the framed, CRC-checked maintenance request, at rest, ends it and hands the
 # port to the REPL. docs/wire-protocol.md is the reference for every rule here.
+import gc
 import hashlib
 import json
 import sys
@@ -38,10 +39,20 @@ RUN_POLL_MS = 20  # loop period while armed/running: edges drained, heartbeat ch
 IDLE_POLL_MS = 50
 READ_BURST = 1024  # bytes read per loop iteration before the engine is serviced again
 PROGRESS_MS = 250  # while a request keeps the board busy, a PROGRESS frame at least this often
+PROGRESS_CALLS = 8  # ... or every 8 progress calls (8192 onsets checked)
 # Engine states during which the outputs may move; every other state is at rest.
 ACTIVE_STATES = ("armed", "waiting", "running")
 MAINTENANCE = "maintenance"  # what run() returns when the host asked for the REPL
 _CTRL_C = 3
+
+
+def _heap_free():
+    # free heap after a collection (bytes); None where the interpreter cannot say (CPython)
+    fn = getattr(gc, "mem_free", None)
+    if fn is None:
+        return None
+    gc.collect()
+    return fn()
 
 
 def _board_speed():
@@ -145,6 +156,7 @@ class Service:
             "phase": self.phase,
             "platform": sys.platform,  # "rp2" on a Pico; anything else is an emulated board
             "speed": _board_speed(),
+            "heap_free": _heap_free(),
         }
         self._send(wire.HELLO_R, seq, json.dumps(info).encode())
 
@@ -197,13 +209,17 @@ class Service:
         self._send(wire.LOADED, seq, wire.loaded(len(data), digest))
 
     def _progress(self, seq):
-        """A callback for long work on request `seq`: PROGRESS frames keep the host waiting."""
-        last = [self.ticks_ms()]
+        """A callback for long work on request `seq`: PROGRESS frames keep the host waiting.
+        Sent every PROGRESS_MS, and every PROGRESS_CALLS calls whatever the clock says (an
+        emulated board's clock does not count pure computation)."""
+        last = [self.ticks_ms(), 0]
 
         def report(done, total):
             now = self.ticks_ms()
-            if self.ticks_diff(now, last[0]) >= PROGRESS_MS:
+            last[1] += 1
+            if self.ticks_diff(now, last[0]) >= PROGRESS_MS or last[1] >= PROGRESS_CALLS:
                 last[0] = now
+                last[1] = 0
                 self._send(wire.PROGRESS, seq, wire.progress(done, total))
 
         return report

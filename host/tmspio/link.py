@@ -421,7 +421,12 @@ class Link:
                 self.ser.write(wire.maintenance_frame())
             except (serial.SerialException, OSError) as e:
                 raise LinkError(f"write to {self.port} failed: {e}") from None
-        self._await(seq, wire.MAINTENANCE, timeout)
+        try:
+            self._await(seq, wire.MAINTENANCE, timeout)
+        except LinkError:
+            if self.info is not None:
+                self._heartbeat.set()  # refused (a run is going): the session goes on
+            raise
         self.info = None  # no session left to close
         deadline = time.monotonic() + timeout * self.scale
         while b">>> " not in self.raw_tail:

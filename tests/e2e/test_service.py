@@ -79,7 +79,7 @@ def test_hello_reports_firmware_board_clock_limits():
                     "chip": "rp2040", "sysclk_hz": 125_000_000,
                     "limits": {"max_pulses": 100000}, "heartbeat_ms": 1000,
                     "max_program_bytes": 1 << 20, "phase": "idle", "platform": sys.platform,
-                    "speed": 1}
+                    "speed": 1, "heap_free": None}
 
 
 def test_full_session_streams_every_edge_and_the_final_state():

@@ -23,6 +23,10 @@ class FakeEngine:
         self.start_cycle = None
         self.stop_cycle = None
         self.delivered = 0
+        # a slow board's check: load() takes this many real seconds, telling progress() every
+        # 0.1 s unless "fake_check_silent" (a firmware without keep-alives)
+        self.check_s = cfg.get("fake_check_s", 0)
+        self.check_silent = cfg.get("fake_check_silent", False)
 
     def _now(self):
         return time.ticks_diff(time.ticks_ms(), self.t0) * self.speed * (self.sysclk // 1000)
@@ -34,6 +38,12 @@ class FakeEngine:
             self.program = progformat.decode(data)
         except progformat.FormatError as e:
             raise FirmwareError("format", str(e)) from None
+        steps = int(self.check_s * 10)
+        total = self.program.pulses()
+        for k in range(steps):
+            time.sleep_ms(100)
+            if progress is not None and not self.check_silent:
+                progress(total * (k + 1) // steps, total)
         self.state = "loaded"
 
     def arm(self):
