@@ -1,7 +1,8 @@
 # The trigger engine (docs/architecture.md §5): load -> arm -> start, poll while running, stop.
 # State machines: PIO0 SM n = pulse generator of output channel n (pioprogs.pulse_gen);
 # PIO1 SM 0..3 = edge capture (pioprogs.edge_capture) of the used trigger outputs in channel
-# order, then confirm_in if a state machine is left (4 channels: confirm_in is not captured).
+# order, then trigger_in (trigger or gated start) and confirm_in while a state machine is left
+# (4 channels: neither is captured; 3 channels with a trigger start: confirm_in is not).
 import limits
 import machine
 import pioprogs
@@ -126,9 +127,10 @@ class Engine:
             if isinstance(e, FirmwareError):
                 raise
             n = len(self._prog.channels)
+            caps = min(4, n + 1 + (self._prog.start_mode != progformat.START_IMMEDIATE))
             text = ("arm failed (%r): %d channels need %d state machines (PIO0 SM 0-3 by "
                     "output, PIO1 SM 0-%d) and %d DMA channels not claimed by other drivers"
-                    % (e, n, n + min(4, n + 1), min(3, n), 3 * n + (n < 4)))
+                    % (e, n, n + caps, caps - 1, 2 * n + caps))
             raise FirmwareError("resource", text) from None
         self._state = "armed"
         self._show(True)
@@ -173,7 +175,10 @@ class Engine:
         idles.append(0)
         self._gen_mask = gen_mask
         self._out.plan_abort(pins, idles, gen_mask, dma_mask)
-        self._rec.arm(prog, trig, self._pins["confirm_in"], self._confirm_idle)
+        trig_in = None
+        if prog.start_mode != progformat.START_IMMEDIATE:
+            trig_in = (self._pins["trigger_in"], 1 if self._trig_falling else 0)
+        self._rec.arm(prog, trig, self._pins["confirm_in"], self._confirm_idle, trig_in)
         mem32[self._pio_base[0] + _IRQ] = 0xFF  # soft reset does not clear PIO flags
         mem32[self._pio_base[0] + _FDEBUG] = 0xFFFFFFFF
         mem32[self._pio_base[1] + _FDEBUG] = 0xFFFFFFFF

@@ -1,5 +1,6 @@
 # The capture side of a run: PIO1 SM i = edge_capture of one source (the used trigger outputs in
-# channel order, then confirm_in if a state machine is left), one DMA channel each, decoded to
+# channel order, then trigger_in for a trigger or gated start, then confirm_in, each while a
+# state machine is left), one DMA channel each, decoded to
 # (source, level, cycle) with cycles counted from the capture start. Counts delivered pulses
 # (captured onsets of the trigger outputs) and derives the program's time zero.
 import capture
@@ -26,14 +27,18 @@ class Recorder:
         self._edges = []
         self._cur = None
 
-    def arm(self, prog, trigger_pins, confirm_pin, confirm_idle):
-        """Claim PIO1 SMs and DMA for every used output, then confirm_in if one is left."""
+    def arm(self, prog, trigger_pins, confirm_pin, confirm_idle, trigger_in=None):
+        """Claim PIO1 SMs and DMA for every used output, then trigger_in ((gpio, idle level),
+        given for a trigger or gated start: the edges the trains are laid on) and confirm_in
+        while state machines are left."""
         srcs = []
         self._delays = {}
         for ch in prog.channels:
             name = "trigger%d" % ch.index
             self._delays[name] = ch.delay
             srcs.append((name, trigger_pins[ch.index], ch.idle_level))
+        if trigger_in is not None and len(srcs) < _MAX_SOURCES:
+            srcs.append(("trigger_in", trigger_in[0], trigger_in[1]))
         if len(srcs) < _MAX_SOURCES:
             srcs.append(("confirm", confirm_pin, confirm_idle))
         self.names = [src[0] for src in srcs]
@@ -67,7 +72,7 @@ class Recorder:
         dec.feed(word, got)
         for cycle, level in got:
             self._edges.append((name, level, cycle))
-            if level != idle and name != "confirm":
+            if level != idle and name in self._delays:  # an onset of a trigger output
                 self.delivered += 1
                 if self.start_cycle is None:
                     # the first captured onset's planned offset is its channel's delay

@@ -152,9 +152,11 @@ def trigger_plan(program, start_cycle, edges, trigger_source=None, trigger_level
     + 1 for the capture grid; the board's rule picks the rest); otherwise each train's edge is inferred from its first captured
     onset (minus the channel's delay and TRIGGER_LATENCY), so that onset reads 0.
 
-    Returns (planned, info): planned {channel index: [cycles after start_cycle, or None for
-    a pulse whose trigger never came]}; info: summary fields (timing_reference,
-    accepted_triggers, trigger_edges_captured)."""
+    Returns (planned, info): planned {channel index: [cycles after info["start_cycle"], or
+    None for a pulse whose trigger never came]}; info: summary fields (timing_reference,
+    accepted_triggers, trigger_edges_captured, and start_cycle: the time zero the plan is
+    relative to, the first captured trigger edge + TRIGGER_LATENCY when trigger_in was
+    captured, else the board's)."""
     plan = _firmware_plan()
     latency = plan.T.TRIGGER_LATENCY
     gated = program.start_mode == plan.START_GATED
@@ -173,11 +175,15 @@ def trigger_plan(program, start_cycle, edges, trigger_source=None, trigger_level
     before = [c for c in captured if c <= first + 1]
     if before:
         triggers = [c for c in captured if c >= before[-1]]
-        how = ("planned onsets laid on the trigger_in edges the board captured: each pulse "
+        # time zero: the first accepted edge + TRIGGER_LATENCY, where the first onset (less
+        # its channel's delay) was planned; the onsets are measured against it
+        start_cycle = triggers[0] + latency
+        how = ("time zero is the first accepted trigger_in edge + TRIGGER_LATENCY; planned "
+               "onsets laid on the trigger_in edges the board captured: each pulse "
                "at its accepted edge + TRIGGER_LATENCY (%d cycles) + its channel's delay + "
                "its offset in the train (firmware/plan.py accepts the edges: %s); "
                "deviations are measured from those edges (both captures sit on the 2-cycle "
-               "grid: +-1 cycle)" % (latency, _rule(gated)))
+               "grid: +-1 cycle, 8 ns at 125 MHz)" % (latency, _rule(gated)))
     else:
         triggers = _inferred_triggers(program, start_cycle, edges, gated, latency)
         how = ("the board does not capture trigger_in, so each accepted trigger edge is "
@@ -196,6 +202,7 @@ def trigger_plan(program, start_cycle, edges, trigger_source=None, trigger_level
             mine[k] = cycle - start_cycle
     info["timing_reference"] = how + ("; pulses of trains whose trigger never came are not "
                                       "delivered and have no planned onset (n/a)")
+    info["start_cycle"] = start_cycle
     return planned, info
 
 

@@ -321,7 +321,7 @@ class Run:
             self.log.write("status_failed", error=str(e))
         start, reference = _start_cycle(status, self.link.last_state)
         edges = list(self.link.edges)
-        planned, reference, laid = self._plan(start, reference, edges)
+        planned, start, reference, laid = self._plan(start, reference, edges)
         rows = logs.match_pulses(planned, self._idle_levels(), start, edges,
                                  c.sysclk_hz, confirm_source=wire.SRC_CONFIRM,
                                  confirm_channel=c.confirm_channel)
@@ -347,7 +347,8 @@ class Run:
         return {ch.index: ch.idle_level for ch in self.compiled.program.channels}
 
     def _plan(self, start, reference, edges):
-        """(planned onsets per channel index, timing_reference, extra summary fields).
+        """(planned onsets per channel index, their time zero on the capture clock,
+        timing_reference, extra summary fields).
 
         Immediate start: the compiled onsets after the start event, as they are. Trigger and
         gated starts: the compiled onsets are only the densest case (one train per refractory
@@ -357,19 +358,19 @@ class Run:
         mode = self.protocol.start.mode
         if mode == "immediate":
             return ({ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)},
-                    reference, {})
+                    start, reference, {})
         planned, info = logs.trigger_plan(c.program, start, edges,
                                           trigger_source=wire.SRC_TRIGGER_IN,
                                           trigger_level=_trigger_in_level(
                                               self.board_name or self.link.info.get("board")))
-        if start is not None:
+        if start is not None and info["start_cycle"] == start:
             reference = ("time zero (start_cycle, reported by the board) is its first captured "
                          "onset minus that channel's delay; " + info["timing_reference"])
         else:
             reference = info["timing_reference"]
         laid = {"start_mode": mode, "accepted_triggers": info["accepted_triggers"],
                 "trigger_edges_captured": info["trigger_edges_captured"]}
-        return planned, reference, laid
+        return planned, info["start_cycle"], reference, laid
 
 
 def _trigger_in_level(board_name):

@@ -25,6 +25,12 @@ def check_run(prog, r, cfg, triggers=()):
         planned[ch.index] = exp
     if pins["marker"] in r["traces"]:
         assert after(r["traces"][pins["marker"]], s) == plan.marker_edges(prog, s, triggers)
+    if "trigger_in" in r["status"]["captured"] and pins["trigger_in"] in r["traces"]:
+        # trigger and gated starts capture it too (when the test traced its pad)
+        idle = 1 if cfg["polarity"]["trigger_in"] == "falling" else 0
+        pad = [e for e in after(r["traces"][pins["trigger_in"]], c0)]
+        got = [(c, lv) for src, lv, c in r["edges"] if src == "trigger_in"]
+        assert got == [(c - c0, lv) for c, lv in capture.expected(pad, c0, idle)], "trigger_in"
     if 0 in planned and "confirm" in r["status"]["captured"]:
         got = [(c, lv) for src, lv, c in r["edges"] if src == "confirm"]
         assert got == [(c - c0, lv) for c, lv in capture.expected(planned[0], c0, 0)]

@@ -89,10 +89,16 @@ def run(args):
 
 def print_summary(s, out, plots):
     dev = s["max_abs_deviation_ns"]
-    # time zero is the first captured onset (its deviation is 0 by definition): docs/running.md
+    # what the deviations are measured from (docs/running.md): an immediate run's first
+    # captured onset (0 by definition); the captured trigger edges of a trigger or gated run
+    if s.get("trigger_edges_captured"):
+        zero = "planned from each accepted trigger edge + latency"
+    elif s.get("start_mode") in ("trigger", "gated"):
+        zero = "time zero = each train's first captured onset"
+    else:
+        zero = "time zero = first captured onset"
     print(f"{s['protocol']}: {s['pulses_delivered']} of {s['pulses_planned']} pulses delivered; "
-          f"max |deviation| "
-          f"{'n/a' if dev is None else f'{dev} ns (time zero = first captured onset)'}")
+          f"max |deviation| {'n/a' if dev is None else f'{dev} ns ({zero})'}")
     if s.get("pulses_confirmed") is not None:
         channel = f" (channel {s['confirm_channel']})" if s.get("confirm_channel") else ""
         print(f"confirmed by the stimulator's trigger-out: {s['pulses_confirmed']} of "
