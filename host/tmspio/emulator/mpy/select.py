@@ -7,6 +7,13 @@ loop that polls stdin with a timeout sees emulated time pass exactly as on the b
 With an infinite timeout (-1) and speed "max", each slice also waits up to 1 ms of host time
 for input instead of spinning: emulated time then runs at most at about real time while the
 board has nothing to do but wait for the host.
+
+An idle board (time.hardware_idle: nothing scheduled, no drive, DMA idle, every enabled state
+machine stalled for good) cannot end the wait by itself: only host input or the timeout can.
+Then the poll waits for input in host time, in one host poll of up to the remaining timeout
+(at most IDLE_WAIT_MS), and advances the board by the host time that passed: x speed, or real
+time at "max". So an idle board costs almost no host CPU at any speed, and emulated time runs
+at "max" only while the hardware has something to do (a running session is not slowed).
 """
 
 try:
@@ -31,6 +38,7 @@ POLLERR = _host.POLLERR
 POLLHUP = _host.POLLHUP
 
 SLICE_US = 1000
+IDLE_WAIT_MS = 1000  # longest single host wait of an idle board (then its clock catches up)
 
 
 class _Poll:
@@ -59,6 +67,8 @@ class _Poll:
         return found
 
     def poll(self, timeout=-1):
+        # Few locals on purpose: a bigger frame is heap-allocated at every call on the unix
+        # port, which measurably slowed a running session (bench/bench_link.py, iTBS).
         board = emuboard.current()
         if timeout is not None and timeout >= 0:
             deadline = _time.now_us_exact(board) + timeout * 1000
@@ -66,18 +76,48 @@ class _Poll:
             deadline = None
         while True:
             softirq.run_pending()
-            blocking = deadline is None and _time.speed() is None
-            ready = self._ready(1 if blocking else 0)
+            idle = timeout != 0 and _time.hardware_idle(board)
+            ready = self._ready(
+                1 if not idle and deadline is None and _time.speed() is None else 0
+            )
             if ready or timeout == 0:
                 return ready
-            step = SLICE_US
+            step = None  # the time left, then this slice
             if deadline is not None:
-                remaining = deadline - _time.now_us_exact(board)
-                if remaining <= 0:
+                step = deadline - _time.now_us_exact(board)
+                if step <= 0:
                     return []
-                step = min(step, remaining)
+            if idle:
+                ready = self._idle_wait(board, step)
+                if ready:
+                    return ready
+                continue
+            if step is None or step > SLICE_US:
+                step = SLICE_US
             _time.run_servicing(board, _time.cycles_for_us(step, board))
             _time.pace(board)
+
+    def _idle_wait(self, board, remaining):
+        """Nothing on the board can happen before host input (time.hardware_idle): wait for it
+        in one host poll instead of slice by slice, then let the board time pass that the host
+        waited (x speed; real time at "max"), up to `remaining` us (None: no deadline)."""
+        ratio = _time.speed()
+        if ratio is None:
+            ratio = 1.0
+        wait_ms = IDLE_WAIT_MS
+        if remaining is not None:
+            wait_ms = min(wait_ms, int(remaining / 1000 / ratio) + 1)
+        start = _time.host_seconds()
+        ready = self._ready(wait_ms)
+        us = int((_time.host_seconds() - start) * 1000000 * ratio)
+        if not ready and us < wait_ms * 1000 * ratio:
+            us = int(wait_ms * 1000 * ratio)  # a poll that ended early: the wait still counts
+        if remaining is not None and us > remaining:
+            us = remaining
+        if us > 0:
+            _time.run_servicing(board, _time.cycles_for_us(us, board))
+        _time.pace(board)
+        return ready
 
     def ipoll(self, timeout=-1, flags=0):
         return iter(self.poll(timeout))

@@ -19,9 +19,11 @@ except ImportError:
 
 try:
     from . import emuboard, softirq
+    from .piosim import INF as _INF
 except ImportError:
     import emuboard
     import softirq
+    from piosim import INF as _INF
 
 _PERIOD = 1 << 30  # MICROPY_PY_TIME_TICKS_PERIOD on rp2
 _MASK = _PERIOD - 1
@@ -133,6 +135,26 @@ def run_until(board, predicate, max_cycles):
             raise
         board.advance(limit - board.cycle)
         return predicate(board)
+
+
+def hardware_idle(board):
+    """True when nothing on the board can happen until the CPU acts or an input arrives: no
+    scheduled callback, external drive or pending pad/IRQ change, the DMA idle and every
+    enabled state machine stalled for good (the test of emuboard.Board._idle, except that an
+    armed watchdog does not count: the firmware feeds it, and should it expire, the expiry
+    still happens at its board cycle). Waits use it to let idle time pass in host time.
+    A soft handler can only be queued by one of these events, so none can become due either."""
+    if board._schedule or board._drives or board._env or board._commit:
+        return False
+    if board.dma.wake < _INF:
+        return False
+    sms = board._sms
+    i = len(sms)
+    while i:  # no iterator: this runs at every 1 ms slice of a busy poll and must not allocate
+        i -= 1
+        if sms[i].enabled and not sms[i].quiet:
+            return False
+    return True
 
 
 def _soft_irq_queued(board):
