@@ -382,6 +382,16 @@ class SerialBoard:
                     data = b""
                 if data:
                     self._from_host(data, rebooting)
+            # What was just read goes on at once if the other side takes it (no extra poll).
+            if self._to_dev and self.dev is not None and self.dev not in writable:
+                self._flush(self.dev, self._to_dev)
+            if self._to_host and self.host_m not in writable:
+                n = self._flush(self.host_m, self._to_host)
+                if n > 0:
+                    self._host_progress = time.monotonic()
+                elif n < 0:
+                    self.dropped += len(self._to_host)
+                    self._to_host.clear()
             now = time.monotonic()
             if not rebooting and self._hold_until is not None and now > self._hold_until:
                 self._release()  # no REPL came up: the 0x03 was data after all
