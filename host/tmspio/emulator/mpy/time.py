@@ -144,17 +144,19 @@ def hardware_idle(board):
     armed watchdog does not count: the firmware feeds it, and should it expire, the expiry
     still happens at its board cycle). Waits use it to let idle time pass in host time.
     A soft handler can only be queued by one of these events, so none can become due either."""
+    # State machines first, PIO0 first (a running session's generators are there: the common
+    # answer comes at once), by index: no iterator allocated at every 1 ms slice of a poll.
+    sms = board._sms
+    n = len(sms)
+    i = 0
+    while i < n:
+        sm = sms[i]
+        if sm.enabled and not sm.quiet:
+            return False
+        i += 1
     if board._schedule or board._drives or board._env or board._commit:
         return False
-    if board.dma.wake < _INF:
-        return False
-    sms = board._sms
-    i = len(sms)
-    while i:  # no iterator: this runs at every 1 ms slice of a busy poll and must not allocate
-        i -= 1
-        if sms[i].enabled and not sms[i].quiet:
-            return False
-    return True
+    return board.dma.wake >= _INF
 
 
 def _soft_irq_queued(board):
