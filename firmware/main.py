@@ -63,6 +63,23 @@ from engine import Engine  # noqa: E402
 RESTART_PAUSE_MS = 100
 
 
+def _make_safe(engine, e):
+    # engine.stop() first; if even that fails (out of memory, say), the boot block's way: every
+    # trigger and marker pin an input with the pull-down. Never raises. Returns the fault text.
+    try:
+        engine.stop("exception: %r" % (e,))
+    except BaseException:  # noqa: B036 - nothing may escape to the REPL
+        for p in _PINS:
+            try:
+                machine.Pin(p, machine.Pin.IN, machine.Pin.PULL_DOWN)
+            except BaseException:  # noqa: B036
+                pass
+    try:
+        return "command loop restarted after %r" % (e,)
+    except BaseException:  # noqa: B036 - formatting can run out of memory too
+        return "command loop restarted after an exception"
+
+
 def main():
     if not _BOARD_OK:
         print("tmspio: board.json missing or unreadable; outputs held safe, firmware stopped")
@@ -84,12 +101,11 @@ def main():
             service.run(engine, board, fault)
         except Exception as e:  # outputs idle before anything else, then serve again: a
             # crash must not leave the port to the REPL, where line noise would run as code
-            engine.stop("exception: %r" % (e,))
-            fault = "command loop restarted after %r" % (e,)
+            fault = _make_safe(engine, e)
             time.sleep_ms(RESTART_PAUSE_MS)  # a loop that fails at once must not spin
             continue
         except BaseException as e:  # SystemExit, or Ctrl-C typed on a debug console
-            engine.stop("exception: %r" % (e,))
+            _make_safe(engine, e)
             raise
         # the host's maintenance request: the loop made the outputs idle, the REPL takes over
         print("tmspio: firmware stopped for maintenance; outputs idle. Ctrl-D restarts it.")

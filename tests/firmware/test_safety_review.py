@@ -162,6 +162,48 @@ def test_an_exception_in_the_command_loop_while_running_ends_in_safe_outputs_and
     assert r["ctrl"][2] == r["ctrl"][3] == r["ctrl"][6] == FORCED_LOW
 
 
+def test_an_engine_stop_that_fails_in_the_crash_handler_still_ends_safe_and_not_in_the_repl(
+        tmp_path, cfg):
+    # the 100,000-pulse run that first showed it: the loop raised, then engine.stop() itself
+    # ran out of memory in main.py's handler and the exception reached the REPL. Now the
+    # handler falls back to the boot block's pin reset and the loop starts again.
+    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(5, 10 * MS, 20 * MS, 40 * MS, 0)])])
+    pre = (
+        "import binascii\nb.drive(12, 0)\n"
+        "class Svc:\n"
+        "    faults = []\n"
+        "    def run(self, engine, board, fault=None):\n"
+        "        self.faults.append(fault)\n"
+        "        if fault is not None:\n"
+        "            return 'maintenance'\n"
+        "        self.engine = engine\n"
+        "        engine.load(binascii.unhexlify(%r))\n"
+        "        engine.arm()\n"
+        "        engine.start()\n"
+        "        b.advance(5 * 125000)\n"
+        "        print('HIGH', b.level(2))\n"
+        "        def broken(reason):\n"
+        "            raise MemoryError('memory allocation failed')\n"
+        "        engine.stop = broken\n"
+        "        raise RuntimeError('boom')\n"
+        "svc = Svc()\n" % pf.encode(prog).hex()
+    )
+    boot = _BOOT.replace("PRE", pre).replace(
+        "class FakeService:\n    def run(self, engine, board, fault=None):\n"
+        "        print('SERVICE RAN')\n        return 'maintenance'\n"
+        "sys.modules['service'] = FakeService()\n", "sys.modules['service'] = svc\n").replace(
+        "exec(open(%r).read(), {'__name__': '__main__'})\n" % os.path.join(FIRMWARE, "main.py"),
+        "exec(open(%r).read(), {'__name__': '__main__'})\n"
+        "print('FAULTS ' + json.dumps(svc.faults))\n" % os.path.join(FIRMWARE, "main.py"))
+    lines = run_micropython(boot, cwd=_flash(tmp_path))
+    assert "HIGH 1" in lines
+    faults = json.loads([ln for ln in lines if ln.startswith("FAULTS ")][0][7:])
+    assert faults == [None, "command loop restarted after RuntimeError('boom',)"]
+    r = parse(lines)
+    assert r["ctrl"][2] == 5 and r["pads"][2] == 4  # SIO input, pull-down, no override
+    assert r["traces"][2][-1][1] == 0  # the pulse was cut: the line rests low
+
+
 def _session(cfg, msgs):
     """Feed (mtype, payload hex) frames to the real command loop (service.Service) over the real
     engine on the emulated board; return the reply frames, the pad trace of GPIO 2 and the

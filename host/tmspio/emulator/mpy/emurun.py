@@ -343,6 +343,10 @@ def main(argv):
     except RigError as e:
         raise SystemExit("emurun: " + str(e))
     while True:
+        if script == "-":
+            # the powered board behind the pty: nobody reads pad traces (the rig log watches
+            # edges by callback), and an hours-long session must not fill the heap with them
+            emuboard.current().set_tracing(())
         try:
             for path in scripts:
                 _exec_file(path, args)
