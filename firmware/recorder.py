@@ -7,6 +7,7 @@ import capture
 import pioprogs
 import rp2
 import timing as T
+import wire
 from feeder import CapFeed
 from machine import Pin, mem32
 from micropython import const
@@ -34,7 +35,7 @@ class Recorder:
         srcs = []
         self._delays = {}
         for ch in prog.channels:
-            name = "trigger%d" % ch.index
+            name = wire.SOURCE_NAMES[ch.index]  # the wire's names: "ch0".."ch3"
             self._delays[name] = ch.delay
             srcs.append((name, trigger_pins[ch.index], ch.idle_level))
         if trigger_in is not None and len(srcs) < _MAX_SOURCES:

@@ -32,7 +32,6 @@ except ImportError:  # CPython host-side tests
 
 FIRMWARE_VERSION = "0.2.0"
 DEFAULT_HEARTBEAT_MS = 1000  # host silence while armed/running that aborts the run
-MAX_HEARTBEAT_MS = (1 << 29) - 1
 FRAME_TIMEOUT_MS = 250  # a frame whose bytes stop arriving for this long is dropped
 MAX_PROGRAM_BYTES = 1 << 20  # unless the board file's limits say otherwise
 RUN_POLL_MS = 20  # loop period while armed/running: edges drained, heartbeat checked
@@ -40,8 +39,6 @@ IDLE_POLL_MS = 50
 READ_BURST = 1024  # bytes read per loop iteration before the engine is serviced again
 PROGRESS_MS = 250  # while a request keeps the board busy, a PROGRESS frame at least this often
 PROGRESS_CALLS = 8  # ... or every 8 progress calls (8192 onsets checked)
-# Engine states during which the outputs may move; every other state is at rest.
-ACTIVE_STATES = ("armed", "waiting", "running")
 MAINTENANCE = "maintenance"  # what run() returns when the host asked for the REPL
 _CTRL_C = 3
 
@@ -227,9 +224,9 @@ class Service:
     def _arm(self, seq, payload):
         self._require(seq, wire.ARM, ("loaded",))
         hb = self.default_heartbeat_ms if len(payload) == 0 else wire.parse_u32(payload, "arm")
-        if hb > MAX_HEARTBEAT_MS:  # ticks_diff() covers +-2**29 ms
+        if hb > wire.MAX_HEARTBEAT_MS:  # ticks_diff() covers +-2**29 ms
             raise wire.WireError("arm heartbeat_ms %d: allowed 0 (off) or 1..%d"
-                                 % (hb, MAX_HEARTBEAT_MS))
+                                 % (hb, wire.MAX_HEARTBEAT_MS))
         self.engine.arm()
         self.heartbeat_ms = hb
         self.last_rx = self.ticks_ms()
@@ -332,7 +329,7 @@ class Service:
             i += len(batch)
         st = self.engine.status()
         state = st.get("state")
-        if self.phase in ("armed", "running") and state not in ACTIVE_STATES:
+        if self.phase in ("armed", "running") and state not in wire.ACTIVE_STATES:
             self.phase = "loaded"
         if state != self.last_state:
             self.last_state = state
@@ -408,18 +405,11 @@ def _text(e):
 
 
 def _source_id(cfg, source):
-    """Engine edge source -> wire source byte (channel index, or SRC_* for named inputs)."""
+    """Engine edge source (wire.SOURCE_NAMES: "ch0".."ch3", "marker", "confirm", "trigger_in")
+    -> wire source byte."""
     if isinstance(source, int):
         return source
-    if source.startswith("trigger") and source[7:].isdigit():  # engine: "trigger0".."trigger3"
-        return int(source[7:])
-    if source.startswith("ch") and source[2:].isdigit():
-        return int(source[2:])
-    return _SOURCE_IDS[source]
-
-
-_SOURCE_IDS = {"marker": wire.SRC_MARKER, "confirm": wire.SRC_CONFIRM,
-               "confirm_in": wire.SRC_CONFIRM, "trigger_in": wire.SRC_TRIGGER_IN}
+    return wire.SOURCE_IDS[source]
 
 
 def run(engine, board_cfg, fault=None):

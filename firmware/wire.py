@@ -107,6 +107,11 @@ SRC_CONFIRM = 5
 SRC_TRIGGER_IN = 6
 SOURCE_NAMES = {0: "ch0", 1: "ch1", 2: "ch2", 3: "ch3", SRC_MARKER: "marker",
                 SRC_CONFIRM: "confirm", SRC_TRIGGER_IN: "trigger_in"}
+SOURCE_IDS = {name: i for i, name in SOURCE_NAMES.items()}  # the engine names its edges so
+
+# Engine states (STATUS/STATE "state") in which the outputs may move; every other is at rest
+ACTIVE_STATES = ("armed", "running")
+MAX_HEARTBEAT_MS = (1 << 29) - 1  # arm's heartbeat_ms bound: the range of time.ticks_diff()
 EVENT_SIZE = 10
 EVENTS_PER_FRAME = (MAX_PAYLOAD - 4) // EVENT_SIZE
 

@@ -41,7 +41,6 @@ HEARTBEAT_WALL_MS = 1000  # host silence bound enforced by the board, in real mi
 TIMEOUT_SCALE_ENV = "TMSPIO_TIMEOUT_SCALE"
 CHUNK = wire.MAX_PAYLOAD - 4
 COMPATIBLE_FIRMWARE = ("0.2.",)  # firmware versions this host speaks to
-_ACTIVE = ("armed", "waiting", "running")
 _REPLY = {wire.HELLO: wire.HELLO_R, wire.STATUS: wire.STATUS_R, wire.LOAD_BEGIN: wire.ACK,
           wire.LOAD_DATA: wire.ACK, wire.LOAD_END: wire.LOADED, wire.ARM: wire.ACK,
           wire.START_RUN: wire.ACK, wire.STOP: wire.STATUS_R, wire.SELFTEST: wire.SELFTEST_R,
@@ -381,7 +380,7 @@ class Link:
         next_check = time.monotonic() + check_s
         while True:
             st = self.last_state
-            if st is not None and st.get("state") not in _ACTIVE:
+            if st is not None and st.get("state") not in wire.ACTIVE_STATES:
                 return st
             if self._rx_error:
                 raise LinkError(f"link to {self.port} lost: {self._rx_error}")
@@ -399,7 +398,7 @@ class Link:
                         raise LinkError(f"the board on {self.port} restarted during the run "
                                         f"(its session is gone: {e.text})") from None
                     raise
-                if polled.get("state") not in _ACTIVE:
+                if polled.get("state") not in wire.ACTIVE_STATES:
                     self.last_state = polled
                     continue
             with self._cond:

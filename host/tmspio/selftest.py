@@ -384,7 +384,6 @@ def certificate_problems(cert, board_name, firmware_version, now_utc, max_age_s)
 
 # -- running it on a board ------------------------------------------------------------------------
 
-ACTIVE_STATES = ("armed", "waiting", "running")
 PRE_RUN_STATES = ("idle", "loaded")
 RUN_TIMEOUT_S = 60.0  # wall-clock bound per loopback run (the program itself lasts ~50 ms)
 
@@ -456,7 +455,7 @@ def _wait_at_rest(link, since, timeout):
         active = False
         for st in link.states[since:]:
             state = st.get("state")
-            if state in ACTIVE_STATES:
+            if state in firmware.wire().ACTIVE_STATES:
                 active = True
             elif active or state not in PRE_RUN_STATES:
                 return st  # a late "loaded" report from before the run is not its end

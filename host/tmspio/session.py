@@ -20,7 +20,6 @@ from .errors import DeviceError, InputError, Interrupted
 from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
 from .protocols import parser
 
-MAX_HEARTBEAT_MS = (1 << 29) - 1  # the board's limit (firmware/service.py)
 
 
 class SessionError(DeviceError):
@@ -60,7 +59,7 @@ def heartbeat_for(speed):
         return HEARTBEAT_WALL_MS
     if speed in ("max", "unknown"):
         return 0
-    return min(MAX_HEARTBEAT_MS, max(1, round(HEARTBEAT_WALL_MS * float(speed))))
+    return min(wire.MAX_HEARTBEAT_MS, max(1, round(HEARTBEAT_WALL_MS * float(speed))))
 
 
 def check_out_dir(out):

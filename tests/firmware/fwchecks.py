@@ -19,7 +19,7 @@ def check_run(prog, r, cfg, triggers=()):
         exp = plan.pad_edges(plan.channel_onsets(prog, ci, s, triggers), ch.idle_level)
         pin = pins["trigger"][ch.index]
         assert after(r["traces"][pin], s) == exp, "channel %d pad trace" % ch.index
-        got = [(c, lv) for src, lv, c in r["edges"] if src == "trigger%d" % ch.index]
+        got = [(c, lv) for src, lv, c in r["edges"] if src == "ch%d" % ch.index]
         want = [(c - c0, lv) for c, lv in capture.expected(exp, c0, ch.idle_level)]
         assert got == want, "channel %d capture" % ch.index
         planned[ch.index] = exp

@@ -34,7 +34,7 @@ def test_itbs_600_pulses_every_edge_exact(cfg):
     r = run_engine(pf.encode(prog), "h.run(100, 100000)\nh.report([2, 6, 11])\n")
     assert r["status"]["state"] == "done" and r["status"]["faults"] == []
     assert r["status"]["pulses_delivered"] == r["status"]["pulses_planned"] == 600
-    assert r["status"]["captured"] == ["trigger0", "confirm"]
+    assert r["status"]["captured"] == ["ch0", "confirm"]
     planned = check_run(prog, r, cfg)
     assert len(planned[0]) == 1200
     # the first onset follows the synchronous start by exactly the documented latency
@@ -42,7 +42,7 @@ def test_itbs_600_pulses_every_edge_exact(cfg):
     # time zero in the capture clock comes from the first captured onset; with even periods
     # every captured onset then equals its planned onset exactly (deviation 0)
     t0 = r["status"]["start_cycle"]
-    onsets = [c - t0 for src, lv, c in r["edges"] if src == "trigger0" and lv == 1]
+    onsets = [c - t0 for src, lv, c in r["edges"] if src == "ch0" and lv == 1]
     assert onsets == ons
 
 
@@ -76,7 +76,7 @@ def test_four_channel_paired_pulse_zero_skew(cfg):
                            pf.Channel(3, 1, 3 * MS, ts)])
     r = run_engine(pf.encode(prog), "h.run(200, 100000)\nh.report([2, 3, 4, 5, 6, 25])\n")
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 40
-    assert r["status"]["captured"] == ["trigger0", "trigger1", "trigger2", "trigger3"]
+    assert r["status"]["captured"] == ["ch0", "ch1", "ch2", "ch3"]
     planned = check_run(prog, r, cfg)
     s = r["starts"]["gen"]
     tr = {p: [e for e in r["traces"][p] if e[0] >= s] for p in (2, 3, 4, 5)}

@@ -40,7 +40,7 @@ def test_trigger_start_latency_is_the_documented_constant(cfg):
     assert planned[0] == planned[1]  # both channels start on the same cycle: skew 0
     assert r["status"]["pulses_delivered"] == 10 and r["status"]["state"] == "done"
     # the trigger input is captured (check_run compared its edges) for the host's plan
-    assert r["status"]["captured"] == ["trigger0", "trigger1", "trigger_in", "confirm"]
+    assert r["status"]["captured"] == ["ch0", "ch1", "trigger_in", "confirm"]
     assert [(lv, c) for src, lv, c in r["edges"] if src == "trigger_in"] == [
         (1, trig - r["starts"]["cap"]), (0, trig + 200 - r["starts"]["cap"])]
 
@@ -65,7 +65,7 @@ def test_gated_one_segment_per_accepted_trigger_refractory_ignored(cfg):
     assert [c for c, lv in planned[0] if lv == 1] == [
         a + T.TRIGGER_LATENCY + k * 2 * MS for a in acc for k in (0, 1)]
     assert r["status"]["pulses_delivered"] == 8 and r["status"]["state"] == "done"
-    assert r["status"]["captured"] == ["trigger0", "trigger_in", "confirm"]
+    assert r["status"]["captured"] == ["ch0", "trigger_in", "confirm"]
 
 
 def test_trigger_start_on_a_falling_edge_board(cfg):

@@ -283,7 +283,7 @@ def test_capture_overflow_is_a_fault(cfg):
     assert st["faults"] == ["capture overflow: an edge was not recorded in time"]
     # what was captured before the state machine stalled: 256 + 8 words = 132 pulses, each
     # exactly where the plan puts it
-    got = [(c, lv) for src, lv, c in r["edges"] if src == "trigger0"]
+    got = [(c, lv) for src, lv, c in r["edges"] if src == "ch0"]
     assert len(got) == 264 and st["pulses_delivered"] == 132
     s, c0 = r["starts"]["gen"], r["starts"]["cap"]
     import capture

@@ -90,7 +90,7 @@ class FakeEngine:
             cycle, ch, level = self.edges[self.sent]
             if level != self.idle[ch]:
                 self.delivered += 1
-            out.append(("trigger%d" % ch, level, cycle))  # the engine's source names
+            out.append(("ch%d" % ch, level, cycle))  # the engine's source names (wire's)
             self.sent += 1
         if self.state == "running" and self.sent == len(self.edges):
             self.state = "done"
