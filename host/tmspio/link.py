@@ -81,12 +81,15 @@ class BoardRefused(LinkError):
         self.text = text
 
 
-def find_board():
-    """The port of the one Raspberry Pi USB device attached (VID 0x2E8A)."""
+def find_board(emulator_option=True):
+    """The port of the one Raspberry Pi USB device attached (VID 0x2E8A). emulator_option: the
+    verb has --emulator, so the error may suggest it."""
     found = [p.device for p in serial.tools.list_ports.comports() if p.vid == RASPBERRY_PI_VID]
     if not found:
+        hint = ("pass --port PORT, or use --emulator" if emulator_option else
+                "pass --port PORT (an emulated board: `tmspio emulate` prints its port)")
         raise LinkError("no board found: no USB serial device with Raspberry Pi vendor id 2e8a; "
-                        "connect a Pico, pass --port PORT, or use --emulator")
+                        "connect a Pico, " + hint)
     if len(found) > 1:
         raise LinkError(f"{len(found)} boards found ({', '.join(found)}): pass --port PORT")
     return found[0]

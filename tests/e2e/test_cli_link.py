@@ -113,3 +113,19 @@ def test_deploy_names_a_missing_port_before_mpremote_runs(capsys):
     rc, out, err = _run(capsys, "deploy", "--port", "/dev/tmspio-no-such-port")
     assert (rc, out, err) == (1, "", "tmspio: error: cannot open port /dev/tmspio-no-such-port: "
                                      "No such file or directory\n")
+
+
+@pytest.mark.parametrize("verb, hint", [
+    ("deploy", "pass --port PORT (an emulated board: `tmspio emulate` prints its port)"),
+    ("maintenance", "pass --port PORT (an emulated board: `tmspio emulate` prints its port)"),
+    ("selftest", "pass --port PORT, or use --emulator"),
+])
+def test_no_board_found_suggests_only_what_the_verb_accepts(capsys, monkeypatch, verb, hint):
+    import serial.tools.list_ports
+
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: [])
+    argv = [verb, "--yes"] if verb == "selftest" else [verb]
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().err == (
+        "tmspio: error: no board found: no USB serial device with Raspberry Pi vendor id 2e8a; "
+        f"connect a Pico, {hint}\n")

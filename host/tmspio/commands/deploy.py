@@ -16,7 +16,7 @@ def add_arguments(p):
 def run(args):
     boards.load_board(args.board)  # validated before anything is written to the board
     scale = link_scale(args)
-    port = args.port or link.find_board()
+    port = args.port or link.find_board(emulator_option=False)
     link.open_port(port).close()  # a missing or busy port is named before mpremote runs
     deploy.deploy(port, boards.board_path(args.board), scale=scale)
     return 0

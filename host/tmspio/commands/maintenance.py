@@ -14,7 +14,7 @@ def add_arguments(p):
 
 def run(args):
     scale = link_scale(args)
-    port = args.port or link.find_board()
+    port = args.port or link.find_board(emulator_option=False)
     if deploy.open_repl(port, scale):
         print(f"tmspio firmware on {port} stopped; outputs idle")
     else:
