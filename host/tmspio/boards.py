@@ -26,7 +26,11 @@ LIMIT_FIELDS = (
     "max_pulses",
     "max_rate_hz",
     "max_rate_window_s",
+    "max_program_bytes",
 )
+# limits.max_program_bytes: the schema's bounds, and each chip's whole SRAM (no limit can reach it)
+PROGRAM_BYTES_RANGE = (4096, 532_480)
+CHIP_SRAM_BYTES = {"rp2040": 270_336, "rp2350": 532_480, "rp2350b": 532_480}
 LED_KINDS = ("gpio", "neopixel", "cyw43")
 REQUIRED = ("name", "chip", "sysclk_hz", "pins", "polarity", "pulls", "limits", "loopback")
 OPTIONAL = (
@@ -165,8 +169,9 @@ class _Checker:
             for role in INPUT_ROLES:
                 self.choice(d[group][role], "%s.%s" % (group, role), allowed)
         limits = self.obj(d["limits"], "limits", LIMIT_FIELDS)
-        for key in LIMIT_FIELDS:
+        for key in LIMIT_FIELDS[:-1]:
             self.integer(limits[key], "limits." + key, 1)
+        self.integer(limits["max_program_bytes"], "limits.max_program_bytes", *PROGRAM_BYTES_RANGE)
         loop = d["loopback"]
         if not isinstance(loop, list) or not loop:
             self.fail("loopback", "expected a non-empty list of [output, input] pairs")
@@ -265,6 +270,13 @@ class _Checker:
                 "limits.min_interval_us",
                 "%d must exceed min_width_us %d (a pulse must end before the next starts)"
                 % (lim["min_interval_us"], lim["min_width_us"]),
+            )
+        if lim["max_program_bytes"] > CHIP_SRAM_BYTES[chip]:
+            self.fail(
+                "limits.max_program_bytes",
+                "%d is more than the %s's whole SRAM (%d bytes); set it from the board's "
+                "measured free heap (boards/README.md)"
+                % (lim["max_program_bytes"], chip, CHIP_SRAM_BYTES[chip]),
             )
         outs = dict((g, r) for r, g in roles if r.startswith("trigger["))
         caps = dict((g, r) for r, g in roles if r in CAPTURE_ROLES)

@@ -1,0 +1,113 @@
+"""limits.max_program_bytes on the emulated board (the real firmware): `tmspio run` refuses a
+program above the board file's limit before any LOAD_BEGIN is sent, and a program at the limit
+loads, arms and runs without MemoryError, also in a heap shaped like a Pico's."""
+
+import importlib.util
+import os
+
+import pytest
+from tmspio import board_limits, boards, cli, compile, firmware, link, session
+from tmspio.protocols import resolve
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LIMIT = boards.load_board("emulated")["limits"]["max_program_bytes"]
+SEGMENT, FIXED = 24, 16 + 16 + 4  # bytes per segment; header + one channel + crc
+_wire = firmware.wire()
+
+
+def _bursts_toml(tmp_path, trains):
+    """iTBS with `trains` trains of 10 three-pulse bursts: 10 segments per train."""
+    path = tmp_path / "long-itbs.toml"
+    path.write_text(
+        'name = "long-itbs"\ntitle = "size test"\nfamily = "theta-burst"\n'
+        'pulse_width = "1 ms"\nintensity = { percent = 80, reference = "AMT" }\n'
+        'channels = [{ name = "tms", polarity = "active-high" }]\n\n'
+        '[timing]\ninter_pulse_interval = "20 ms"\npulses_in_burst = 3\n'
+        'inter_burst_interval = "200 ms"\nbursts_in_train = 10\n'
+        'inter_train_interval = "10 s"\ntrains_in_protocol = %d\n' % trains
+    )
+    return str(path)
+
+
+def test_run_refuses_a_program_above_the_limit_before_any_load_begin(
+    capsys, tmp_path, monkeypatch
+):
+    trains = (LIMIT - FIXED) // (10 * SEGMENT) + 1  # the first whole train beyond the limit
+    segments = 10 * trains
+    size = FIXED + SEGMENT * segments
+    assert size > LIMIT
+    sent = []
+    real_send = link.Link._send
+
+    def recording_send(self, mtype, payload=b""):
+        sent.append(mtype)
+        return real_send(self, mtype, payload)
+
+    monkeypatch.setattr(link.Link, "_send", recording_send)
+    out_dir = tmp_path / "runs" / "big"
+    # the envelope refuses this many pulses in one session; its override lifts no board limit
+    rc = cli.main(
+        [
+            "run",
+            _bursts_toml(tmp_path, trains),
+            "--emulator",
+            "--quiet",
+            "--out",
+            str(out_dir),
+            "--override",
+            "size test",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 2
+    assert err == (
+        "tmspio: error: long-itbs: program {:,} bytes ({:,} segments) is {:,} bytes above board "
+        "emulated's limits.max_program_bytes = {:,}; split the session or use fewer "
+        "segments\n".format(size, segments, size - LIMIT, LIMIT)
+    )
+    assert _wire.HELLO in sent  # the limit came from the board's own hello ...
+    assert _wire.LOAD_BEGIN not in sent and _wire.LOAD_DATA not in sent  # ... nothing was sent
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_board_reports_its_file_limit_in_hello_and_loads_a_program_at_it(tmp_path):
+    ln, board = session.open_board(None, True, "max")
+    try:
+        assert ln.info["limits"]["max_program_bytes"] == LIMIT
+        c = compile.compile_protocol(resolve("itbs"), ln.info["sysclk_hz"])
+        fits = (LIMIT - FIXED) // SEGMENT
+        c.program.channels[0].segments[:] = [(1, 125_000, 0, 1_250_000, 0)] * fits  # 100 Hz
+        data = c.encode()
+        assert LIMIT - SEGMENT < len(data) <= LIMIT
+        board_limits.check(c, ln.info["limits"], "emulated")
+        ln.load(data)  # a MemoryError on the board would be a BoardRefused here
+    finally:
+        session.close_board(ln, board)
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_firmware", os.path.join(REPO, "bench", "bench_firmware.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_a_program_at_the_limit_loads_arms_runs_and_is_replaced_in_a_pico_shaped_heap(
+    tmp_path, channels
+):
+    # the bench's session: the real command loop and engine take the program in LOAD_DATA
+    # frames, load, arm and run it to the end, with the emulated board's largest free block cut
+    # to what the real MicroPython image has free once the engine is built (docs/performance.md)
+    bench = _bench()
+    n = (LIMIT - 16 - 4 - 16 * channels) // SEGMENT
+    assert LIMIT - SEGMENT < len(bench.session_program(n, channels)) <= LIMIT
+    # two sessions: the second replaces the first, the engine keeping it until verified
+    ok, out = bench._emulated_session(n, 2, bench.PICO_BLOCK, str(tmp_path), channels=channels)
+    assert ok, out
+    assert "MemoryError" not in out
+    heap = [line for line in out.splitlines() if line.startswith("HEAP")]
+    assert int(heap[0].split()[2]) <= bench.PICO_BLOCK
+    assert "RUN 0 done" in out and "RUN 1 done" in out

@@ -1,0 +1,130 @@
+"""limits.max_program_bytes: the host refuses a program larger than the board's heap holds
+before anything is sent (board_limits.check), and show/check --board report the size."""
+
+import json
+
+import pytest
+from tmspio import board_limits, boards, cli
+from tmspio import compile as compiler
+from tmspio.protocols import resolve
+
+MS = 125_000  # cycles per ms at 125 MHz
+HEADER, CHANNEL, SEGMENT, CRC = 16, 16, 24, 4  # docs/program-format.md
+
+
+def compiled_with(segments):
+    """iTBS compiled for 125 MHz, its one channel replaced by `segments` one-pulse segments,
+    100 Hz (every board's rate limit), so only the size can be beyond a limit."""
+    compiled = compiler.compile_protocol(resolve("itbs"), 125_000_000)
+    compiled.program.channels[0].segments[:] = [(1, MS, 0, 10 * MS, 0)] * segments
+    assert len(compiled.encode()) == HEADER + CHANNEL + SEGMENT * segments + CRC
+    return compiled
+
+
+def limits_with(size):
+    return dict(boards.load_board("pico")["limits"], max_program_bytes=size)
+
+
+def test_a_program_at_the_limit_passes_and_one_byte_less_refuses_it():
+    compiled = compiled_with(1000)  # 24,036 bytes
+    board_limits.check(compiled, limits_with(24_036), "pico")
+    with pytest.raises(board_limits.BoardLimitError) as e:
+        board_limits.check(compiled, limits_with(24_035), "pico")
+    assert str(e.value) == (
+        "itbs: program 24,036 bytes (1,000 segments) is 1 bytes above board pico's "
+        "limits.max_program_bytes = 24,035; split the session or use fewer segments"
+    )
+
+
+def test_every_board_refuses_one_segment_more_than_its_limit_holds():
+    for name in boards.list_boards():
+        limit = boards.load_board(name)["limits"]["max_program_bytes"]
+        fits = (limit - HEADER - CHANNEL - CRC) // SEGMENT
+        board_limits.check(compiled_with(fits), boards.load_board(name)["limits"], name)
+        over = compiled_with(fits + 1)
+        size = len(over.encode())
+        with pytest.raises(board_limits.BoardLimitError) as e:
+            board_limits.check(over, boards.load_board(name)["limits"], name)
+        assert str(e.value) == (
+            "itbs: program {:,} bytes ({:,} segments) is {:,} bytes above board {}'s "
+            "limits.max_program_bytes = {:,}; split the session or use fewer segments".format(
+                size, fits + 1, size - limit, name, limit
+            )
+        )
+
+
+def test_the_pico_refuses_a_program_just_above_its_limit_with_the_exact_text():
+    limits = boards.load_board("pico")["limits"]
+    assert limits["max_program_bytes"] == 15_000
+    board_limits.check(compiled_with(623), limits, "pico")  # 14,988 bytes
+    with pytest.raises(board_limits.BoardLimitError) as e:
+        board_limits.check(compiled_with(624), limits, "pico")  # 15,012 bytes
+    assert str(e.value) == (
+        "itbs: program 15,012 bytes (624 segments) is 12 bytes above board pico's "
+        "limits.max_program_bytes = 15,000; split the session or use fewer segments"
+    )
+
+
+def test_the_size_is_checked_before_the_timing_limits():
+    compiled = compiled_with(10)  # 276 bytes
+    compiled.program.channels[0].segments[0] = (1, 125, 0, 10 * MS, 0)  # 1 us: below 10 us
+    with pytest.raises(board_limits.BoardLimitError) as e:
+        board_limits.check(compiled, limits_with(268), "pico")
+    assert str(e.value).startswith("itbs: program 276 bytes (10 segments) is 8 bytes above ")
+    with pytest.raises(board_limits.BoardLimitError) as e:
+        board_limits.check(compiled, limits_with(276), "pico")
+    assert "is below limits.min_width_us = 10 us" in str(e.value)
+
+
+def test_the_hello_top_level_size_is_used_when_the_limits_lack_it():
+    limits = dict(boards.load_board("pico")["limits"])
+    del limits["max_program_bytes"]  # a board deployed with an older board file
+    compiled = compiled_with(100)  # 2,436 bytes
+    board_limits.check(compiled, limits, "old")  # nothing to compare with: the board decides
+    board_limits.check(compiled, limits, "old", max_program_bytes=2436)
+    with pytest.raises(board_limits.BoardLimitError) as e:
+        board_limits.check(compiled, limits, "old", max_program_bytes=2435)
+    assert str(e.value).startswith("itbs: program 2,436 bytes (100 segments) is 1 bytes above ")
+    with pytest.raises(board_limits.BoardLimitError) as e:
+        board_limits.check(compiled, dict(limits, max_program_bytes="1M"), "odd")
+    assert str(e.value) == (
+        "board odd: limits.max_program_bytes = '1M': expected a positive integer (bytes)"
+    )
+
+
+def _many_bursts(tmp_path, trains):
+    """iTBS with `trains` trains: 10 segments (3-pulse bursts) per train."""
+    path = tmp_path / "long-itbs.toml"
+    path.write_text(
+        'name = "long-itbs"\ntitle = "size test"\nfamily = "theta-burst"\n'
+        'pulse_width = "1 ms"\nintensity = { percent = 80, reference = "AMT" }\n'
+        'channels = [{ name = "tms", polarity = "active-high" }]\n\n'
+        '[timing]\ninter_pulse_interval = "20 ms"\npulses_in_burst = 3\n'
+        'inter_burst_interval = "200 ms"\nbursts_in_train = 10\n'
+        'inter_train_interval = "10 s"\ntrains_in_protocol = %d\n' % trains
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize("verb", ["show", "check"])
+def test_show_and_check_report_the_size_and_refuse_a_program_too_large(capsys, tmp_path, verb):
+    code = cli.main([verb, "itbs", "--board", "pico"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1].endswith(", program 4,836 of <= 15,000 bytes")
+    code = cli.main([verb, "itbs", "--board", "pico", "--json"])
+    out, err = capsys.readouterr()
+    assert json.loads(out)["board"]["program_bytes"] == 4836
+    code = cli.main([verb, _many_bursts(tmp_path, 63), "--board", "pico"])  # 630 segments
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        "tmspio: error: long-itbs: program 15,156 bytes (630 segments) is 156 bytes "
+        "above board pico's limits.max_program_bytes = 15,000; split the session or "
+        "use fewer segments\n"
+    )
+
+
+def test_the_summary_names_the_size_limit():
+    limits = boards.load_board("pico")["limits"]
+    assert board_limits.summary(limits).endswith(", <= 100 Hz over 10 s, program <= 15,000 bytes")
