@@ -10,8 +10,24 @@ does (progview.decode, words.check_channel, limits.check); the program stays in 
 on the RP2040 (32-bit): the figures are an upper bound for RAM per segment and a lower bound for
 the largest program. Start latency: the engine on the emulated board, from start() to the first
 pad edge, in cycles.
+
+Largest session (what boards/*.json limits.max_program_bytes is set from, docs/performance.md
+"Largest program"): the real command loop (service.Service) and engine take the program in
+1,020-byte LOAD_DATA frames, load it, arm it (4 channels: the largest arm working set) and run it
+to the end, in one session and again in a second one that replaces it (the worst case: the engine
+keeps the previous program until the new one is verified). On the emulated board the heap is
+first shaped like a Pico's after boot, `--block` bytes of contiguous free heap (default: the
+largest free block the real MicroPython v1.28 image has once the engine is built), by a ballast
+that leaves exactly that much of the largest hole. `--rp2 IMAGE.uf2` runs the same session on
+the real MicroPython image in the rp2040py emulator instead (needs `pip install rp2040py==0.3.6
+littlefs-python` in the interpreter running this script; about a minute of wall time per probe
+per thousand segments).
+
+    .venv/bin/python bench/bench_firmware.py --session-only
+    /tmp/rp/bin/python bench/bench_firmware.py --session-only --rp2 RPI_PICO-v1.28.0.uf2
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -61,8 +77,12 @@ def load_in_heap(n, tmp):
     with open(script, "w") as f:
         f.write(_LOAD)
     env = dict(os.environ, MICROPYPATH=os.path.join(REPO, "firmware"))
-    proc = subprocess.run([runner.micropython_exe(), "-X", "heapsize=" + HEAP, script, path],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [runner.micropython_exe(), "-X", "heapsize=" + HEAP, script, path],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     out = proc.stdout.split()
     if proc.returncode == 0 and out[:1] == ["OK"]:
         return int(out[1])
@@ -93,7 +113,282 @@ print("LAT", t0, b.cycle)
     raise SystemExit("start latency run failed: " + proc.stderr[-2000:])
 
 
+# The real MicroPython v1.28 image (RPI_PICO) once main.py has built the Engine and imported the
+# command loop (firmware as deployed: mpy-cross armv6m), measured in rp2040py 0.3.6:
+# gc.mem_free() and micropython.mem_info()'s "max free sz" (10,029 blocks of 16 bytes).
+PICO_FREE = 190_272
+PICO_BLOCK = 160_464
+SESSION_CHANNELS = 4
+SESSION_PULSE = 1250  # 10 us at 125 MHz
+
+_SESSION = r"""
+import gc, json, os, sys, time
+try:
+    import emuboard
+except ImportError:
+    emuboard = None
+BOARD, PROG, BLOCK, SESSIONS = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+MAX_TICKS = 0 if emuboard is not None else 400  # rp2040py: stop the run after this many polls
+if emuboard is not None:
+    emuboard.current().set_tracing([])  # the emulator's pad log is not the firmware's memory
+with open(BOARD) as f:
+    board = json.load(f)
+if emuboard is not None:
+    emuboard.current().drive(board["pins"]["estop"], 0)
+from engine import Engine
+eng = Engine(board)
+import service, wire
+
+def largest():
+    gc.collect()
+    lo, hi = 0, gc.mem_free()
+    while hi - lo > 16:
+        mid = (lo + hi) // 2
+        try:
+            b = bytearray(mid)
+            b = None
+            lo = mid
+        except MemoryError:
+            hi = mid
+    gc.collect()
+    return lo
+
+keep = []
+if BLOCK:  # ballast: leave BLOCK bytes of the largest hole (first fit takes its start)
+    for _ in range(40):
+        big = largest()
+        if big <= BLOCK + 256:
+            break
+        keep.append(bytearray(big - BLOCK))
+gc.collect()
+print("HEAP", gc.mem_free(), largest())
+errs = []
+
+def write(data):
+    if data[3] in (wire.ERROR, wire.FAULT):
+        errs.append(bytes(data))
+
+svc = service.Service(eng, board, write)
+seq = [0]
+
+def send(mtype, payload=b""):
+    seq[0] = (seq[0] + 1) & 0xFF
+    svc.receive(wire.frame(mtype, seq[0], payload))
+    if errs:
+        print("REFUSED", errs[0][7:-4])
+        raise SystemExit(1)
+
+def chunks():
+    with open(PROG, "rb") as f:
+        while True:
+            c = f.read(1020)
+            if not c:
+                return
+            yield c
+
+send(wire.HELLO, bytes([wire.WIRE_VERSION & 0xFF, wire.WIRE_VERSION >> 8]))
+total = os.stat(PROG)[6]
+for n in range(SESSIONS):
+    crc = 0
+    for c in chunks():
+        crc = wire.crc32(c, crc)
+    send(wire.LOAD_BEGIN, wire.load_begin(total, crc))
+    off = 0
+    for c in chunks():
+        send(wire.LOAD_DATA, wire.load_data(off, c))
+        off += len(c)
+    send(wire.LOAD_END)
+    send(wire.ARM, wire.u32(0))
+    send(wire.START_RUN)
+    ticks = 0
+    while eng.status()["state"] in ("armed", "waiting", "running"):
+        svc.tick()
+        ticks += 1
+        if emuboard is not None:  # (in rp2040py a sleep stalls PIO: poll instead)
+            time.sleep_ms(service.RUN_POLL_MS)
+        elif ticks == MAX_TICKS:
+            send(wire.STOP, b"harness stop")
+    svc.tick()
+    st = eng.status()
+    print("RUN", n, st["state"], st["pulses_planned"], st["reason"])
+    # rp2040py: its PIO runs one instruction per CPU instruction, so a run may end in an
+    # underrun there; the run's working set (arm, DMA, capture, replies) was built all the same
+    if st["state"] != "done" and emuboard is not None:
+        raise SystemExit(1)
+gc.collect()
+print("OK", gc.mem_free())
+"""
+
+
+def session_program(n, channels=SESSION_CHANNELS, gap=MS * 10):
+    """n one-pulse segments over `channels` channels, one pulse per `gap` cycles each (100 Hz
+    at the default: every board's rate limit)."""
+    per = [n // channels + (i < n % channels) for i in range(channels)]
+    return pf.encode(
+        pf.Program(
+            125_000_000,
+            [
+                pf.Channel(i, 0, 0, [(1, SESSION_PULSE, 0, gap, 0)] * per[i])
+                for i in range(channels)
+            ],
+        )
+    )
+
+
+def _emulated_session(n, sessions, block, tmp, channels=SESSION_CHANNELS):
+    prog = os.path.join(tmp, "p.bin")
+    with open(prog, "wb") as f:
+        f.write(session_program(n, channels))
+    script = os.path.join(tmp, "session.py")
+    with open(script, "w") as f:
+        f.write(_SESSION)
+    argv = runner.command(
+        script, [os.path.join(REPO, "boards", "emulated.json"), prog, block, sessions]
+    )
+    proc = subprocess.run(
+        argv, env=runner.environment(), capture_output=True, text=True, timeout=1800
+    )
+    return proc.returncode == 0 and "\nOK " in proc.stdout, proc.stdout + proc.stderr[-500:]
+
+
+def _mpy_cross():
+    """The project's mpy-cross (.venv), also when this runs in another interpreter."""
+    exe = os.path.join(REPO, ".venv", "bin", "mpy-cross")
+    return exe if os.path.exists(exe) else "mpy-cross"
+
+
+def _rp2_session(n, sessions, block, tmp, image):
+    """The same session on the real MicroPython image in rp2040py (firmware as deployed:
+    mpy-cross -march=armv6m). Its pads do not read back their own outputs and its inputs float,
+    so the e-stop is read as active-low with the pull-up (run level) and nothing is captured;
+    the board's limits allow 1 kHz per channel so a run takes little emulated time."""
+    from rp2040py.cli.mklittlefs import build_littlefs_image
+
+    fs = os.path.join(tmp, "fs")
+    os.makedirs(fs, exist_ok=True)
+    files = []
+    fw = os.path.join(REPO, "firmware")
+    for name in sorted(os.listdir(fw)):
+        if name.endswith(".py") and name != "main.py":
+            dst = os.path.join(fs, name[:-3] + ".mpy")
+            subprocess.run(
+                [_mpy_cross(), "-march=armv6m", "-o", dst, os.path.join(fw, name)], check=True
+            )
+            files.append(dst)
+    with open(os.path.join(REPO, "boards", "pico.json")) as f:
+        board = json.load(f)
+    board["polarity"]["estop"] = "falling"
+    board["limits"].update(
+        min_interval_us=1000,
+        max_rate_hz=1000,
+        max_rate_window_s=1,
+        max_pulses=10_000_000,
+        max_program_bytes=1 << 20,
+    )
+    files.append(os.path.join(fs, "board.json"))
+    with open(files[-1], "w") as f:
+        json.dump(board, f)
+    files.append(os.path.join(fs, "p.bin"))
+    with open(files[-1], "wb") as f:
+        f.write(session_program(n, gap=MS))
+    img = os.path.join(tmp, "fs.img")
+    build_littlefs_image(img, files, force=True)
+    script = os.path.join(tmp, "session.py")
+    with open(script, "w") as f:
+        f.write(
+            _SESSION.replace(
+                "sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])",
+                "'board.json', 'p.bin', %d, %d" % (block, sessions),
+            )
+        )
+    proc = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "rp2040py"),
+            "micropython",
+            "--image",
+            image,
+            "--littlefs",
+            img,
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=7200,
+    )
+    return "\nOK " in proc.stdout, proc.stdout + proc.stderr[-500:]
+
+
+def largest_session(sessions, block, image=None, lo=100, hi=8000, step=25):
+    """Largest segment count whose session (1 or 2) succeeds: bisection to `step` segments."""
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def ok(n):
+            if image:
+                good, out = _rp2_session(n, sessions, block, tmp, image)
+            else:
+                good, out = _emulated_session(n, sessions, block, tmp)
+            print(
+                "  %d segments, %d session(s): %s %s"
+                % (
+                    n,
+                    sessions,
+                    "ok" if good else "FAILS",
+                    " | ".join(
+                        line
+                        for line in out.splitlines()
+                        if line.startswith(("HEAP", "REFUSED", "RUN")) or "Error" in line
+                    )[:300],
+                ),
+                file=sys.stderr,
+            )
+            return good
+
+        if not ok(lo):
+            return None
+        while hi - lo > step:
+            mid = (lo + hi) // 2
+            if ok(mid):
+                lo = mid
+            else:
+                hi = mid
+    return lo
+
+
+def sessions_result(block, image=None):
+    out = {
+        "session_block_bytes": block,
+        "session_channels": SESSION_CHANNELS,
+        "session_where": "rp2040py " + os.path.basename(image) if image else "emulated board",
+    }
+    for sessions, key in ((1, "first_load"), (2, "replacing_load")):
+        n = largest_session(sessions, block, image)
+        out[key + "_segments"] = n
+        out[key + "_bytes"] = None if n is None else len(session_program(n))
+    return out
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--session-only", action="store_true", help="only the largest-session measurement"
+    )
+    ap.add_argument(
+        "--block",
+        type=int,
+        default=PICO_BLOCK,
+        help="contiguous free heap to leave on the emulated board (bytes; 0: as is)",
+    )
+    ap.add_argument(
+        "--rp2",
+        metavar="UF2",
+        help="run the session on this real MicroPython image "
+        "in rp2040py instead of the emulated board",
+    )
+    args = ap.parse_args()
+    if args.session_only:
+        result = sessions_result(args.block if not args.rp2 else 0, args.rp2)
+        print(json.dumps(result))
+        return result
     with tempfile.TemporaryDirectory() as tmp:
         a, b = 100, 1000
         ua, ub = load_in_heap(a, tmp), load_in_heap(b, tmp)
@@ -108,9 +403,15 @@ def main():
             else:
                 hi = mid
     lat = start_latency()
-    result = {"heap": HEAP, "bytes_per_segment": round(per_seg, 1),
-              "largest_program_segments": lo, "largest_program_pulses": 3 * lo,
-              "program_bytes": len(program(lo)), "start_to_first_edge_cycles": lat}
+    result = {
+        "heap": HEAP,
+        "bytes_per_segment": round(per_seg, 1),
+        "largest_program_segments": lo,
+        "largest_program_pulses": 3 * lo,
+        "program_bytes": len(program(lo)),
+        "start_to_first_edge_cycles": lat,
+    }
+    result.update(sessions_result(args.block))
     print(json.dumps(result))
     return result
 
