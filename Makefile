@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Cross-check tools are installed without their (irrelevant, heavy) dependency trees.
 NODEPS  := adafruit-circuitpython-pioasm==1.3.8 rp2040-pio-emulator==0.88.0
 
-.PHONY: install test lint demo test-hw bench firmware-check deploy clean
+.PHONY: install test lint demo test-hw bench firmware-check deploy dist clean
 
 install: $(STAMP)
 
@@ -42,5 +42,10 @@ bench: $(STAMP)
 deploy: $(STAMP)
 	$(BIN)/tmspio deploy $(if $(PORT),--port $(PORT),)
 
+# The sdist, then the wheel built from it (firmware/ and boards/ inside as tmspio/device/), offline.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info host/*.egg-info .pytest_cache .ruff_cache

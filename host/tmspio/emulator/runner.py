@@ -16,10 +16,10 @@ import subprocess
 import sys
 import tempfile
 
+from ..firmware import FIRMWARE_DIR  # the one place that finds the firmware (honours its env)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MPY_DIR = os.path.join(HERE, "mpy")
-REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-FIRMWARE_DIR = os.path.join(REPO_DIR, "firmware")
 INTERPRETERS = ("micropython", "cpython")
 
 # Modules whose stand-ins replace the host's own under CPython, and the names under which the

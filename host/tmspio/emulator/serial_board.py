@@ -38,7 +38,7 @@ from . import runner
 _wire = firmware.wire()
 
 EMULATED_BOARD = "emulated"
-BOARDS_DIR = os.path.join(runner.REPO_DIR, "boards")
+BOARDS_DIR = firmware.BOARDS_DIR
 _RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 
 
@@ -83,7 +83,7 @@ def interpreter_available():
     return os.path.isabs(exe) and os.path.exists(exe) or shutil.which(exe) is not None
 
 
-def populate_flash(flash, board=EMULATED_BOARD, firmware_dir=runner.FIRMWARE_DIR):
+def populate_flash(flash, board=EMULATED_BOARD, firmware_dir=firmware.FIRMWARE_DIR):
     """Copy the firmware sources and the board file into a flash directory (fresh board)."""
     os.makedirs(flash, exist_ok=True)
     for name in sorted(os.listdir(firmware_dir)):
