@@ -21,7 +21,6 @@ from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
 from .protocols import parser
 
 
-
 class SessionError(DeviceError):
     """The run could not complete on the board."""
 

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 from tmspio import link, logs
-from tmspio.errors import InputError
 from tmspio.emulator.serial_board import SerialBoard
+from tmspio.errors import InputError
 
 from boards import FAKE_BOARD, fake_flash
 

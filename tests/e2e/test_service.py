@@ -6,7 +6,6 @@ import struct
 import sys
 
 import pytest
-
 import service  # firmware/service.py (fake_engine put firmware/ on sys.path)
 import wire
 from fake_engine import FakeEngine, progformat
