@@ -29,6 +29,7 @@ test: $(STAMP) firmware-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check host tests bench firmware
+	$(BIN)/ruff format --check host tests bench firmware
 
 demo: $(STAMP)
 	$(BIN)/tmspio run itbs --emulator --speed max --out runs/demo-itbs

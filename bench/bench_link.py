@@ -46,8 +46,11 @@ def rtt(b, n):
         t = time.perf_counter()
         b.status()
         times.append(time.perf_counter() - t)
-    return {"n": n, "median_ms": round(statistics.median(times) * 1e3, 3),
-            "p95_ms": round(sorted(times)[int(0.95 * n) - 1] * 1e3, 3)}
+    return {
+        "n": n,
+        "median_ms": round(statistics.median(times) * 1e3, 3),
+        "p95_ms": round(sorted(times)[int(0.95 * n) - 1] * 1e3, 3),
+    }
 
 
 def load_time(b, prog):
@@ -70,9 +73,13 @@ def itbs_rtf(b):
     st = b.wait(timeout=600)
     wall = time.perf_counter() - t
     board_s = float(c.last_onset())
-    return {"state": st["state"], "pulses_delivered": st["pulses_delivered"],
-            "board_seconds": board_s, "wall_seconds": round(wall, 2),
-            "real_time_factor": round(board_s / wall, 1)}
+    return {
+        "state": st["state"],
+        "pulses_delivered": st["pulses_delivered"],
+        "board_seconds": board_s,
+        "wall_seconds": round(wall, 2),
+        "real_time_factor": round(board_s / wall, 1),
+    }
 
 
 def main(argv=None):
@@ -90,8 +97,10 @@ def main(argv=None):
 
     with tempfile.TemporaryDirectory() as tmp:
         flash = fake_flash(os.path.join(tmp, "flash"))
-        with SerialBoard(flash=flash, standins=False) as board, \
-                link.connect(board.path, hello_timeout=30) as b:
+        with (
+            SerialBoard(flash=flash, standins=False) as board,
+            link.connect(board.path, hello_timeout=30) as b,
+        ):
             result["rtt_fake_engine"] = rtt(b, args.rtt)
             result["load_10k_fake_engine"] = load_time(b, big_program())
     print(json.dumps(result))

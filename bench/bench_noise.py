@@ -41,8 +41,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="tmspio-bench-noise-") as tmp:
         rig_log = os.path.join(tmp, "rig.jsonl")
         out_path = os.path.join(tmp, "board.out")
-        with open(out_path, "wb") as out, \
-                SerialBoard(speed="max", rig={"log": rig_log}, log=out) as board:
+        with (
+            open(out_path, "wb") as out,
+            SerialBoard(speed="max", rig={"log": rig_log}, log=out) as board,
+        ):
             with link.connect(board.path, hello_timeout=60) as conn:
                 heap_before = conn.info["heap_free"]
                 rtt_before = rtt_ms(conn)
@@ -62,9 +64,13 @@ def main(argv=None):
             edges = [json.loads(ln) for ln in f if '"trigger[' in ln]
     repl = resets + sum(printed.count(m) for m in (b">>> ", b"MicroPython v", b"Traceback"))
     result.update(
-        pad_edges=len(edges), repl_entries=repl, state_after=state,
-        heap_free_before=heap_before, heap_free_after=heap_after,
-        rtt_ms_before=rtt_before, rtt_ms_after=rtt_after,
+        pad_edges=len(edges),
+        repl_entries=repl,
+        state_after=state,
+        heap_free_before=heap_before,
+        heap_free_after=heap_after,
+        rtt_ms_before=rtt_before,
+        rtt_ms_after=rtt_after,
         chunks_per_s=round(ns.frames / result["seconds"]),
     )
     print(json.dumps(result))

@@ -30,8 +30,12 @@ def json_line(stdout):
 
 def run_one(name):
     """(ok, message) for one benchmark; its stderr passes through."""
-    proc = subprocess.run([sys.executable, os.path.join(HERE, name)], stdout=subprocess.PIPE,
-                          text=True, cwd=os.path.dirname(HERE))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(HERE, name)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(HERE),
+    )
     result = json_line(proc.stdout)
     if proc.returncode != 0:
         return False, "%s: FAILED (exit %d)" % (name, proc.returncode)

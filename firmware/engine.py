@@ -58,16 +58,18 @@ class Engine:
         self._faults = []
         self._edges = []
         self._estop_hit = False  # an e-stop edge since arm() began (set by the hard IRQ)
-        self._estop.irq(self._on_estop, Pin.IRQ_RISING if self._estop_level else Pin.IRQ_FALLING,
-                        hard=True)
+        self._estop.irq(
+            self._on_estop, Pin.IRQ_RISING if self._estop_level else Pin.IRQ_FALLING, hard=True
+        )
 
     # ---- commands -------------------------------------------------------------------------
     def load(self, data, progress=None):
         """progress(done, total): called while the limits are checked (a long program takes
         seconds), so the command loop can tell the host it is still working."""
         if self._state in ("armed", "running"):
-            raise FirmwareError("state", "load while %s: allowed after stop or the end of the "
-                                "run" % self._state)
+            raise FirmwareError(
+                "state", "load while %s: allowed after stop or the end of the run" % self._state
+            )
         try:
             # verified bytes must not change under the engine: keep an immutable copy
             prog = progview.decode(data if isinstance(data, bytes) else bytes(data))
@@ -75,14 +77,19 @@ class Engine:
             raise FirmwareError("format", str(e)) from None
         hz = self.board["sysclk_hz"]
         if prog.sysclk_hz != hz or machine.freq() != hz:
-            raise FirmwareError("board", "sysclk_hz = %d: the board runs at %d Hz (board file "
-                                "%d Hz)" % (prog.sysclk_hz, machine.freq(), hz))
+            raise FirmwareError(
+                "board",
+                "sysclk_hz = %d: the board runs at %d Hz (board file "
+                "%d Hz)" % (prog.sysclk_hz, machine.freq(), hz),
+            )
         n_out = len(self._pins["trigger"])
         for ci in range(len(prog.channels)):
             idx = prog.channels[ci].index
             if idx >= n_out:
-                raise FirmwareError("board", "channels[%d].index = %d: this board has outputs "
-                                    "0..%d" % (ci, idx, n_out - 1))
+                raise FirmwareError(
+                    "board",
+                    "channels[%d].index = %d: this board has outputs 0..%d" % (ci, idx, n_out - 1),
+                )
             words.check_channel(prog, ci)
         marker_ci = words.marker_channel(prog)
         tick = self._feed
@@ -128,9 +135,11 @@ class Engine:
                 raise
             n = len(self._prog.channels)
             caps = min(4, n + 1 + (self._prog.start_mode != progformat.START_IMMEDIATE))
-            text = ("arm failed (%r): %d channels need %d state machines (PIO0 SM 0-3 by "
-                    "output, PIO1 SM 0-%d) and %d DMA channels not claimed by other drivers"
-                    % (e, n, n + caps, caps - 1, 2 * n + caps))
+            text = (
+                "arm failed (%r): %d channels need %d state machines (PIO0 SM 0-3 by "
+                "output, PIO1 SM 0-%d) and %d DMA channels not claimed by other drivers"
+                % (e, n, n + caps, caps - 1, 2 * n + caps)
+            )
             raise FirmwareError("resource", text) from None
         self._state = "armed"
         self._show(True)
@@ -152,8 +161,14 @@ class Engine:
             n = ch.index
             # the side-set pin starts at the idle level, so selecting PIO makes no edge
             prog_list[-1] = PIO_OUT_HIGH if ch.idle_level else PIO_OUT_LOW
-            sm = rp2.StateMachine(n, prog_list, freq=-1, sideset_base=Pin(trig[n]),
-                                  out_base=Pin(marker), in_base=Pin(self._pins["trigger_in"]))
+            sm = rp2.StateMachine(
+                n,
+                prog_list,
+                freq=-1,
+                sideset_base=Pin(trig[n]),
+                out_base=Pin(marker),
+                in_base=Pin(self._pins["trigger_in"]),
+            )
             prog_list[-1] = PIO_OUT_LOW
             if ci != self._marker_ci:
                 # OUT_COUNT = 0: only the marker's owner may write the marker pin
@@ -189,8 +204,11 @@ class Engine:
         self._refuse_if_estop("start")
         if self._estop_hit:  # an edge while arm() ran (not yet "armed", so nothing aborted)
             self.stop("estop")
-            raise FirmwareError("state", "start refused: e-stop (GPIO%d) struck during arm; "
-                                "arm again" % self._pins["estop"])
+            raise FirmwareError(
+                "state",
+                "start refused: e-stop (GPIO%d) struck during arm; "
+                "arm again" % self._pins["estop"],
+            )
         if self._wdt is None:
             self._wdt = machine.WDT(timeout=_WDT_MS)
         self._wdt.feed()
@@ -301,8 +319,9 @@ class Engine:
 
     def _refuse_if_estop(self, what):
         if self._estop.value() == self._estop_level:
-            raise FirmwareError("state", "%s refused: e-stop (GPIO%d) reads stop" %
-                                (what, self._pins["estop"]))
+            raise FirmwareError(
+                "state", "%s refused: e-stop (GPIO%d) reads stop" % (what, self._pins["estop"])
+            )
 
     def _on_estop(self, pin):
         # hard IRQ: no allocation; stop() only writes registers until _finish (poll later)
@@ -338,5 +357,3 @@ def _pull(name):
 
 def _offset(prog_list, pio):
     return prog_list[1 + pio]
-
-

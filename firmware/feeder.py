@@ -45,8 +45,14 @@ class GenFeed:
 
     def _ctrl(self, i, chain):
         d = self._dma[i]
-        return d.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=self._treq,
-                           chain_to=self._dma[chain].channel, irq_quiet=True)
+        return d.pack_ctrl(
+            size=2,
+            inc_read=True,
+            inc_write=False,
+            treq_sel=self._treq,
+            chain_to=self._dma[chain].channel,
+            irq_quiet=True,
+        )
 
     def _arm(self, i):
         """Refill buffer i and arm its channel (not triggered, not chained to)."""
@@ -56,8 +62,9 @@ class GenFeed:
         self._counts[i] = n
         self.words += n
         if n:
-            self._dma[i].config(read=self._bufs[i], write=self._sm, count=n,
-                                ctrl=self._ctrl(i, i), trigger=False)
+            self._dma[i].config(
+                read=self._bufs[i], write=self._sm, count=n, ctrl=self._ctrl(i, i), trigger=False
+            )
 
     def start(self):
         """Trigger buffer 0 (fills the TX FIFO before the SMs start); chain to buffer 1."""
@@ -92,8 +99,13 @@ class CapFeed:
         self._size = size
         self._dma = rp2.DMA()
         self._sm = sm
-        self._ctrl = self._dma.pack_ctrl(size=2, inc_read=False, inc_write=True,
-                                         treq_sel=(pio << 3) + 4 + sm_index, irq_quiet=True)
+        self._ctrl = self._dma.pack_ctrl(
+            size=2,
+            inc_read=False,
+            inc_write=True,
+            treq_sel=(pio << 3) + 4 + sm_index,
+            irq_quiet=True,
+        )
         self._pos = 0
         self._rearm()
 
@@ -102,8 +114,9 @@ class CapFeed:
 
     def _rearm(self):
         self._pos = 0
-        self._dma.config(read=self._sm, write=self._buf, count=self._size, ctrl=self._ctrl,
-                         trigger=True)
+        self._dma.config(
+            read=self._sm, write=self._buf, count=self._size, ctrl=self._ctrl, trigger=True
+        )
 
     def drain(self, sink, may_restart=True):
         """Pass every word that arrived to sink(word). Past half the buffer the channel is

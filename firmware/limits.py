@@ -5,13 +5,18 @@ from fwerror import FirmwareError
 
 
 def _refuse(where, value, relation, limit_name, limit, unit):
-    raise FirmwareError("limit", "%s = %s is %s limits.%s = %d%s" % (where, value, relation,
-                                                                     limit_name, limit, unit))
+    raise FirmwareError(
+        "limit",
+        "%s = %s is %s limits.%s = %d%s" % (where, value, relation, limit_name, limit, unit),
+    )
 
 
 def _us(cycles, hz):
-    return "%d cycles (%d.%03d us)" % (cycles, cycles * 1000000 // hz,
-                                        cycles * 1000000000 // hz % 1000)
+    return "%d cycles (%d.%03d us)" % (
+        cycles,
+        cycles * 1000000 // hz,
+        cycles * 1000000000 // hz % 1000,
+    )
 
 
 def check(prog, limits, tick=None):
@@ -31,13 +36,13 @@ def check(prog, limits, tick=None):
             count, width, period, gap, flags = ch.segments[si]
             where = "channels[%d].segments[%d]" % (ci, si)
             if width * 1000000 < min_w * hz:
-                _refuse(where + ".width", _us(width, hz), "below", "min_width_us",
-                        min_w, " us")
+                _refuse(where + ".width", _us(width, hz), "below", "min_width_us", min_w, " us")
             if width * 1000000 > max_w * hz:
                 _refuse(where + ".width", _us(width, hz), "above", "max_width_us", max_w, " us")
             if count > 1 and period * 1000000 < min_i * hz:
-                _refuse(where + ".period", _us(period, hz), "below", "min_interval_us",
-                        min_i, " us")
+                _refuse(
+                    where + ".period", _us(period, hz), "below", "min_interval_us", min_i, " us"
+                )
         _check_sequence(prog, ci, limits, tick)
 
 
@@ -57,14 +62,29 @@ def _check_sequence(prog, ci, limits, tick):
     i = 0
     for t, width, marker in plan.iter_onsets(prog, ci, 0, triggers):
         if prev is not None and (t - prev) * 1000000 < limits["min_interval_us"] * hz:
-            _refuse("channels[%d] onset %d interval" % (ci, i), _us(t - prev, hz),
-                    "below", "min_interval_us", limits["min_interval_us"], " us")
+            _refuse(
+                "channels[%d] onset %d interval" % (ci, i),
+                _us(t - prev, hz),
+                "below",
+                "min_interval_us",
+                limits["min_interval_us"],
+                " us",
+            )
         if i >= k and t - next(lag)[0] < window:
             raise FirmwareError(
-                "limit", "channels[%d]: %d pulses within %d s (onsets %d..%d) exceed "
+                "limit",
+                "channels[%d]: %d pulses within %d s (onsets %d..%d) exceed "
                 "limits.max_rate_hz = %d over limits.max_rate_window_s = %d"
-                % (ci, k + 1, limits["max_rate_window_s"], i - k, i, limits["max_rate_hz"],
-                   limits["max_rate_window_s"]))
+                % (
+                    ci,
+                    k + 1,
+                    limits["max_rate_window_s"],
+                    i - k,
+                    i,
+                    limits["max_rate_hz"],
+                    limits["max_rate_window_s"],
+                ),
+            )
         prev = t
         i += 1
         if tick is not None and not i & 1023:

@@ -113,12 +113,18 @@ def validate(prog):
     _check(0 < prog.sysclk_hz <= U32, "sysclk_hz", prog.sysclk_hz, "1..4294967295")
     _check(prog.start_mode in (0, 1, 2), "start_mode", prog.start_mode, "0, 1 or 2")
     _check(0 <= prog.refractory <= U32, "refractory", prog.refractory, "0..4294967295")
-    _check(1 <= len(prog.channels) <= MAX_CHANNELS, "channels", len(prog.channels), "1..4 channels")
+    _check(
+        1 <= len(prog.channels) <= MAX_CHANNELS, "channels", len(prog.channels), "1..4 channels"
+    )
     seen = []
     for ci, ch in enumerate(prog.channels):
         name = "channels[%d]" % ci
-        _check(0 <= ch.index < MAX_CHANNELS and ch.index not in seen, name + ".index", ch.index,
-               "a distinct output index 0..3")
+        _check(
+            0 <= ch.index < MAX_CHANNELS and ch.index not in seen,
+            name + ".index",
+            ch.index,
+            "a distinct output index 0..3",
+        )
         seen.append(ch.index)
         _check(ch.idle_level in (0, 1), name + ".idle_level", ch.idle_level, "0 or 1")
         _check(0 <= ch.delay <= MAX_GAP, name + ".delay", ch.delay, "0..2**48-1 cycles")
@@ -130,8 +136,12 @@ def validate(prog):
             _check(1 <= count <= U32, sname + ".count", count, "1..4294967295 pulses")
             _check(1 <= width <= U32, sname + ".width", width, "1..4294967295 cycles")
             if count > 1:
-                _check(width < period <= U32, sname + ".period", period,
-                       "width < period <= 4294967295 cycles when count > 1")
+                _check(
+                    width < period <= U32,
+                    sname + ".period",
+                    period,
+                    "width < period <= 4294967295 cycles when count > 1",
+                )
             else:
                 _check(period == 0, sname + ".period", period, "0 when count == 1")
             _check(width < gap <= MAX_GAP, sname + ".gap", gap, "width < gap <= 2**48-1 cycles")
@@ -140,8 +150,18 @@ def validate(prog):
 
 def encode(prog):
     validate(prog)
-    parts = [struct.pack(_HEADER, MAGIC, VERSION, prog.start_mode, len(prog.channels), 0,
-                         prog.sysclk_hz, prog.refractory)]
+    parts = [
+        struct.pack(
+            _HEADER,
+            MAGIC,
+            VERSION,
+            prog.start_mode,
+            len(prog.channels),
+            0,
+            prog.sysclk_hz,
+            prog.refractory,
+        )
+    ]
     for ch in prog.channels:
         parts.append(struct.pack(_CHANNEL, ch.index, ch.idle_level, 0, ch.delay, len(ch.segments)))
         for count, width, period, gap, flags in ch.segments:
@@ -157,17 +177,25 @@ def decode(data):
     body = memoryview(data)[: n - 4]
     (crc,) = struct.unpack_from("<I", data, n - 4)
     _check(crc32(body) & U32 == crc, "crc32", crc, "crc32 of the program bytes")
-    magic, version, start_mode, n_channels, _r, sysclk, refractory = struct.unpack_from(_HEADER, data, 0)
+    magic, version, start_mode, n_channels, _r, sysclk, refractory = struct.unpack_from(
+        _HEADER, data, 0
+    )
     _check(magic == MAGIC, "magic", magic, "b'TMSP'")
     _check(version == VERSION, "version", version, "%d" % VERSION)
     off = HEADER_SIZE
     channels = []
     for ci in range(n_channels):
-        _check(off + CHANNEL_SIZE <= n - 4, "channels[%d]" % ci, "truncated", "a full channel record")
+        _check(
+            off + CHANNEL_SIZE <= n - 4, "channels[%d]" % ci, "truncated", "a full channel record"
+        )
         index, idle, _r, delay, nseg = struct.unpack_from(_CHANNEL, data, off)
         off += CHANNEL_SIZE
-        _check(off + nseg * SEGMENT_SIZE <= n - 4, "channels[%d].segments" % ci, nseg,
-               "as many segment records as the data holds")
+        _check(
+            off + nseg * SEGMENT_SIZE <= n - 4,
+            "channels[%d].segments" % ci,
+            nseg,
+            "as many segment records as the data holds",
+        )
         segs = []
         for _ in range(nseg):
             count, width, period, flags, gap = struct.unpack_from(_SEGMENT, data, off)

@@ -23,7 +23,8 @@ class SegView:
         if not 0 <= i < self._n:
             raise IndexError("segment index out of range")
         count, width, period, flags, gap = struct.unpack_from(
-            pf._SEGMENT, self._data, self._off + pf.SEGMENT_SIZE * i)
+            pf._SEGMENT, self._data, self._off + pf.SEGMENT_SIZE * i
+        )
         return (count, width, period, gap, flags)
 
     def __iter__(self):
@@ -37,21 +38,34 @@ def decode(data):
     n = len(data)
     check(n >= pf.HEADER_SIZE + 4, "length", n, "at least %d bytes" % (pf.HEADER_SIZE + 4))
     (crc,) = struct.unpack_from("<I", data, n - 4)
-    check(pf.crc32(memoryview(data)[: n - 4]) & pf.U32 == crc, "crc32", crc,
-          "crc32 of the program bytes")
+    check(
+        pf.crc32(memoryview(data)[: n - 4]) & pf.U32 == crc,
+        "crc32",
+        crc,
+        "crc32 of the program bytes",
+    )
     magic, version, mode, n_channels, _r, sysclk, refractory = struct.unpack_from(
-        pf._HEADER, data, 0)
+        pf._HEADER, data, 0
+    )
     check(magic == pf.MAGIC, "magic", magic, "b'TMSP'")
     check(version == pf.VERSION, "version", version, "%d" % pf.VERSION)
     off = pf.HEADER_SIZE
     channels = []
     for ci in range(n_channels):
-        check(off + pf.CHANNEL_SIZE <= n - 4, "channels[%d]" % ci, "truncated",
-              "a full channel record")
+        check(
+            off + pf.CHANNEL_SIZE <= n - 4,
+            "channels[%d]" % ci,
+            "truncated",
+            "a full channel record",
+        )
         index, idle, _r, delay, nseg = struct.unpack_from(pf._CHANNEL, data, off)
         off += pf.CHANNEL_SIZE
-        check(off + nseg * pf.SEGMENT_SIZE <= n - 4, "channels[%d].segments" % ci, nseg,
-              "as many segment records as the data holds")
+        check(
+            off + nseg * pf.SEGMENT_SIZE <= n - 4,
+            "channels[%d].segments" % ci,
+            nseg,
+            "as many segment records as the data holds",
+        )
         channels.append(pf.Channel(index, idle, delay, SegView(data, off, nseg)))
         off += nseg * pf.SEGMENT_SIZE
     check(off == n - 4, "length", n, "exactly %d bytes" % (off + 4))

@@ -53,8 +53,9 @@ class Recorder:
             sm.exec(0xA04B)  # mov y, ~null
             entry = prog_list[2] + (T.CAP_HIGH if idle else T.CAP_LOW)  # PIO1 load offset
             sm.exec(0x0080 + entry)  # jmp y--, entry: Y = 0xFFFFFFFE, PC = idle level's loop
-            self._caps.append((name, CapFeed(sm, 1, i, _CAP_WORDS), capture.PinDecoder(idle),
-                               idle))
+            self._caps.append(
+                (name, CapFeed(sm, 1, i, _CAP_WORDS), capture.PinDecoder(idle), idle)
+            )
             self.mask |= 1 << i
 
     def drain(self, out, stopped=False):

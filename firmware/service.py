@@ -25,6 +25,7 @@ except AttributeError:  # CPython without the stand-in: only used by host-side u
     def _ticks_diff(a, b):
         return a - b
 
+
 try:
     import micropython
 except ImportError:  # CPython host-side tests
@@ -114,8 +115,12 @@ class Service:
             self._error(seq, wire.E_UNKNOWN, mtype, "unknown message type 0x%02x" % mtype)
             return
         if not self.session and mtype not in (wire.HELLO, wire.MAINTENANCE):
-            self._error(seq, wire.E_ORDER, mtype,
-                        "%s: no session open, send hello first" % wire.NAMES[mtype])
+            self._error(
+                seq,
+                wire.E_ORDER,
+                mtype,
+                "%s: no session open, send hello first" % wire.NAMES[mtype],
+            )
             return
         try:
             handler(self, seq, payload)
@@ -134,8 +139,12 @@ class Service:
             raise wire.WireError("hello payload: %d bytes, expected 2" % len(payload))
         version = payload[0] | (payload[1] << 8)
         if version != wire.WIRE_VERSION:
-            self._error(seq, wire.E_PAYLOAD, wire.HELLO,
-                        "wire version %d: this firmware speaks %d" % (version, wire.WIRE_VERSION))
+            self._error(
+                seq,
+                wire.E_PAYLOAD,
+                wire.HELLO,
+                "wire version %d: this firmware speaks %d" % (version, wire.WIRE_VERSION),
+            )
             return
         self.session = True
         self.event_index = 0  # edge numbers are per session
@@ -164,8 +173,9 @@ class Service:
         self._require(seq, wire.LOAD_BEGIN, ("idle", "loading", "loaded"))
         total, crc = wire.parse_load_begin(payload)
         if not 0 < total <= self.max_program:
-            raise wire.WireError("load-begin total_length %d: allowed 1..%d bytes"
-                                 % (total, self.max_program))
+            raise wire.WireError(
+                "load-begin total_length %d: allowed 1..%d bytes" % (total, self.max_program)
+            )
         self.load_buf = None  # let the previous buffer go before the new one is allocated
         self.load_buf = bytearray(total)  # once: growing it chunk by chunk fragments the heap
         self.load_have = 0
@@ -181,9 +191,11 @@ class Service:
         if offset != have:
             raise wire.WireError("load-data offset %d: expected %d" % (offset, have))
         if have + len(chunk) > self.load_total:
-            raise wire.WireError("load-data: %d bytes beyond the announced %d"
-                                 % (have + len(chunk) - self.load_total, self.load_total))
-        self.load_buf[have:have + len(chunk)] = chunk
+            raise wire.WireError(
+                "load-data: %d bytes beyond the announced %d"
+                % (have + len(chunk) - self.load_total, self.load_total)
+            )
+        self.load_buf[have : have + len(chunk)] = chunk
         self.load_have = have + len(chunk)
         self._send(wire.ACK, seq, bytes([wire.LOAD_DATA]) + wire.u32(self.load_have))
 
@@ -193,8 +205,9 @@ class Service:
         self.load_buf = None
         self.phase = "idle"
         if self.load_have != self.load_total:
-            raise wire.WireError("load-end after %d of %d bytes" % (self.load_have,
-                                                                   self.load_total))
+            raise wire.WireError(
+                "load-end after %d of %d bytes" % (self.load_have, self.load_total)
+            )
         crc = wire.crc32(data) & 0xFFFFFFFF
         if crc != self.load_crc:
             raise wire.WireError("load-end crc32 0x%08x: announced 0x%08x" % (crc, self.load_crc))
@@ -225,8 +238,9 @@ class Service:
         self._require(seq, wire.ARM, ("loaded",))
         hb = self.default_heartbeat_ms if len(payload) == 0 else wire.parse_u32(payload, "arm")
         if hb > wire.MAX_HEARTBEAT_MS:  # ticks_diff() covers +-2**29 ms
-            raise wire.WireError("arm heartbeat_ms %d: allowed 0 (off) or 1..%d"
-                                 % (hb, wire.MAX_HEARTBEAT_MS))
+            raise wire.WireError(
+                "arm heartbeat_ms %d: allowed 0 (off) or 1..%d" % (hb, wire.MAX_HEARTBEAT_MS)
+            )
         self.engine.arm()
         self.heartbeat_ms = hb
         self.last_rx = self.ticks_ms()
@@ -255,8 +269,12 @@ class Service:
         self._require(seq, wire.SELFTEST, ("idle", "loaded"))
         fn = getattr(self.engine, "selftest", None)
         if fn is None:
-            self._error(seq, wire.E_UNSUPPORTED, wire.SELFTEST,
-                        "selftest: this firmware's engine has no selftest")
+            self._error(
+                seq,
+                wire.E_UNSUPPORTED,
+                wire.SELFTEST,
+                "selftest: this firmware's engine has no selftest",
+            )
             return
         self._send(wire.SELFTEST_R, seq, json.dumps(fn()).encode())
 
@@ -280,8 +298,10 @@ class Service:
 
     def _require(self, seq, mtype, phases):
         if self.phase not in phases:
-            raise _OrderError("%s not allowed while %s (allowed while %s)"
-                              % (wire.NAMES[mtype], self.phase, " or ".join(phases)))
+            raise _OrderError(
+                "%s not allowed while %s (allowed while %s)"
+                % (wire.NAMES[mtype], self.phase, " or ".join(phases))
+            )
 
     # ---- engine servicing ----
 
@@ -320,7 +340,7 @@ class Service:
             return
         i = 0
         while i < len(edges):
-            batch = edges[i:i + wire.EVENTS_PER_FRAME]
+            batch = edges[i : i + wire.EVENTS_PER_FRAME]
             recs = []
             for source, level, cycle in batch:
                 recs.append((_source_id(self.cfg, source), level, cycle))
@@ -383,11 +403,17 @@ def _order_error_wrapper(handler):
 _HANDLERS = {}
 _MTYPE_OF = {}
 for _t, _h in (
-    (wire.HELLO, Service._hello), (wire.STATUS, Service._status),
-    (wire.LOAD_BEGIN, Service._load_begin), (wire.LOAD_DATA, Service._load_data),
-    (wire.LOAD_END, Service._load_end), (wire.ARM, Service._arm), (wire.START_RUN, Service._start),
-    (wire.STOP, Service._stop), (wire.SELFTEST, Service._selftest),
-    (wire.HEARTBEAT, Service._heartbeat), (wire.BYE, Service._bye),
+    (wire.HELLO, Service._hello),
+    (wire.STATUS, Service._status),
+    (wire.LOAD_BEGIN, Service._load_begin),
+    (wire.LOAD_DATA, Service._load_data),
+    (wire.LOAD_END, Service._load_end),
+    (wire.ARM, Service._arm),
+    (wire.START_RUN, Service._start),
+    (wire.STOP, Service._stop),
+    (wire.SELFTEST, Service._selftest),
+    (wire.HEARTBEAT, Service._heartbeat),
+    (wire.BYE, Service._bye),
     (wire.MAINTENANCE, Service._maintenance),
 ):
     _MTYPE_OF[_h] = _t

@@ -77,12 +77,28 @@ FAULT = 0x92
 ERROR = 0xE0
 
 NAMES = {
-    HELLO: "hello", STATUS: "status", LOAD_BEGIN: "load-begin", LOAD_DATA: "load-data",
-    LOAD_END: "load-end", ARM: "arm", START_RUN: "start", STOP: "stop", SELFTEST: "selftest",
-    HEARTBEAT: "heartbeat", BYE: "bye", MAINTENANCE: "maintenance", ACK: "ack",
-    HELLO_R: "hello-reply", STATUS_R: "status-reply", LOADED: "loaded", PROGRESS: "progress",
-    SELFTEST_R: "selftest-reply", EVENTS: "events",
-    STATE: "state", FAULT: "fault", ERROR: "error",
+    HELLO: "hello",
+    STATUS: "status",
+    LOAD_BEGIN: "load-begin",
+    LOAD_DATA: "load-data",
+    LOAD_END: "load-end",
+    ARM: "arm",
+    START_RUN: "start",
+    STOP: "stop",
+    SELFTEST: "selftest",
+    HEARTBEAT: "heartbeat",
+    BYE: "bye",
+    MAINTENANCE: "maintenance",
+    ACK: "ack",
+    HELLO_R: "hello-reply",
+    STATUS_R: "status-reply",
+    LOADED: "loaded",
+    PROGRESS: "progress",
+    SELFTEST_R: "selftest-reply",
+    EVENTS: "events",
+    STATE: "state",
+    FAULT: "fault",
+    ERROR: "error",
 }
 
 # ERROR codes
@@ -96,17 +112,30 @@ E_ORDER = 7  # message not allowed in the current state
 E_ENGINE = 8  # the engine refused (FirmwareError); text carries its code and message
 E_UNSUPPORTED = 9  # this firmware does not provide the feature
 ERROR_NAMES = {
-    E_CRC: "crc", E_OVERSIZED: "oversized", E_TRUNCATED: "truncated", E_JUNK: "junk",
-    E_UNKNOWN: "unknown-type", E_PAYLOAD: "payload", E_ORDER: "out-of-order",
-    E_ENGINE: "engine", E_UNSUPPORTED: "unsupported",
+    E_CRC: "crc",
+    E_OVERSIZED: "oversized",
+    E_TRUNCATED: "truncated",
+    E_JUNK: "junk",
+    E_UNKNOWN: "unknown-type",
+    E_PAYLOAD: "payload",
+    E_ORDER: "out-of-order",
+    E_ENGINE: "engine",
+    E_UNSUPPORTED: "unsupported",
 }
 
 # EVENTS sources (u8): trigger outputs are their channel index 0..3
 SRC_MARKER = 4
 SRC_CONFIRM = 5
 SRC_TRIGGER_IN = 6
-SOURCE_NAMES = {0: "ch0", 1: "ch1", 2: "ch2", 3: "ch3", SRC_MARKER: "marker",
-                SRC_CONFIRM: "confirm", SRC_TRIGGER_IN: "trigger_in"}
+SOURCE_NAMES = {
+    0: "ch0",
+    1: "ch1",
+    2: "ch2",
+    3: "ch3",
+    SRC_MARKER: "marker",
+    SRC_CONFIRM: "confirm",
+    SRC_TRIGGER_IN: "trigger_in",
+}
 SOURCE_IDS = {name: i for i, name in SOURCE_NAMES.items()}  # the engine names its edges so
 
 # Engine states (STATUS/STATE "state") in which the outputs may move; every other is at rest
@@ -157,7 +186,7 @@ class Decoder:
             if self.need > 1 and len(self.buf) >= HEADER_SIZE:
                 # inside a payload: copy all but the frame's last byte in one go
                 take = min(self.need - 1, n - i)
-                self.buf.extend(data[i:i + take])
+                self.buf.extend(data[i : i + take])
                 self.need -= take
                 i += take
                 continue
@@ -200,8 +229,9 @@ class Decoder:
         if len(buf) == HEADER_SIZE:
             n = buf[1] | (buf[2] << 8)
             if n > self.max_payload:
-                self._resync(out, E_OVERSIZED,
-                             "length %d above the maximum %d" % (n, self.max_payload))
+                self._resync(
+                    out, E_OVERSIZED, "length %d above the maximum %d" % (n, self.max_payload)
+                )
                 return
             self.need = n + CRC_SIZE
             return
@@ -226,6 +256,7 @@ class Decoder:
 
 
 # ---- payload helpers (both sides) ----
+
 
 def u32(value):
     return struct.pack("<I", value & _U32)
@@ -253,8 +284,9 @@ def load_data(offset, chunk):
 
 def parse_load_data(payload):
     if len(payload) < 5:
-        raise WireError("load-data payload: %d bytes, expected 4-byte offset and data"
-                        % len(payload))
+        raise WireError(
+            "load-data payload: %d bytes, expected 4-byte offset and data" % len(payload)
+        )
     return struct.unpack("<I", payload[:4])[0], payload[4:]
 
 
@@ -311,5 +343,5 @@ def parse_events(payload):
     first = struct.unpack("<I", payload[:4])[0]
     recs = []
     for off in range(4, len(payload), EVENT_SIZE):
-        recs.append(struct.unpack(_EVENT, payload[off:off + EVENT_SIZE]))
+        recs.append(struct.unpack(_EVENT, payload[off : off + EVENT_SIZE]))
     return first, recs

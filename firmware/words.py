@@ -55,18 +55,27 @@ def check_channel(prog, ci):
         if width < T.MIN_WIDTH:
             _fail(sname + ".width", width, "at least %d cycles" % T.MIN_WIDTH)
         if count > 1 and period - width < T.MIN_LOW:
-            _fail(sname + ".period", period,
-                  "at least width + %d = %d cycles" % (T.MIN_LOW, width + T.MIN_LOW))
+            _fail(
+                sname + ".period",
+                period,
+                "at least width + %d = %d cycles" % (T.MIN_LOW, width + T.MIN_LOW),
+            )
         if gated:
             busy = ch.delay + (count - 1) * period
             need = busy + max(gap, width + T.GATED_SLACK)
             if prog.refractory < need:
-                _fail("refractory", prog.refractory,
-                      "at least delay + (count-1)*period + max(gap, width + %d) = %d cycles "
-                      "for %s" % (T.GATED_SLACK, need, sname))
+                _fail(
+                    "refractory",
+                    prog.refractory,
+                    "at least delay + (count-1)*period + max(gap, width + %d) = %d cycles "
+                    "for %s" % (T.GATED_SLACK, need, sname),
+                )
         elif gap - width < T.MIN_GAP_SLACK:
-            _fail(sname + ".gap", gap,
-                  "at least width + %d = %d cycles" % (T.MIN_GAP_SLACK, width + T.MIN_GAP_SLACK))
+            _fail(
+                sname + ".gap",
+                gap,
+                "at least width + %d = %d cycles" % (T.MIN_GAP_SLACK, width + T.MIN_GAP_SLACK),
+            )
 
 
 def marker_channel(prog):
@@ -77,9 +86,11 @@ def marker_channel(prog):
             if seg[4] & FLAG_MARKER:
                 if found >= 0 and found != ci:
                     raise FirmwareError(
-                        "timing", "channels[%d].segments flags = marker: the marker output is "
+                        "timing",
+                        "channels[%d].segments flags = marker: the marker output is "
                         "already raised by channels[%d]; allowed: marker flags on one channel"
-                        % (ci, found))
+                        % (ci, found),
+                    )
                 found = ci
     return found
 

@@ -37,9 +37,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one `tmspio: error:` line like every other error."""
 
     def error(self, message):
-        verb = self.prog[len(PROG):].strip()
-        raise UsageError("%s%s (see `%s --help`)" % (verb + ": " if verb else "", message,
-                                                     self.prog))
+        verb = self.prog[len(PROG) :].strip()
+        raise UsageError(
+            "%s%s (see `%s --help`)" % (verb + ": " if verb else "", message, self.prog)
+        )
 
 
 def _load(verb):

@@ -22,8 +22,7 @@ from .protocols import schedule, units
 DEFAULT_SYSCLK = 125_000_000
 _pf = firmware.progformat()
 _T = firmware.load("timing")  # the generator's cycle arithmetic: minimum field values
-_START = {"immediate": _pf.START_IMMEDIATE, "trigger": _pf.START_TRIGGER,
-          "gated": _pf.START_GATED}
+_START = {"immediate": _pf.START_IMMEDIATE, "trigger": _pf.START_TRIGGER, "gated": _pf.START_GATED}
 
 
 def nearest_cycle(seconds, sysclk_hz):
@@ -60,8 +59,7 @@ def segments_from_cycles(cycles, width, end_gap, breaks=(), marks=()):
 class Compiled:
     """A protocol compiled for one sysclk: the program plus everything needed to report it."""
 
-    def __init__(self, protocol, sysclk_hz, sched, channel_times, channel_cycles, width,
-                 program):
+    def __init__(self, protocol, sysclk_hz, sched, channel_times, channel_cycles, width, program):
         self.protocol = protocol
         self.sysclk_hz = sysclk_hz
         self.schedule = sched
@@ -114,8 +112,9 @@ class Compiled:
             "methods": p.methods,
             "stimulator": p.stimulator,
             "confirm_channel": p.channels[self.confirm_channel].name,
-            "intensity": None if p.intensity is None else {
-                "percent": p.intensity.percent, "reference": p.intensity.reference},
+            "intensity": None
+            if p.intensity is None
+            else {"percent": p.intensity.percent, "reference": p.intensity.reference},
             "draws": [d.as_dict() for d in self.schedule.draws],
             "channels": [
                 {
@@ -134,8 +133,11 @@ class Compiled:
 
 
 def _check_sysclk(sysclk_hz):
-    if isinstance(sysclk_hz, bool) or not isinstance(sysclk_hz, int) or not (
-            0 < sysclk_hz <= _pf.U32):
+    if (
+        isinstance(sysclk_hz, bool)
+        or not isinstance(sysclk_hz, int)
+        or not (0 < sysclk_hz <= _pf.U32)
+    ):
         raise InputError("sysclk_hz = %r: an integer 1..%d Hz" % (sysclk_hz, _pf.U32))
 
 
@@ -143,9 +145,15 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
     _check_sysclk(sysclk_hz)
     width = nearest_cycle(protocol.pulse_width, sysclk_hz)
     if width < 1:
-        raise InputError("%s: pulse_width = \"%s\": at least one cycle (%s) at %d Hz"
-                         % (protocol.name, units.format_seconds(protocol.pulse_width),
-                            units.seconds_text(Fraction(1, sysclk_hz), 12), sysclk_hz))
+        raise InputError(
+            '%s: pulse_width = "%s": at least one cycle (%s) at %d Hz'
+            % (
+                protocol.name,
+                units.format_seconds(protocol.pulse_width),
+                units.seconds_text(Fraction(1, sysclk_hz), 12),
+                sysclk_hz,
+            )
+        )
     sched = schedule.expand(protocol)
     times = [[t + ch.offset for t in sched.onsets] for ch in protocol.channels]
     cycles = [[nearest_cycle(t, sysclk_hz) for t in ts] for ts in times]
@@ -154,15 +162,16 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
             if cs[k] - cs[k - 1] <= width:
                 raise InputError(
                     "%s: channels.%d onset %d = %s: more than one pulse width (%d cycles) after "
-                    "the previous onset at %d Hz" % (protocol.name, ci, k,
-                                                     units.seconds_text(times[ci][k], 9),
-                                                     width, sysclk_hz))
+                    "the previous onset at %d Hz"
+                    % (protocol.name, ci, k, units.seconds_text(times[ci][k], 9), width, sysclk_hz)
+                )
     end = max(cs[-1] for cs in cycles) + width + max(width, _T.MIN_GAP_SLACK)
     marks = sched.train_starts
     channels = []
     for ci, (ch, cs) in enumerate(zip(protocol.channels, cycles)):
-        segs = segments_from_cycles(cs, width, end - cs[-1], breaks=marks,
-                                    marks=marks if ci == 0 else ())
+        segs = segments_from_cycles(
+            cs, width, end - cs[-1], breaks=marks, marks=marks if ci == 0 else ()
+        )
         idle = 0 if ch.polarity == "active-high" else 1
         channels.append(_pf.Channel(ci, idle, cs[0], segs))
     refractory = 0
@@ -172,8 +181,9 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
     try:
         _pf.validate(program)
     except _pf.FormatError as e:
-        raise InputError("%s: does not fit the segment program at %d Hz: %s"
-                         % (protocol.name, sysclk_hz, e)) from None
+        raise InputError(
+            "%s: does not fit the segment program at %d Hz: %s" % (protocol.name, sysclk_hz, e)
+        ) from None
     _check_generator(protocol, program, len(marks))
     return Compiled(protocol, sysclk_hz, sched, times, cycles, width, program)
 
@@ -186,22 +196,30 @@ def _check_generator(protocol, program, trains):
             raise InputError(
                 '%s: start.mode = "gated": each gate edge fires one segment, so each train must '
                 "be equally spaced pulses; %d trains compile to %d segments at %d Hz"
-                % (protocol.name, trains, len(ch.segments), program.sysclk_hz))
+                % (protocol.name, trains, len(ch.segments), program.sysclk_hz)
+            )
         for si, (count, width, period, gap, _flags) in enumerate(ch.segments):
             name = where % (ci, si)
             if width < _T.MIN_WIDTH:
-                raise InputError("%s.width = %d cycles: at least %d (firmware minimum)"
-                                 % (name, width, _T.MIN_WIDTH))
+                raise InputError(
+                    "%s.width = %d cycles: at least %d (firmware minimum)"
+                    % (name, width, _T.MIN_WIDTH)
+                )
             if count > 1 and period - width < _T.MIN_LOW:
-                raise InputError("%s.period = %d cycles: at least width + %d (firmware minimum)"
-                                 % (name, period, _T.MIN_LOW))
+                raise InputError(
+                    "%s.period = %d cycles: at least width + %d (firmware minimum)"
+                    % (name, period, _T.MIN_LOW)
+                )
             if program.start_mode == _pf.START_GATED:
                 need = ch.delay + (count - 1) * period + width + _T.GATED_SLACK
                 if program.refractory < need:
                     raise InputError(
                         "%s: start.refractory = %d cycles: at least %d (delay + train + width "
-                        "+ %d, firmware minimum)" % (protocol.name, program.refractory, need,
-                                                     _T.GATED_SLACK))
+                        "+ %d, firmware minimum)"
+                        % (protocol.name, program.refractory, need, _T.GATED_SLACK)
+                    )
             if gap - width < _T.MIN_GAP_SLACK:
-                raise InputError("%s.gap = %d cycles: at least width + %d (firmware minimum)"
-                                 % (name, gap, _T.MIN_GAP_SLACK))
+                raise InputError(
+                    "%s.gap = %d cycles: at least width + %d (firmware minimum)"
+                    % (name, gap, _T.MIN_GAP_SLACK)
+                )

@@ -21,9 +21,20 @@ from . import firmware
 from .errors import DeviceError, InputError
 
 # sys.implementation._mpy >> 10 -> mpy-cross -march name (MicroPython py/persistentcode.h)
-ARCHS = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em",
-         7: "armv7emsp", 8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc",
-         12: "rv64imc"}
+ARCHS = {
+    1: "x86",
+    2: "x64",
+    3: "armv6",
+    4: "armv6m",
+    5: "armv7m",
+    6: "armv7em",
+    7: "armv7emsp",
+    8: "armv7emdp",
+    9: "xtensa",
+    10: "xtensawin",
+    11: "rv32imc",
+    12: "rv64imc",
+}
 BOOT_SCRIPT = "main.py"
 BOARD_FILE = "board.json"
 MPREMOTE_TIMEOUT_S = 60
@@ -47,14 +58,18 @@ def mpremote(port, *args, timeout=MPREMOTE_TIMEOUT_S):
         raise DeployError("mpremote not found; run `make install`") from None
     except subprocess.TimeoutExpired:
         # the tmspio firmware takes every byte as data while a program is armed or running
-        raise DeployError(f"mpremote {' '.join(args[:2])} on {port}: no answer within "
-                          f"{timeout} s; if the tmspio firmware runs on it (it takes Ctrl-C as "
-                          "data), `tmspio maintenance` hands the port to the REPL once no run "
-                          "is going; otherwise reset the board") from None
+        raise DeployError(
+            f"mpremote {' '.join(args[:2])} on {port}: no answer within "
+            f"{timeout} s; if the tmspio firmware runs on it (it takes Ctrl-C as "
+            "data), `tmspio maintenance` hands the port to the REPL once no run "
+            "is going; otherwise reset the board"
+        ) from None
     if r.returncode != 0:
         err = (r.stderr or r.stdout).strip().splitlines()
-        raise DeployError(f"mpremote {' '.join(args[:2])} on {port} failed: "
-                          f"{err[-1] if err else 'exit %d' % r.returncode}")
+        raise DeployError(
+            f"mpremote {' '.join(args[:2])} on {port} failed: "
+            f"{err[-1] if err else 'exit %d' % r.returncode}"
+        )
     return r.stdout
 
 
@@ -63,8 +78,9 @@ def board_arch(port):
     try:
         code = int(out.splitlines()[-1]) >> 10
     except (ValueError, IndexError):
-        raise DeployError(f"board on {port} did not report sys.implementation._mpy: "
-                          f"{out!r}") from None
+        raise DeployError(
+            f"board on {port} did not report sys.implementation._mpy: {out!r}"
+        ) from None
     return ARCHS.get(code)  # None: bytecode only (no native code in the firmware)
 
 
@@ -190,14 +206,15 @@ def open_repl(port, scale=None):
         return True
     except link.BoardRefused as e:
         if e.code == link.wire.E_ORDER:
-            raise DeployError(f"the board on {port} is busy: {e.text}; wait for the run to "
-                              "end (or stop it) and retry") from None
+            raise DeployError(
+                f"the board on {port} is busy: {e.text}; wait for the run to "
+                "end (or stop it) and retry"
+            ) from None
         if e.code == link.wire.E_UNKNOWN:  # firmware 0.1 (wire 1): Ctrl-C at rest stops it
             lk.ser.write(b"\r\x03")
             time.sleep(0.3)
             return True
-        raise DeployError(f"the firmware on {port} refused the maintenance request: "
-                          f"{e}") from None
+        raise DeployError(f"the firmware on {port} refused the maintenance request: {e}") from None
     except link.LinkError:
         return False
     finally:

@@ -41,10 +41,19 @@ HEARTBEAT_WALL_MS = 1000  # host silence bound enforced by the board, in real mi
 TIMEOUT_SCALE_ENV = "TMSPIO_TIMEOUT_SCALE"
 CHUNK = wire.MAX_PAYLOAD - 4
 COMPATIBLE_FIRMWARE = ("0.2.",)  # firmware versions this host speaks to
-_REPLY = {wire.HELLO: wire.HELLO_R, wire.STATUS: wire.STATUS_R, wire.LOAD_BEGIN: wire.ACK,
-          wire.LOAD_DATA: wire.ACK, wire.LOAD_END: wire.LOADED, wire.ARM: wire.ACK,
-          wire.START_RUN: wire.ACK, wire.STOP: wire.STATUS_R, wire.SELFTEST: wire.SELFTEST_R,
-          wire.BYE: wire.ACK, wire.MAINTENANCE: wire.ACK}
+_REPLY = {
+    wire.HELLO: wire.HELLO_R,
+    wire.STATUS: wire.STATUS_R,
+    wire.LOAD_BEGIN: wire.ACK,
+    wire.LOAD_DATA: wire.ACK,
+    wire.LOAD_END: wire.LOADED,
+    wire.ARM: wire.ACK,
+    wire.START_RUN: wire.ACK,
+    wire.STOP: wire.STATUS_R,
+    wire.SELFTEST: wire.SELFTEST_R,
+    wire.BYE: wire.ACK,
+    wire.MAINTENANCE: wire.ACK,
+}
 
 
 def timeout_scale(value=None):
@@ -86,10 +95,15 @@ def find_board(emulator_option=True):
     verb has --emulator, so the error may suggest it."""
     found = [p.device for p in serial.tools.list_ports.comports() if p.vid == RASPBERRY_PI_VID]
     if not found:
-        hint = ("pass --port PORT, or use --emulator" if emulator_option else
-                "pass --port PORT (an emulated board: `tmspio emulate` prints its port)")
-        raise LinkError("no board found: no USB serial device with Raspberry Pi vendor id 2e8a; "
-                        "connect a Pico, " + hint)
+        hint = (
+            "pass --port PORT, or use --emulator"
+            if emulator_option
+            else "pass --port PORT (an emulated board: `tmspio emulate` prints its port)"
+        )
+        raise LinkError(
+            "no board found: no USB serial device with Raspberry Pi vendor id 2e8a; "
+            "connect a Pico, " + hint
+        )
     if len(found) > 1:
         raise LinkError(f"{len(found)} boards found ({', '.join(found)}): pass --port PORT")
     return found[0]
@@ -98,15 +112,18 @@ def find_board(emulator_option=True):
 def open_port(port):
     """serial_for_url with exclusive access; errors say which port and why."""
     try:
-        ser = serial.serial_for_url(port, baudrate=BAUD, timeout=0.05, do_not_open=True,
-                                    exclusive=True)
+        ser = serial.serial_for_url(
+            port, baudrate=BAUD, timeout=0.05, do_not_open=True, exclusive=True
+        )
         ser.open()
         ser.reset_input_buffer()  # bytes left from an earlier session are not ours
     except serial.SerialException as e:
         text = str(e)
         if "exclusively lock" in text or "Resource temporarily unavailable" in text:
-            raise LinkError(f"port {port} is in use by another program (a second tmspio, "
-                            "mpremote or a terminal); close it and retry") from None
+            raise LinkError(
+                f"port {port} is in use by another program (a second tmspio, "
+                "mpremote or a terminal); close it and retry"
+            ) from None
         code = e.args[0] if e.args and isinstance(e.args[0], int) else None
         reason = os.strerror(code) if code is not None else text  # not pyserial's repetition
         raise LinkError(f"cannot open port {port}: {reason}") from None
@@ -148,11 +165,9 @@ class Link:
         self.on_progress = None  # callback(done, total) while the board works on a request
         self._rx_error = None
         self._callback_error = None  # the reader thread survives it; wait() reports it
-        self._reader = threading.Thread(target=self._read_loop, name="tmspio-link-rx",
-                                        daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, name="tmspio-link-rx", daemon=True)
         self._reader.start()
-        self._beater = threading.Thread(target=self._beat_loop, name="tmspio-link-hb",
-                                        daemon=True)
+        self._beater = threading.Thread(target=self._beat_loop, name="tmspio-link-hb", daemon=True)
         self._beater.start()
 
     # ---- plumbing ----
@@ -196,8 +211,10 @@ class Link:
                 self._progress.pop(seq, None)
             if reply is None:
                 if stray is not None and not self._rx_error:
-                    raise LinkError(f"{self.port} answered {wire.NAMES[mtype]} with {stray}: "
-                                    "not a tmspio board (a loopback or echoing port?)")
+                    raise LinkError(
+                        f"{self.port} answered {wire.NAMES[mtype]} with {stray}: "
+                        "not a tmspio board (a loopback or echoing port?)"
+                    )
                 raise LinkError(self._silence(wire.NAMES[mtype], timeout))
             rtype, body = reply
             if rtype == wire.ERROR:
@@ -214,11 +231,15 @@ class Link:
         msg = f"no reply to {what} from {self.port} within {timeout:g} s"
         tail = self.raw_tail.decode("utf-8", "replace").strip()
         if tail:
-            msg += f"; the board printed {tail[-200:]!r} (is the tmspio firmware running? " \
-                   "try `tmspio deploy`)"
+            msg += (
+                f"; the board printed {tail[-200:]!r} (is the tmspio firmware running? "
+                "try `tmspio deploy`)"
+            )
         else:
-            msg += (f"; for a slower board or link raise every timeout with --timeout-scale N "
-                    f"or {TIMEOUT_SCALE_ENV}=N (now {self.scale:g})")
+            msg += (
+                f"; for a slower board or link raise every timeout with --timeout-scale N "
+                f"or {TIMEOUT_SCALE_ENV}=N (now {self.scale:g})"
+            )
         return msg
 
     def _read_loop(self):
@@ -252,8 +273,12 @@ class Link:
                 return  # an earlier session's edges, still in flight when this one opened
             first, recs = wire.parse_events(payload)
             if first != self._next_edge:  # the board numbers edges from 0 at hello and arm
-                self._fault({"code": "link", "text":
-                             f"edges {self._next_edge}..{first - 1} lost on the link"})
+                self._fault(
+                    {
+                        "code": "link",
+                        "text": f"edges {self._next_edge}..{first - 1} lost on the link",
+                    }
+                )
             self._next_edge = first + len(recs)
             self.edges.extend(recs)
             if self.on_edges:
@@ -309,9 +334,11 @@ class Link:
         info = json.loads(body)
         fw = str(info.get("firmware"))
         if not fw.startswith(COMPATIBLE_FIRMWARE):
-            raise LinkError(f"firmware {fw} on {self.port} is not supported by tmspio "
-                            f"{__version__} (needs {' or '.join(COMPATIBLE_FIRMWARE)}x); "
-                            "run `tmspio deploy`")
+            raise LinkError(
+                f"firmware {fw} on {self.port} is not supported by tmspio "
+                f"{__version__} (needs {' or '.join(COMPATIBLE_FIRMWARE)}x); "
+                "run `tmspio deploy`"
+            )
         self.info = info
         self._heartbeat.set()
         return info
@@ -324,9 +351,11 @@ class Link:
         died with the heartbeat off): never load over it."""
         state = self.status().get("state")
         if state in ("armed", "running"):
-            raise LinkError(f"the board on {self.port} is {state} from an earlier session; wait "
-                            "for it to finish or reset the board (replug it, or restart "
-                            "`tmspio emulate`)")
+            raise LinkError(
+                f"the board on {self.port} is {state} from an earlier session; wait "
+                "for it to finish or reset the board (replug it, or restart "
+                "`tmspio emulate`)"
+            )
 
     def load(self, program, progress=None):
         """Upload a progformat.Program (or its bytes). The board checks length and CRC32,
@@ -341,17 +370,19 @@ class Link:
         # Stop-and-wait: sending 4 or 8 chunks ahead measured no faster (bench/bench_link.py):
         # the board's byte-at-a-time decoding, not the round trip, sets the rate.
         for off in range(0, len(data), CHUNK):
-            self.request(wire.LOAD_DATA, wire.load_data(off, data[off:off + CHUNK]))
+            self.request(wire.LOAD_DATA, wire.load_data(off, data[off : off + CHUNK]))
             if progress:
                 progress(min(off + CHUNK, len(data)), len(data))
         # the board decodes and checks the whole program now; PROGRESS frames keep us waiting
         rtype, body = self.request(wire.LOAD_END, timeout=REPLY_TIMEOUT_S + len(data) / 20000)
         length, echo = wire.parse_loaded(body)
         if (length, echo) != (len(data), sha):
-            raise LinkError(f"the board stored a different program: {length} bytes with "
-                            f"sha256 {echo.hex()}, sent {len(data)} bytes with sha256 "
-                            f"{sha.hex()}; nothing was armed (a corrupting link or "
-                            "adapter?)")
+            raise LinkError(
+                f"the board stored a different program: {length} bytes with "
+                f"sha256 {echo.hex()}, sent {len(data)} bytes with sha256 "
+                f"{sha.hex()}; nothing was armed (a corrupting link or "
+                "adapter?)"
+            )
         return sha.hex()
 
     def arm(self, heartbeat_ms=None):
@@ -388,8 +419,9 @@ class Link:
             if self._rx_error:
                 raise LinkError(f"link to {self.port} lost: {self._rx_error}")
             if self._callback_error:
-                raise LinkError(f"handling a message from {self.port} failed: "
-                                f"{self._callback_error}")
+                raise LinkError(
+                    f"handling a message from {self.port} failed: {self._callback_error}"
+                )
             if deadline is not None and time.monotonic() > deadline:
                 raise LinkError(f"program still {st and st.get('state')} after {timeout:g} s")
             if time.monotonic() >= next_check:
@@ -398,8 +430,10 @@ class Link:
                     polled = self.status()
                 except BoardRefused as e:
                     if e.code == wire.E_ORDER:
-                        raise LinkError(f"the board on {self.port} restarted during the run "
-                                        f"(its session is gone: {e.text})") from None
+                        raise LinkError(
+                            f"the board on {self.port} restarted during the run "
+                            f"(its session is gone: {e.text})"
+                        ) from None
                     raise
                 if polled.get("state") not in wire.ACTIVE_STATES:
                     self.last_state = polled
@@ -433,8 +467,10 @@ class Link:
         deadline = time.monotonic() + timeout * self.scale
         while b">>> " not in self.raw_tail:
             if time.monotonic() > deadline:
-                raise LinkError(f"the firmware on {self.port} stopped, but no REPL prompt "
-                                f"came within {timeout * self.scale:g} s")
+                raise LinkError(
+                    f"the firmware on {self.port} stopped, but no REPL prompt "
+                    f"came within {timeout * self.scale:g} s"
+                )
             time.sleep(0.02)
 
     def bye(self):

@@ -27,18 +27,25 @@ SELFTEST = "selftest.json"
 PULSE_COLUMNS = ["channel", "index", "planned_s", "captured_s", "deviation_ns", "confirmed"]
 
 BIDS_SIDECAR = {
-    "onset": {"Description": "Captured onset of the TTL trigger pulse, seconds from the "
-                             "program's start event (board clock)", "Units": "s"},
+    "onset": {
+        "Description": "Captured onset of the TTL trigger pulse, seconds from the "
+        "program's start event (board clock)",
+        "Units": "s",
+    },
     "duration": {"Description": "Planned TTL pulse width", "Units": "s"},
-    "trial_type": {"Description": "Event kind", "Levels": {
-        "tms_pulse": "TTL trigger pulse delivered to the stimulator"}},
+    "trial_type": {
+        "Description": "Event kind",
+        "Levels": {"tms_pulse": "TTL trigger pulse delivered to the stimulator"},
+    },
     "channel": {"Description": "Trigger output channel name from the protocol file"},
     "pulse_index": {"Description": "Index of the pulse on its channel, from 0"},
     "planned_onset": {"Description": "Planned onset from the compiled program", "Units": "s"},
     "deviation_ns": {"Description": "Captured minus planned onset", "Units": "ns"},
-    "confirmed": {"Description": "A stimulator confirmation edge followed the pulse before "
-                                 "the next pulse of its channel (n/a: not the protocol's "
-                                 "confirm_channel, or no confirmation input seen)"},
+    "confirmed": {
+        "Description": "A stimulator confirmation edge followed the pulse before "
+        "the next pulse of its channel (n/a: not the protocol's "
+        "confirm_channel, or no confirmation input seen)"
+    },
 }
 
 
@@ -74,8 +81,9 @@ def read_events(path):
     return out
 
 
-def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_source=None,
-                 confirm_channel=0):
+def match_pulses(
+    planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_source=None, confirm_channel=0
+):
     """Pair each planned onset with the captured onset edge of its channel, in order.
 
     planned: {channel index: [onset cycles after the start event, or None where the onset is
@@ -100,10 +108,16 @@ def match_pulses(planned, idle_levels, start_cycle, edges, sysclk_hz, confirm_so
         got = onsets[ch]
         for k, p in enumerate(plan):
             captured = got[k] if k < len(got) else None
-            row = {"channel": ch, "index": k, "planned_cycle": p,
-                   "planned_s": None if p is None else Fraction(p, sysclk_hz),
-                   "captured_cycle": None,
-                   "captured_s": None, "deviation_ns": None, "confirmed": None}
+            row = {
+                "channel": ch,
+                "index": k,
+                "planned_cycle": p,
+                "planned_s": None if p is None else Fraction(p, sysclk_hz),
+                "captured_cycle": None,
+                "captured_s": None,
+                "deviation_ns": None,
+                "confirmed": None,
+            }
             if captured is not None and start_cycle is not None:
                 rel = captured - start_cycle
                 row["captured_cycle"] = rel
@@ -160,14 +174,17 @@ def trigger_plan(program, start_cycle, edges, trigger_source=None, trigger_level
     plan = _firmware_plan()
     latency = plan.T.TRIGGER_LATENCY
     gated = program.start_mode == plan.START_GATED
-    captured = sorted(c for s, lvl, c in edges
-                      if trigger_source is not None and s == trigger_source
-                      and lvl == trigger_level)
+    captured = sorted(
+        c
+        for s, lvl, c in edges
+        if trigger_source is not None and s == trigger_source and lvl == trigger_level
+    )
     info = {"accepted_triggers": 0, "trigger_edges_captured": len(captured)}
     planned = {ch.index: [None] * ch.pulses() for ch in program.channels}
     if start_cycle is None:
-        info["timing_reference"] = ("no onset captured, so no trigger edge was accepted: "
-                                    "planned onsets unknown")
+        info["timing_reference"] = (
+            "no onset captured, so no trigger edge was accepted: planned onsets unknown"
+        )
         return planned, info
     first = start_cycle - latency  # the edge that started the board's time zero
     # the capture reports edges on its 2-cycle grid: the captured trigger edge may read one
@@ -178,30 +195,35 @@ def trigger_plan(program, start_cycle, edges, trigger_source=None, trigger_level
         # time zero: the first accepted edge + TRIGGER_LATENCY, where the first onset (less
         # its channel's delay) was planned; the onsets are measured against it
         start_cycle = triggers[0] + latency
-        how = ("time zero is the first accepted trigger_in edge + TRIGGER_LATENCY; planned "
-               "onsets laid on the trigger_in edges the board captured: each pulse "
-               "at its accepted edge + TRIGGER_LATENCY (%d cycles) + its channel's delay + "
-               "its offset in the train (firmware/plan.py accepts the edges: %s); "
-               "deviations are measured from those edges (both captures sit on the 2-cycle "
-               "grid: +-1 cycle, 8 ns at 125 MHz)" % (latency, _rule(gated)))
+        how = (
+            "time zero is the first accepted trigger_in edge + TRIGGER_LATENCY; planned "
+            "onsets laid on the trigger_in edges the board captured: each pulse "
+            "at its accepted edge + TRIGGER_LATENCY (%d cycles) + its channel's delay + "
+            "its offset in the train (firmware/plan.py accepts the edges: %s); "
+            "deviations are measured from those edges (both captures sit on the 2-cycle "
+            "grid: +-1 cycle, 8 ns at 125 MHz)" % (latency, _rule(gated))
+        )
     else:
         triggers = _inferred_triggers(program, start_cycle, edges, gated, latency)
-        how = ("the board does not capture trigger_in, so each accepted trigger edge is "
-               "inferred from its train's first captured onset minus the channel's delay "
-               "and TRIGGER_LATENCY (%d cycles): that onset reads deviation 0 by definition "
-               "and every other pulse of the train is measured exactly against it "
-               "(firmware/plan.py lays the plan: %s)" % (latency, _rule(gated)))
+        how = (
+            "the board does not capture trigger_in, so each accepted trigger edge is "
+            "inferred from its train's first captured onset minus the channel's delay "
+            "and TRIGGER_LATENCY (%d cycles): that onset reads deviation 0 by definition "
+            "and every other pulse of the train is measured exactly against it "
+            "(firmware/plan.py lays the plan: %s)" % (latency, _rule(gated))
+        )
         if captured:
             how += "; no captured trigger_in edge precedes the first onset"
     accepted = plan.accepted_triggers(program, triggers[0], triggers)
     info["accepted_triggers"] = len(accepted)
     for ci, ch in enumerate(program.channels):
         mine = planned[ch.index]
-        for k, (cycle, _, _) in enumerate(plan.iter_onsets(program, ci, triggers[0],
-                                                           triggers)):
+        for k, (cycle, _, _) in enumerate(plan.iter_onsets(program, ci, triggers[0], triggers)):
             mine[k] = cycle - start_cycle
-    info["timing_reference"] = how + ("; pulses of trains whose trigger never came are not "
-                                      "delivered and have no planned onset (n/a)")
+    info["timing_reference"] = how + (
+        "; pulses of trains whose trigger never came are not "
+        "delivered and have no planned onset (n/a)"
+    )
     info["start_cycle"] = start_cycle
     return planned, info
 
@@ -268,23 +290,50 @@ def write_pulses(path, rows, names):
         w = csv.writer(f)
         w.writerow(PULSE_COLUMNS)
         for r in rows:
-            w.writerow([names[r["channel"]], r["index"], _num(r["planned_s"], 9),
-                        _num(r["captured_s"], 9), _ns(r["deviation_ns"]),
-                        "n/a" if r["confirmed"] is None else str(r["confirmed"]).lower()])
+            w.writerow(
+                [
+                    names[r["channel"]],
+                    r["index"],
+                    _num(r["planned_s"], 9),
+                    _num(r["captured_s"], 9),
+                    _ns(r["deviation_ns"]),
+                    "n/a" if r["confirmed"] is None else str(r["confirmed"]).lower(),
+                ]
+            )
 
 
 def write_bids(tsv_path, json_path, rows, names, width_s):
-    delivered = sorted((r for r in rows if r["captured_s"] is not None),
-                       key=lambda r: (r["captured_s"], r["channel"]))
+    delivered = sorted(
+        (r for r in rows if r["captured_s"] is not None),
+        key=lambda r: (r["captured_s"], r["channel"]),
+    )
     with open(tsv_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
-        w.writerow(["onset", "duration", "trial_type", "channel", "pulse_index",
-                    "planned_onset", "deviation_ns", "confirmed"])
+        w.writerow(
+            [
+                "onset",
+                "duration",
+                "trial_type",
+                "channel",
+                "pulse_index",
+                "planned_onset",
+                "deviation_ns",
+                "confirmed",
+            ]
+        )
         for r in delivered:
-            w.writerow([_num(r["captured_s"], 9), _num(width_s, 9), "tms_pulse",
-                        names[r["channel"]], r["index"], _num(r["planned_s"], 9),
-                        _ns(r["deviation_ns"]),
-                        "n/a" if r["confirmed"] is None else str(r["confirmed"]).lower()])
+            w.writerow(
+                [
+                    _num(r["captured_s"], 9),
+                    _num(width_s, 9),
+                    "tms_pulse",
+                    names[r["channel"]],
+                    r["index"],
+                    _num(r["planned_s"], 9),
+                    _ns(r["deviation_ns"]),
+                    "n/a" if r["confirmed"] is None else str(r["confirmed"]).lower(),
+                ]
+            )
     write_json(json_path, BIDS_SIDECAR)
 
 
@@ -294,13 +343,15 @@ def summarize(rows, aborted, reason, extra=None, confirm_channel=None):
     summary = {
         "pulses_planned": len(rows),
         "pulses_delivered": sum(1 for r in rows if r["captured_s"] is not None),
-        "max_abs_deviation_ns": None if worst is None else (
-            int(worst) if worst.denominator == 1 else float(worst)),
+        "max_abs_deviation_ns": None
+        if worst is None
+        else (int(worst) if worst.denominator == 1 else float(worst)),
         "aborted": aborted,
         "reason": reason,
         # stimulator trigger-out edges seen after the pulse; None: no confirmation input seen
-        "pulses_confirmed": None if all(r["confirmed"] is None for r in rows) else sum(
-            1 for r in rows if r["confirmed"]),
+        "pulses_confirmed": None
+        if all(r["confirmed"] is None for r in rows)
+        else sum(1 for r in rows if r["confirmed"]),
     }
     if summary["pulses_confirmed"] is not None:
         # the delivered pulses that could be confirmed: those of the confirming channel

@@ -41,8 +41,10 @@ def read_pulses(run_dir):
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             if reader.fieldnames != PULSE_COLUMNS:
-                raise InputError(f"{path}: header {','.join(reader.fieldnames or [])!r}: "
-                                 f"expected {','.join(PULSE_COLUMNS)!r} (written by tmspio run)")
+                raise InputError(
+                    f"{path}: header {','.join(reader.fieldnames or [])!r}: "
+                    f"expected {','.join(PULSE_COLUMNS)!r} (written by tmspio run)"
+                )
             rows = list(reader)
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
@@ -53,8 +55,9 @@ def read_pulses(run_dir):
             try:
                 _float(r[field])
             except (TypeError, ValueError):
-                raise InputError(f"{path}: line {line}: {field} = {r[field]!r}: a number or "
-                                 "n/a") from None
+                raise InputError(
+                    f"{path}: line {line}: {field} = {r[field]!r}: a number or n/a"
+                ) from None
     return rows
 
 
@@ -104,8 +107,10 @@ def _chunks(run_dir, names):
             reader = csv.reader(f)
             header = next(reader, None)
             if header != PULSE_COLUMNS:
-                raise InputError(f"{path}: header {','.join(header or [])!r}: "
-                                 f"expected {','.join(PULSE_COLUMNS)!r} (written by tmspio run)")
+                raise InputError(
+                    f"{path}: header {','.join(header or [])!r}: "
+                    f"expected {','.join(PULSE_COLUMNS)!r} (written by tmspio run)"
+                )
             line, pulses = 2, 0
             while True:
                 rows = list(itertools.islice(reader, CHUNK))
@@ -134,8 +139,12 @@ def _arrays(path, line, chunk, names):
         rows = [(r + [None] * width)[:width] for r in chunk if r]
     cols = [PULSE_COLUMNS.index(name) for name in _FIELDS]
     try:
-        values = [np.fromiter((math.nan if r[c] in ("", "n/a") else float(r[c]) for r in rows),
-                              float, len(rows)) for c in cols]
+        values = [
+            np.fromiter(
+                (math.nan if r[c] in ("", "n/a") else float(r[c]) for r in rows), float, len(rows)
+            )
+            for c in cols
+        ]
     except (TypeError, ValueError):  # find the row and field, with read_pulses's message
         for n, r in enumerate(chunk, start=line):
             if not r:
@@ -145,11 +154,13 @@ def _arrays(path, line, chunk, names):
                 try:
                     _float(r[c])
                 except (TypeError, ValueError):
-                    raise InputError(f"{path}: line {n}: {field} = {r[c]!r}: a number or "
-                                     "n/a") from None
+                    raise InputError(
+                        f"{path}: line {n}: {field} = {r[c]!r}: a number or n/a"
+                    ) from None
         raise
-    chan, first, inverse = np.unique(np.array([r[0] for r in rows]), return_index=True,
-                                     return_inverse=True)
+    chan, first, inverse = np.unique(
+        np.array([r[0] for r in rows]), return_index=True, return_inverse=True
+    )
     number = np.zeros(len(chan), dtype=np.int64)
     for u in np.argsort(first):  # new channel names in order of appearance
         name = str(chan[u])
@@ -220,8 +231,9 @@ def scan_pulses(run_dir):
         if d.size:
             d_lo, d_hi, n_dev = min(d_lo, d.min()), max(d_hi, d.max()), n_dev + d.size
         firsts = np.sort(np.concatenate([firsts, planned[~np.isnan(planned)]]))[:6]
-        first_captured = np.sort(np.concatenate([first_captured,
-                                                 captured[~np.isnan(captured)]]))[:6]
+        first_captured = np.sort(np.concatenate([first_captured, captured[~np.isnan(captured)]]))[
+            :6
+        ]
     if not firsts.size:  # no planned onset known (trigger never came): the captured ones
         firsts = first_captured
     # the zoom shows the first few pulses of the run at pulse scale
@@ -239,8 +251,9 @@ def scan_pulses(run_dir):
 
     # pass 2: bounded ticks, deviation cells and histogram counts
     ticks = [[_Ticks(*full), _Ticks(*full), _Ticks(*zoom), _Ticks(*zoom)] for _ in names]
-    cells = [(np.full((DEV_ROWS, COLUMNS), np.nan), np.full((DEV_ROWS, COLUMNS), np.nan))
-             for _ in names]
+    cells = [
+        (np.full((DEV_ROWS, COLUMNS), np.nan), np.full((DEV_ROWS, COLUMNS), np.nan)) for _ in names
+    ]
     x_scale = COLUMNS / (full[1] - full[0])
     y_scale = DEV_ROWS / (dev_span[1] - dev_span[0])
     for ch, planned, captured, dev in _chunks(run_dir, []) if kept is None else kept:
@@ -258,8 +271,17 @@ def scan_pulses(run_dir):
         if counts.size:
             d = dev[~np.isnan(dev)]
             counts += np.histogram(d, bins=edges)[0]
-    return {"names": names, "n_dev": n_dev, "zoom": zoom, "ticks": ticks, "cells": cells,
-            "edges": edges, "counts": counts, "width": width, "cycle_ns": cycle_ns}
+    return {
+        "names": names,
+        "n_dev": n_dev,
+        "zoom": zoom,
+        "ticks": ticks,
+        "cells": cells,
+        "edges": edges,
+        "counts": counts,
+        "width": width,
+        "cycle_ns": cycle_ns,
+    }
 
 
 def write_plots(run_dir):
@@ -272,17 +294,34 @@ def write_plots(run_dir):
 
     scan = scan_pulses(run_dir)
     names, ticks, cells, zoom = scan["names"], scan["ticks"], scan["cells"], scan["zoom"]
-    edges, counts, width, cycle_ns = (scan["edges"], scan["counts"], scan["width"],
-                                      scan["cycle_ns"])
-    fig, (ax, axz, axd) = plt.subplots(3, 1, figsize=(11, 8),
-                                       gridspec_kw={"height_ratios": [2, 2, 1]})
+    edges, counts, width, cycle_ns = (
+        scan["edges"],
+        scan["counts"],
+        scan["width"],
+        scan["cycle_ns"],
+    )
+    fig, (ax, axz, axd) = plt.subplots(
+        3, 1, figsize=(11, 8), gridspec_kw={"height_ratios": [2, 2, 1]}
+    )
     for i, ch in enumerate(names):
         base = 2 * i
         for axis, (planned, captured) in ((ax, ticks[i][:2]), (axz, ticks[i][2:])):
-            axis.vlines(planned.times(), base + 1.05, base + 1.45, color="tab:blue", lw=0.8,
-                        label="planned" if i == 0 else None)
-            axis.vlines(captured.times(), base + 0.55, base + 0.95, color="tab:orange",
-                        lw=0.8, label="captured" if i == 0 else None)
+            axis.vlines(
+                planned.times(),
+                base + 1.05,
+                base + 1.45,
+                color="tab:blue",
+                lw=0.8,
+                label="planned" if i == 0 else None,
+            )
+            axis.vlines(
+                captured.times(),
+                base + 0.55,
+                base + 0.95,
+                color="tab:orange",
+                lw=0.8,
+                label="captured" if i == 0 else None,
+            )
         xs, ys = cells[i]
         ok = ~np.isnan(xs)
         if ok.any():
@@ -308,8 +347,10 @@ def write_plots(run_dir):
         axh.hist(edges[:-1], bins=edges, weights=counts, color="tab:orange")
     if width is not None:
         ns = width * cycle_ns
-        axh.set_xlabel("captured - planned onset (ns)\nbin = %d cycle%s = %s ns" % (
-            width, "" if width == 1 else "s", f"{ns:,.0f}" if ns == round(ns) else f"{ns:g}"))
+        axh.set_xlabel(
+            "captured - planned onset (ns)\nbin = %d cycle%s = %s ns"
+            % (width, "" if width == 1 else "s", f"{ns:,.0f}" if ns == round(ns) else f"{ns:g}")
+        )
     else:
         axh.set_xlabel("captured - planned onset (ns)")
     axh.set_ylabel("pulses")

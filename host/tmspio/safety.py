@@ -22,6 +22,7 @@ from .protocols import model, schedule, units
 PASS, WARN, REFUSE = "pass", "warn", "refuse"
 RATE_WINDOW = Fraction(1)  # seconds: max_rate_hz counts pulses in any 1 s window
 
+
 def data():
     return packaged.load_json("safety.json")
 
@@ -78,6 +79,7 @@ def _ms(x):
 
 # ---- conventional rTMS: Wassermann table and Chen 1997 ---------------------------------------
 
+
 def _fixed(interval):
     return interval is not None and not isinstance(interval, model.Jitter)
 
@@ -88,9 +90,15 @@ def rtms_trains(protocol):
     t = protocol.timing
     if t is None:
         return None
-    levels = [(n, iv) for n, iv in ((t.pulses_in_burst, t.inter_pulse_interval),
-                                    (t.bursts_in_train, t.inter_burst_interval),
-                                    (t.trains_in_protocol, protocol.train_interval())) if n > 1]
+    levels = [
+        (n, iv)
+        for n, iv in (
+            (t.pulses_in_burst, t.inter_pulse_interval),
+            (t.bursts_in_train, t.inter_burst_interval),
+            (t.trains_in_protocol, protocol.train_interval()),
+        )
+        if n > 1
+    ]
     if any(not _fixed(iv) for n, iv in levels) or len(levels) > 2:
         return None
     if not levels:
@@ -124,8 +132,11 @@ def wassermann_limit(frequency_hz, percent):
     if frequency_hz > rows[-1][0] or percent > cols[-1]:
         return None
     freqs = [r[0] for r in rows]
-    return min(_cell(rows[r][1][c]) for r in _bracket(freqs, frequency_hz)
-               for c in _bracket(cols, percent))
+    return min(
+        _cell(rows[r][1][c])
+        for r in _bracket(freqs, frequency_hz)
+        for c in _bracket(cols, percent)
+    )
 
 
 def _rtms_rules(protocol, declared):
@@ -133,9 +144,16 @@ def _rtms_rules(protocol, declared):
     src = _source(table["source"], table["unverified"])
     shape = rtms_trains(protocol)
     if shape is None:
-        return [Finding("wassermann-train-duration", REFUSE, "pattern not plain trains",
-                        "trains of equally spaced pulses", src,
-                        "bursts, jitter or onset lists are not covered by the table")]
+        return [
+            Finding(
+                "wassermann-train-duration",
+                REFUSE,
+                "pattern not plain trains",
+                "trains of equally spaced pulses",
+                src,
+                "bursts, jitter or onset lists are not covered by the table",
+            )
+        ]
     n, interval, iti, trains = shape
     if interval is None:
         return [Finding("wassermann-train-duration", PASS, "one pulse", "single pulses", src)]
@@ -146,32 +164,52 @@ def _rtms_rules(protocol, declared):
     detail = "AMT treated as %MT (conservative)" if declared.reference == "AMT" else ""
     found = []
     if limit is None:
-        found.append(Finding("wassermann-train-duration", REFUSE, value,
-                             "table covers 1-25 Hz and 90-220% MT", src, "outside the table"))
+        found.append(
+            Finding(
+                "wassermann-train-duration",
+                REFUSE,
+                value,
+                "table covers 1-25 Hz and 90-220% MT",
+                src,
+                "outside the table",
+            )
+        )
         return found
     outcome = REFUSE if duration > limit else PASS
     found.append(Finding("wassermann-train-duration", outcome, value, _s(limit), src, detail))
     chen = data()["chen_shortening"]
     shorter = limit * Fraction(str(chen["factor"]))
-    found.append(Finding("chen-train-shortening", WARN if duration > shorter else PASS, value,
-                         "%s (%s of %s)" % (_s(shorter), chen["factor"], _s(limit)),
-                         _source(chen["source"]), "advice, not a refusal"))
+    found.append(
+        Finding(
+            "chen-train-shortening",
+            WARN if duration > shorter else PASS,
+            value,
+            "%s (%s of %s)" % (_s(shorter), chen["factor"], _s(limit)),
+            _source(chen["source"]),
+            "advice, not a refusal",
+        )
+    )
     rule = data()["chen_inter_train"]
     if iti is not None:
         pause = iti - duration
         min_pause = Fraction(rule["min_pause_s"])
         applies = declared.percent > rule["above_percent_mt"]
         outcome = REFUSE if applies and pause < min_pause else PASS
-        found.append(Finding(
-            "chen-inter-train-interval", outcome, "pause %s between trains at %s" % (
-                _s(pause), declared), "%s above %s%% MT" % (_s(min_pause),
-                                                            rule["above_percent_mt"]),
-            _source(rule["source"]), "" if applies else "applies above %s%% MT only"
-            % rule["above_percent_mt"]))
+        found.append(
+            Finding(
+                "chen-inter-train-interval",
+                outcome,
+                "pause %s between trains at %s" % (_s(pause), declared),
+                "%s above %s%% MT" % (_s(min_pause), rule["above_percent_mt"]),
+                _source(rule["source"]),
+                "" if applies else "applies above %s%% MT only" % rule["above_percent_mt"],
+            )
+        )
     return found
 
 
 # ---- patterned families: match a published variant ------------------------------------------
+
 
 def _range(values):
     return Fraction(str(values[0])) / 1000, Fraction(str(values[1])) / 1000
@@ -205,8 +243,9 @@ def _mismatches(protocol, variant, sched):
         for i, ch in enumerate(protocol.channels[1:], 1):
             lo, hi = _range(variant["offset_ms"])
             if not lo <= ch.offset <= hi:
-                out.append(("channels.%d.offset" % i, _ms(ch.offset),
-                            _show_bounds(variant["offset_ms"])))
+                out.append(
+                    ("channels.%d.offset" % i, _ms(ch.offset), _show_bounds(variant["offset_ms"]))
+                )
     for field in ("inter_pulse_interval", "inter_burst_interval", "inter_train_interval"):
         key = field + "_ms"
         if key in variant:
@@ -235,48 +274,103 @@ def _family_rules(protocol, declared, sched):
     variants = data()["families"].get(protocol.family)
     rule = "family-%s" % protocol.family
     if not variants:
-        return [Finding(rule, REFUSE, "family %s" % protocol.family,
-                        "a family with published parameters", "tmspio safety.json",
-                        "no published table or variant covers this pattern")]
+        return [
+            Finding(
+                rule,
+                REFUSE,
+                "family %s" % protocol.family,
+                "a family with published parameters",
+                "tmspio safety.json",
+                "no published table or variant covers this pattern",
+            )
+        ]
     scored = [(_mismatches(protocol, v, sched), v) for v in variants]
     matched = [v for miss, v in scored if not miss]
     if not matched:
         miss, nearest = min(scored, key=lambda mv: len(mv[0]))
         value = "; ".join("%s %s" % (f, val) for f, val, _ in miss)
         limit = "; ".join("%s %s" % (f, allowed) for f, _, allowed in miss)
-        return [Finding(rule, REFUSE, value, limit, _source(nearest["source"],
-                        nearest.get("unverified")), "nearest published variant: %s"
-                        % nearest["name"])]
+        return [
+            Finding(
+                rule,
+                REFUSE,
+                value,
+                limit,
+                _source(nearest["source"], nearest.get("unverified")),
+                "nearest published variant: %s" % nearest["name"],
+            )
+        ]
     names = ", ".join(v["name"] for v in matched)
-    found = [Finding(rule, PASS, "pattern of %s" % names, "published variant",
-                     _source(matched[0]["source"], matched[0].get("unverified")))]
+    found = [
+        Finding(
+            rule,
+            PASS,
+            "pattern of %s" % names,
+            "published variant",
+            _source(matched[0]["source"], matched[0].get("unverified")),
+        )
+    ]
     if not any("max_pulses" in v for v in matched):
-        found.append(Finding("family-pulse-count", WARN, "%d pulses per channel"
-                             % len(sched.onsets), "UNKNOWN", _source(matched[0]["source"]),
-                             "no published maximum in the reference"))
-    limits = [(Fraction(str(v["intensity_max"][declared.reference])), v) for v in matched
-              if declared.reference in v.get("intensity_max", {})]
+        found.append(
+            Finding(
+                "family-pulse-count",
+                WARN,
+                "%d pulses per channel" % len(sched.onsets),
+                "UNKNOWN",
+                _source(matched[0]["source"]),
+                "no published maximum in the reference",
+            )
+        )
+    limits = [
+        (Fraction(str(v["intensity_max"][declared.reference])), v)
+        for v in matched
+        if declared.reference in v.get("intensity_max", {})
+    ]
     if limits:
         limit, v = max(limits, key=lambda lv: lv[0])
-        found.append(Finding("family-intensity", REFUSE if declared.percent > limit else PASS,
-                             str(declared), "%s%% %s" % (_num(limit), declared.reference),
-                             _source(v["source"], v.get("unverified")), v["name"]))
+        found.append(
+            Finding(
+                "family-intensity",
+                REFUSE if declared.percent > limit else PASS,
+                str(declared),
+                "%s%% %s" % (_num(limit), declared.reference),
+                _source(v["source"], v.get("unverified")),
+                v["name"],
+            )
+        )
     elif any(v.get("intensity_max") for v in matched):
-        published = ", ".join("%s: %s" % (v["name"], ", ".join(
-            "%s%% %s" % (p, r) for r, p in v["intensity_max"].items()))
-            for v in matched if v.get("intensity_max"))
-        found.append(Finding("family-intensity", REFUSE, str(declared), published,
-                             _source(matched[0]["source"]),
-                             "no published intensity in %% %s for this pattern"
-                             % declared.reference))
+        published = ", ".join(
+            "%s: %s"
+            % (v["name"], ", ".join("%s%% %s" % (p, r) for r, p in v["intensity_max"].items()))
+            for v in matched
+            if v.get("intensity_max")
+        )
+        found.append(
+            Finding(
+                "family-intensity",
+                REFUSE,
+                str(declared),
+                published,
+                _source(matched[0]["source"]),
+                "no published intensity in %% %s for this pattern" % declared.reference,
+            )
+        )
     else:
-        found.append(Finding("family-intensity", WARN, str(declared), "UNKNOWN",
-                             _source(matched[0]["source"]),
-                             "no published intensity in the reference; not checked"))
+        found.append(
+            Finding(
+                "family-intensity",
+                WARN,
+                str(declared),
+                "UNKNOWN",
+                _source(matched[0]["source"]),
+                "no published intensity in the reference; not checked",
+            )
+        )
     return found
 
 
 # ---- stimulator profile ---------------------------------------------------------------------
+
 
 def _max_in_window(onsets, window):
     best, lo = 0, 0
@@ -291,38 +385,67 @@ def _stimulator_rules(protocol, stim, sched, default):
     """Profile limits for the channels wired to `stim`; `default` is the profile id of channels
     without their own."""
     src = stim.source_text()
-    channels = [(i, ch) for i, ch in enumerate(protocol.channels)
-                if (ch.stimulator or default) == stim.id]
+    channels = [
+        (i, ch) for i, ch in enumerate(protocol.channels) if (ch.stimulator or default) == stim.id
+    ]
     found = []
     shortest = None
     if len(sched.onsets) > 1:
         shortest = min(b - a for a, b in zip(sched.onsets, sched.onsets[1:]))
     if stim.min_interval_ms is None:
-        found.append(Finding("stimulator-min-interval", WARN, _show_opt(shortest), "UNKNOWN",
-                             src, stim.min_interval_note))
+        found.append(
+            Finding(
+                "stimulator-min-interval",
+                WARN,
+                _show_opt(shortest),
+                "UNKNOWN",
+                src,
+                stim.min_interval_note,
+            )
+        )
     else:
         limit = Fraction(str(stim.min_interval_ms)) / 1000
         bad = shortest is not None and shortest < limit
-        found.append(Finding("stimulator-min-interval", REFUSE if bad else PASS,
-                             _show_opt(shortest), "at least %s" % _ms(limit), src,
-                             stim.min_interval_note))
+        found.append(
+            Finding(
+                "stimulator-min-interval",
+                REFUSE if bad else PASS,
+                _show_opt(shortest),
+                "at least %s" % _ms(limit),
+                src,
+                stim.min_interval_note,
+            )
+        )
     peak = _max_in_window(sched.onsets, RATE_WINDOW)
     value = "%d pulses in 1 s" % peak
     if stim.max_rate_hz is None:
         found.append(Finding("stimulator-max-rate", WARN, value, "UNKNOWN", src))
     else:
-        found.append(Finding("stimulator-max-rate",
-                             REFUSE if peak > stim.max_rate_hz else PASS, value,
-                             "%s pulses in any 1 s" % _num(Fraction(str(stim.max_rate_hz))), src))
+        found.append(
+            Finding(
+                "stimulator-max-rate",
+                REFUSE if peak > stim.max_rate_hz else PASS,
+                value,
+                "%s pulses in any 1 s" % _num(Fraction(str(stim.max_rate_hz))),
+                src,
+            )
+        )
     width = _ms(protocol.pulse_width)
     if stim.min_width_us is None:
-        found.append(Finding("stimulator-min-width", WARN, width, "UNKNOWN", src,
-                             stim.min_width_note))
+        found.append(
+            Finding("stimulator-min-width", WARN, width, "UNKNOWN", src, stim.min_width_note)
+        )
     else:
         limit = Fraction(str(stim.min_width_us)) / 1_000_000
-        found.append(Finding("stimulator-min-width",
-                             REFUSE if protocol.pulse_width < limit else PASS, width,
-                             "at least %s" % _ms(limit), src))
+        found.append(
+            Finding(
+                "stimulator-min-width",
+                REFUSE if protocol.pulse_width < limit else PASS,
+                width,
+                "at least %s" % _ms(limit),
+                src,
+            )
+        )
     for i, ch in channels:
         value = "channel %d (%s) %s" % (i, ch.name, ch.polarity)
         if stim.polarity == "unknown":
@@ -331,9 +454,16 @@ def _stimulator_rules(protocol, stim, sched, default):
             outcome = PASS
         else:
             outcome = PASS if stim.polarity == ch.polarity else REFUSE
-        found.append(Finding("stimulator-polarity", outcome, value,
-                             stim.polarity if stim.polarity != "unknown" else "UNKNOWN", src,
-                             stim.polarity_note))
+        found.append(
+            Finding(
+                "stimulator-polarity",
+                outcome,
+                value,
+                stim.polarity if stim.polarity != "unknown" else "UNKNOWN",
+                src,
+                stim.polarity_note,
+            )
+        )
     if len(channels) < len(protocol.channels):
         names = ", ".join(ch.name for _, ch in channels)
         for f in found:
@@ -348,12 +478,14 @@ def _show_opt(shortest):
 
 # ---- entry points ---------------------------------------------------------------------------
 
+
 def declared_intensity(protocol, percent=None, reference=None):
     """The operator's declaration, falling back to the protocol file's."""
     if percent is None:
         if protocol.intensity is None:
-            raise InputError("%s: intensity: not declared in the protocol; give --intensity PCT"
-                             % protocol.name)
+            raise InputError(
+                "%s: intensity: not declared in the protocol; give --intensity PCT" % protocol.name
+            )
         percent = protocol.intensity.percent
         reference = reference or protocol.intensity.reference
     if reference is None:
@@ -404,7 +536,8 @@ def enforce(findings, override=None, name="protocol"):
         return override.strip()
     if override is not None:
         raise InputError("--override = %r: a written reason (not empty)" % override)
-    raise SafetyRefused("%s refused by the safety envelope (%d rule%s); --override \"reason\" "
-                        "runs it anyway and logs the reason" % (name, len(bad),
-                                                                "" if len(bad) == 1 else "s"),
-                        bad)
+    raise SafetyRefused(
+        '%s refused by the safety envelope (%d rule%s); --override "reason" '
+        "runs it anyway and logs the reason" % (name, len(bad), "" if len(bad) == 1 else "s"),
+        bad,
+    )

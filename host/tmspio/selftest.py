@@ -346,8 +346,10 @@ def parse_certificate(data, path):
     try:
         created_at(cert)
     except (TypeError, ValueError):
-        raise InputError("%s: created_utc = %r: expected UTC time as YYYY-MM-DDTHH:MM:SSZ"
-                         % (path, cert["created_utc"])) from None
+        raise InputError(
+            "%s: created_utc = %r: expected UTC time as YYYY-MM-DDTHH:MM:SSZ"
+            % (path, cert["created_utc"])
+        ) from None
     return cert
 
 

@@ -90,8 +90,10 @@ def _out_error(out, reason):
     return InputError(f"--out = {out!r}: cannot create the run directory: {reason}")
 
 
-NO_CERTIFICATE_NOTICE = ("notice: no timing certificate is stored with this run (give "
-                         "--selftest FILE, written by `tmspio selftest --out FILE`)")
+NO_CERTIFICATE_NOTICE = (
+    "notice: no timing certificate is stored with this run (give "
+    "--selftest FILE, written by `tmspio selftest --out FILE`)"
+)
 
 
 class TimingCertificate:
@@ -107,16 +109,18 @@ class TimingCertificate:
                 self.data = f.read()
             self.cert = selftest.parse_certificate(self.data, path)
         except OSError as e:
-            raise InputError(f"--selftest {path}: not a readable self-test certificate: "
-                             f"{e.strerror}") from None
+            raise InputError(
+                f"--selftest {path}: not a readable self-test certificate: {e.strerror}"
+            ) from None
         except InputError as e:
             raise InputError(f"--selftest {e}") from None
         self.sha256 = hashlib.sha256(self.data).hexdigest()
 
     def check(self, board_name, firmware_version, now_utc):
         """Raise InputError naming the file and every reason it does not vouch for this run."""
-        problems = selftest.certificate_problems(self.cert, board_name, firmware_version,
-                                                 now_utc, self.max_age_s)
+        problems = selftest.certificate_problems(
+            self.cert, board_name, firmware_version, now_utc, self.max_age_s
+        )
         if problems:
             raise InputError(f"--selftest {self.path}: " + "; ".join(problems))
         # whole seconds: created_utc has 1 s resolution
@@ -128,21 +132,40 @@ class TimingCertificate:
 
     def provenance(self):
         c = self.cert
-        return {"source": os.path.abspath(self.path), "sha256": self.sha256,
-                "verdict": c["verdict"], "created_utc": c["created_utc"],
-                "summary": c["summary"]}
+        return {
+            "source": os.path.abspath(self.path),
+            "sha256": self.sha256,
+            "verdict": c["verdict"],
+            "created_utc": c["created_utc"],
+            "summary": c["summary"],
+        }
 
     def summary(self):
-        return {"file": logs.SELFTEST, "sha256": self.sha256, "verdict": self.cert["verdict"],
-                "age_s": self.age_s}
+        return {
+            "file": logs.SELFTEST,
+            "sha256": self.sha256,
+            "verdict": self.cert["verdict"],
+            "age_s": self.age_s,
+        }
 
 
 class Run:
     """Runs one compiled protocol over an open Link, writing the run directory as it goes."""
 
-    def __init__(self, link, protocol, out_dir, source=None, findings=(), override=None,
-                 speed=None, show_progress=True, board_name=None, declared=None,
-                 certificate=None):
+    def __init__(
+        self,
+        link,
+        protocol,
+        out_dir,
+        source=None,
+        findings=(),
+        override=None,
+        speed=None,
+        show_progress=True,
+        board_name=None,
+        declared=None,
+        certificate=None,
+    ):
         self.link = link
         self.protocol = protocol
         self.out_dir = out_dir
@@ -163,24 +186,34 @@ class Run:
         info = self.link.info
         emulated = info.get("platform", "rp2") != "rp2"
         if not emulated and self.speed is not None:
-            raise InputError(f"--speed: the board on {self.link.port} is real hardware "
-                             f"({info.get('board')}); it runs in real time")
+            raise InputError(
+                f"--speed: the board on {self.link.port} is real hardware "
+                f"({info.get('board')}); it runs in real time"
+            )
         if emulated and self.speed is None:
             # the board says how its clock runs against real time ("max": no fixed ratio)
             self.speed = info.get("speed") or "unknown"
         if self.certificate is not None:
-            self.certificate.check(info.get("board"), info.get("firmware"),
-                                   datetime.datetime.now(datetime.UTC))
+            self.certificate.check(
+                info.get("board"), info.get("firmware"), datetime.datetime.now(datetime.UTC)
+            )
         self.link.require_at_rest()
         self.compiled = compile.compile_protocol(self.protocol, int(info["sysclk_hz"]))
         # the board's own limits (hello), before the run directory or any log is written; the
         # board checks them again at load whatever the host sends
-        board_limits.check(self.compiled, info.get("limits") or {},
-                           self.board_name or info.get("board"))
+        board_limits.check(
+            self.compiled, info.get("limits") or {}, self.board_name or info.get("board")
+        )
         data = self.compiled.encode()
         make_out_dir(self.out_dir)
-        for name in (logs.EVENTS, logs.PULSES, logs.BIDS_TSV, logs.BIDS_JSON, logs.SUMMARY,
-                     logs.SELFTEST):
+        for name in (
+            logs.EVENTS,
+            logs.PULSES,
+            logs.BIDS_TSV,
+            logs.BIDS_JSON,
+            logs.SUMMARY,
+            logs.SELFTEST,
+        ):
             path = os.path.join(self.out_dir, name)
             if os.path.exists(path):
                 os.remove(path)
@@ -197,8 +230,12 @@ class Run:
         try:
             sha = self.link.load(data)
             # the board's echo: SHA-256 of the bytes it stored, equal to program_sha256
-            self.log.write("loaded", bytes=len(data), board_sha256=sha,
-                           segments=self.compiled.program.segment_count())
+            self.log.write(
+                "loaded",
+                bytes=len(data),
+                board_sha256=sha,
+                segments=self.compiled.program.segment_count(),
+            )
             self._idle = {ch.index: ch.idle_level for ch in self.compiled.program.channels}
             self._zero = None  # capture cycle of the first onset (progress display only)
             self.link.on_edges = self._edges
@@ -209,8 +246,11 @@ class Run:
             self.log.write("started", utc=_utc(), heartbeat_ms=hb)
             mode = self.protocol.start.mode
             if mode != "immediate" and self.show_progress:
-                print(f"armed: waiting for the external trigger ({mode} start) on the board's "
-                      "trigger input; Ctrl-C cancels", file=sys.stderr)
+                print(
+                    f"armed: waiting for the external trigger ({mode} start) on the board's "
+                    "trigger input; Ctrl-C cancels",
+                    file=sys.stderr,
+                )
             final = self.link.wait()
             aborted = final.get("state") != "done"
             reason = final.get("reason")
@@ -219,11 +259,14 @@ class Run:
             error = self._stop(reason)
             self._finish(True, reason)
             if error is None:
-                raise Interrupted("run stopped by Ctrl-C; outputs idle; log in "
-                                  + self.out_dir) from None
-            raise Interrupted(f"Ctrl-C: the board did not confirm the stop ({error}); "
-                              f"its heartbeat bound ({hb} ms, 0 = off) stops a run the host "
-                              f"left; log in {self.out_dir}") from None
+                raise Interrupted(
+                    "run stopped by Ctrl-C; outputs idle; log in " + self.out_dir
+                ) from None
+            raise Interrupted(
+                f"Ctrl-C: the board did not confirm the stop ({error}); "
+                f"its heartbeat bound ({hb} ms, 0 = off) stops a run the host "
+                f"left; log in {self.out_dir}"
+            ) from None
         except LinkError as e:
             reason = f"link: {e}"
             self._stop(reason)  # the link may still carry a stop (e.g. the log write failed)
@@ -270,8 +313,11 @@ class Run:
             "emulator_speed": self.speed,
             "selftest": None if self.certificate is None else self.certificate.provenance(),
             "utc_start": _utc(),
-            "host": {"python": sys.version.split()[0], "platform": sys.platform,
-                     "tmspio_git": _git_revision()},
+            "host": {
+                "python": sys.version.split()[0],
+                "platform": sys.platform,
+                "tmspio_git": _git_revision(),
+            },
         }
 
     def _fault(self, fault):
@@ -288,14 +334,21 @@ class Run:
             return
         from tqdm import tqdm
 
-        self._bar = tqdm(total=self.compiled.pulses(), unit="pulse", desc=self.protocol.name,
-                         dynamic_ncols=True, leave=True, file=sys.stderr)
+        self._bar = tqdm(
+            total=self.compiled.pulses(),
+            unit="pulse",
+            desc=self.protocol.name,
+            dynamic_ncols=True,
+            leave=True,
+            file=sys.stderr,
+        )
 
     def _edges(self, recs):
         n = 0
         for source, level, cycle in recs:
-            self.log.write("edge", source=wire.SOURCE_NAMES.get(source, str(source)),
-                           level=level, cycle=cycle)
+            self.log.write(
+                "edge", source=wire.SOURCE_NAMES.get(source, str(source)), level=level, cycle=cycle
+            )
             if source in self._idle and level != self._idle[source]:
                 n += 1
                 if self._zero is None:
@@ -303,8 +356,9 @@ class Run:
         if self._bar is not None and n:
             c = self.compiled
             done = float(max(0, recs[-1][2] - self._zero) / c.sysclk_hz)
-            self._bar.set_postfix_str(f"board {done:.1f} of {float(c.duration()):.1f} s",
-                                      refresh=False)
+            self._bar.set_postfix_str(
+                f"board {done:.1f} of {float(c.duration()):.1f} s", refresh=False
+            )
             self._bar.update(n)
 
     def _finish(self, aborted, reason):
@@ -320,23 +374,39 @@ class Run:
         start, reference = _start_cycle(status, self.link.last_state)
         edges = list(self.link.edges)
         planned, start, reference, laid = self._plan(start, reference, edges)
-        rows = logs.match_pulses(planned, self._idle_levels(), start, edges,
-                                 c.sysclk_hz, confirm_source=wire.SRC_CONFIRM,
-                                 confirm_channel=c.confirm_channel)
+        rows = logs.match_pulses(
+            planned,
+            self._idle_levels(),
+            start,
+            edges,
+            c.sysclk_hz,
+            confirm_source=wire.SRC_CONFIRM,
+            confirm_channel=c.confirm_channel,
+        )
         names = {i: ch.name for i, ch in enumerate(self.protocol.channels)}
         logs.write_pulses(os.path.join(self.out_dir, logs.PULSES), rows, names)
-        logs.write_bids(os.path.join(self.out_dir, logs.BIDS_TSV),
-                        os.path.join(self.out_dir, logs.BIDS_JSON), rows, names,
-                        c.protocol.pulse_width)
-        extra = {"protocol": self.protocol.name, "board_pulses_delivered":
-                 status.get("pulses_delivered"), "start_cycle": start,
-                 "timing_reference": reference, **laid,
-                 "sysclk_hz": c.sysclk_hz, "faults": list(self.link.faults),
-                 "board_errors": [list(e) for e in self.link.board_errors],
-                 "out_dir": os.path.abspath(self.out_dir),
-                 "selftest": None if self.certificate is None else self.certificate.summary()}
-        self.summary = logs.summarize(rows, aborted, reason, extra,
-                                      confirm_channel=names[c.confirm_channel])
+        logs.write_bids(
+            os.path.join(self.out_dir, logs.BIDS_TSV),
+            os.path.join(self.out_dir, logs.BIDS_JSON),
+            rows,
+            names,
+            c.protocol.pulse_width,
+        )
+        extra = {
+            "protocol": self.protocol.name,
+            "board_pulses_delivered": status.get("pulses_delivered"),
+            "start_cycle": start,
+            "timing_reference": reference,
+            **laid,
+            "sysclk_hz": c.sysclk_hz,
+            "faults": list(self.link.faults),
+            "board_errors": [list(e) for e in self.link.board_errors],
+            "out_dir": os.path.abspath(self.out_dir),
+            "selftest": None if self.certificate is None else self.certificate.summary(),
+        }
+        self.summary = logs.summarize(
+            rows, aborted, reason, extra, confirm_channel=names[c.confirm_channel]
+        )
         self.log.write("summary", **self.summary)
         self.log.close()
         logs.write_json(os.path.join(self.out_dir, logs.SUMMARY), self.summary)
@@ -355,19 +425,31 @@ class Run:
         c = self.compiled
         mode = self.protocol.start.mode
         if mode == "immediate":
-            return ({ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)},
-                    start, reference, {})
-        planned, info = logs.trigger_plan(c.program, start, edges,
-                                          trigger_source=wire.SRC_TRIGGER_IN,
-                                          trigger_level=_trigger_in_level(
-                                              self.board_name or self.link.info.get("board")))
+            return (
+                {ch.index: cyc for ch, cyc in zip(c.program.channels, c.channel_cycles)},
+                start,
+                reference,
+                {},
+            )
+        planned, info = logs.trigger_plan(
+            c.program,
+            start,
+            edges,
+            trigger_source=wire.SRC_TRIGGER_IN,
+            trigger_level=_trigger_in_level(self.board_name or self.link.info.get("board")),
+        )
         if start is not None and info["start_cycle"] == start:
-            reference = ("time zero (start_cycle, reported by the board) is its first captured "
-                         "onset minus that channel's delay; " + info["timing_reference"])
+            reference = (
+                "time zero (start_cycle, reported by the board) is its first captured "
+                "onset minus that channel's delay; " + info["timing_reference"]
+            )
         else:
             reference = info["timing_reference"]
-        laid = {"start_mode": mode, "accepted_triggers": info["accepted_triggers"],
-                "trigger_edges_captured": info["trigger_edges_captured"]}
+        laid = {
+            "start_mode": mode,
+            "accepted_triggers": info["accepted_triggers"],
+            "trigger_edges_captured": info["trigger_edges_captured"],
+        }
         return planned, info["start_cycle"], reference, laid
 
 
@@ -393,7 +475,8 @@ def _start_cycle(status, last_state):
             return st["start_cycle"], (
                 "start_cycle reported by the board; the RP2040 engine derives it from the "
                 "first captured onset (docs/architecture.md §5), so that pulse's deviation is "
-                "0 by definition and every other pulse is measured against it")
+                "0 by definition and every other pulse is measured against it"
+            )
     return None, "start event cycle not reported by the board: deviations unknown"
 
 
@@ -412,12 +495,17 @@ def _git_revision():
     """Commit of the tmspio checkout running this (with "+dirty"), or None if not a checkout."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        rev = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
+        rev = subprocess.run(
+            ["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--", "."],
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "-C", here, "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
@@ -452,4 +540,3 @@ def close_board(link, board):
     finally:
         if board is not None:
             board.close()
-

@@ -4,7 +4,6 @@ Unknown facts are None and stay unknown: the safety envelope reports them as unc
 guesses them.
 """
 
-
 from . import packaged
 from .errors import InputError
 

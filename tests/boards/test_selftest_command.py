@@ -43,7 +43,8 @@ def test_bad_arguments_exit_2_with_one_line(capsys):
     assert cli.main(["selftest", "--port", "x", "--emulator"]) == 2
     assert capsys.readouterr().err == (
         "tmspio: error: selftest: argument --emulator: not allowed with argument --port "
-        "(see `tmspio selftest --help`)\n")
+        "(see `tmspio selftest --help`)\n"
+    )
     assert cli.main(["selftest", "--emulator", "--tolerance", "2.5"]) == 2
     assert capsys.readouterr().err == (
         "tmspio: error: --tolerance = '2.5': a whole number of cycles, 0 or more\n"

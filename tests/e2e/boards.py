@@ -8,10 +8,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIRMWARE = os.path.join(HERE, "..", "..", "firmware")
 
 # limits as boards/pico.json: every board reports all six, and the host checks them (hello)
-FAKE_BOARD = {"name": "fake", "chip": "rp2040", "sysclk_hz": 125_000_000,
-              "limits": {"min_width_us": 10, "max_width_us": 10000, "min_interval_us": 1000,
-                         "max_pulses": 100000, "max_rate_hz": 100, "max_rate_window_s": 10},
-              "heartbeat_ms": 1000}
+FAKE_BOARD = {
+    "name": "fake",
+    "chip": "rp2040",
+    "sysclk_hz": 125_000_000,
+    "limits": {
+        "min_width_us": 10,
+        "max_width_us": 10000,
+        "min_interval_us": 1000,
+        "max_pulses": 100000,
+        "max_rate_hz": 100,
+        "max_rate_window_s": 10,
+    },
+    "heartbeat_ms": 1000,
+}
 
 
 def fake_flash(path, speed=200):

@@ -73,6 +73,11 @@ class FakeEngine:
 
     def status(self):
         planned = self.program.pulses() if self.program else 0
-        return {"state": self.state, "pulses_planned": planned,
-                "pulses_delivered": self.delivered(), "reason": self.reason, "faults": [],
-                "start_cycle": self.start_cycle}
+        return {
+            "state": self.state,
+            "pulses_planned": planned,
+            "pulses_delivered": self.delivered(),
+            "reason": self.reason,
+            "faults": [],
+            "start_cycle": self.start_cycle,
+        }

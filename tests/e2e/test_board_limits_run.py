@@ -19,23 +19,51 @@ def _toml(tmp_path, name, width, interval, pulses):
         f'name = "{name}"\ntitle = "limit test"\nfamily = "rtms"\npulse_width = "{width}"\n'
         'channels = [ { name = "tms", polarity = "active-high" } ]\n'
         'intensity = { percent = 50, reference = "RMT" }\n\n'
-        f'[timing]\ninter_pulse_interval = "{interval}"\npulses_in_burst = {pulses}\n')
+        f'[timing]\ninter_pulse_interval = "{interval}"\npulses_in_burst = {pulses}\n'
+    )
     return str(path)
 
 
 # the envelope refuses 200 Hz at 50% RMT (exit 3); its override does not lift a board limit
-@pytest.mark.parametrize("name,width,interval,pulses,override,verdict,text", [
-    ("narrow", "5 us", "1 Hz", 3, (), "PASS", "channels[0].segments[0].width = 625 cycles "
-     "(5.000 us) is below limits.min_width_us = 10 us"),
-    ("fast", "1 ms", "200 Hz", 1001, ("--override", "bench test"), "REFUSED, OVERRIDDEN",
-     "channels[0]: 1001 pulses within 10 s (onsets 0..1000) exceed limits.max_rate_hz = 100 "
-     "over limits.max_rate_window_s = 10"),
-])
-def test_run_refuses_before_the_run_directory_exists(capsys, tmp_path, name, width, interval,
-                                                     pulses, override, verdict, text):
+@pytest.mark.parametrize(
+    "name,width,interval,pulses,override,verdict,text",
+    [
+        (
+            "narrow",
+            "5 us",
+            "1 Hz",
+            3,
+            (),
+            "PASS",
+            "channels[0].segments[0].width = 625 cycles "
+            "(5.000 us) is below limits.min_width_us = 10 us",
+        ),
+        (
+            "fast",
+            "1 ms",
+            "200 Hz",
+            1001,
+            ("--override", "bench test"),
+            "REFUSED, OVERRIDDEN",
+            "channels[0]: 1001 pulses within 10 s (onsets 0..1000) exceed limits.max_rate_hz = 100 "
+            "over limits.max_rate_window_s = 10",
+        ),
+    ],
+)
+def test_run_refuses_before_the_run_directory_exists(
+    capsys, tmp_path, name, width, interval, pulses, override, verdict, text
+):
     out_dir = tmp_path / "runs" / name
-    rc, out, err = _run(capsys, "run", _toml(tmp_path, name, width, interval, pulses),
-                        "--emulator", "--quiet", "--out", str(out_dir), *override)
+    rc, out, err = _run(
+        capsys,
+        "run",
+        _toml(tmp_path, name, width, interval, pulses),
+        "--emulator",
+        "--quiet",
+        "--out",
+        str(out_dir),
+        *override,
+    )
     assert rc == 2
     assert err == f"tmspio: error: {name}: beyond board emulated's limits: {text}\n"
     assert out.splitlines()[0].startswith(f"{name} at 50% RMT on generic-ttl: {verdict} ")
@@ -44,11 +72,20 @@ def test_run_refuses_before_the_run_directory_exists(capsys, tmp_path, name, wid
 
 def test_a_file_where_the_run_directory_should_be_is_named_before_the_board(capsys, tmp_path):
     (tmp_path / "taken").write_text("")
-    rc, out, err = _run(capsys, "run", "itbs", "--out", str(tmp_path / "taken"),
-                        "--port", "/dev/tmspio-no-such-port")
+    rc, out, err = _run(
+        capsys,
+        "run",
+        "itbs",
+        "--out",
+        str(tmp_path / "taken"),
+        "--port",
+        "/dev/tmspio-no-such-port",
+    )
     assert rc == 2
-    assert err == (f"tmspio: error: --out = '{tmp_path}/taken': cannot create the run "
-                   "directory: File exists\n")
+    assert err == (
+        f"tmspio: error: --out = '{tmp_path}/taken': cannot create the run "
+        "directory: File exists\n"
+    )
 
 
 def test_check_out_dir_writes_nothing(tmp_path):
@@ -63,15 +100,20 @@ def test_host_and_board_give_the_same_verdict_and_text(tmp_path):
     from tmspio.link import BoardRefused
     from tmspio.protocols import resolve
 
-    cases = [("narrow", "5 us", "1 Hz", 3), ("wide", "20 ms", "1 Hz", 3),
-             ("close", "0.2 ms", "2000 Hz", 3), ("many", "1 ms", "1 Hz", 100001),
-             ("fast", "1 ms", "200 Hz", 1001)]
+    cases = [
+        ("narrow", "5 us", "1 Hz", 3),
+        ("wide", "20 ms", "1 Hz", 3),
+        ("close", "0.2 ms", "2000 Hz", 3),
+        ("many", "1 ms", "1 Hz", 100001),
+        ("fast", "1 ms", "200 Hz", 1001),
+    ]
     link, board = session.open_board(None, True, "max")
     try:
         hz, limits = link.info["sysclk_hz"], link.info["limits"]
         for name, width, interval, pulses in cases:
-            c = compile.compile_protocol(resolve(_toml(tmp_path, name, width, interval, pulses)),
-                                         hz)
+            c = compile.compile_protocol(
+                resolve(_toml(tmp_path, name, width, interval, pulses)), hz
+            )
             with pytest.raises(board_limits.BoardLimitError) as host:
                 board_limits.check(c, limits, "emulated")
             with pytest.raises(BoardRefused) as dev:

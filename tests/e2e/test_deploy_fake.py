@@ -25,11 +25,19 @@ def test_deploy_round_trip(tmp_path):
     (flash / "service.py").write_text("raise SystemExit('stale service.py must be removed')\n")
     lines = []
     with SerialBoard(flash=str(flash), standins=False) as b:
-        files, info = deploy.deploy(b.path, str(board_file), firmware_dir=str(fw),
-                                    say=lines.append)
+        files, info = deploy.deploy(
+            b.path, str(board_file), firmware_dir=str(fw), say=lines.append
+        )
         assert info["board"] == "fake-deployed"
-        assert sorted(files) == ["board.json", "fakeengine.mpy", "fwerror.mpy", "main.py",
-                                 "progformat.mpy", "service.mpy", "wire.mpy"]
+        assert sorted(files) == [
+            "board.json",
+            "fakeengine.mpy",
+            "fwerror.mpy",
+            "main.py",
+            "progformat.mpy",
+            "service.mpy",
+            "wire.mpy",
+        ]
         on_flash = sorted(os.listdir(flash))
         assert "service.py" not in on_flash and "service.mpy" in on_flash
         for name, sha in files.items():
@@ -49,11 +57,8 @@ def test_deploy_reports_a_hash_mismatch(tmp_path):
     with SerialBoard(flash=str(flash), standins=False) as b:
         assert deploy.open_repl(b.path) is True  # the firmware runs: ask it for the REPL
         files = {"main.py": "0" * 64}
-        with pytest.raises(deploy.DeployError, match=f"hash check on {b.path} failed for "
-                           "main.py"):
+        with pytest.raises(deploy.DeployError, match=f"hash check on {b.path} failed for main.py"):
             deploy.verify(b.path, files)
-
-
 
 
 def test_mpremote_silence_names_the_likely_cause(monkeypatch):
@@ -65,7 +70,9 @@ def test_mpremote_silence_names_the_likely_cause(monkeypatch):
     monkeypatch.setattr(deploy.subprocess, "run", silent)
     with pytest.raises(deploy.DeployError) as e:
         deploy.mpremote("/dev/ttyX", "exec", "import sys", timeout=7)
-    assert str(e.value) == ("mpremote exec import sys on /dev/ttyX: no answer within 7 s; if the "
-                            "tmspio firmware runs on it (it takes Ctrl-C as data), `tmspio "
-                            "maintenance` hands the port to the REPL once no run is going; "
-                            "otherwise reset the board")
+    assert str(e.value) == (
+        "mpremote exec import sys on /dev/ttyX: no answer within 7 s; if the "
+        "tmspio firmware runs on it (it takes Ctrl-C as data), `tmspio "
+        "maintenance` hands the port to the REPL once no run is going; "
+        "otherwise reset the board"
+    )

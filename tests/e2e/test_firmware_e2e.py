@@ -20,6 +20,8 @@ def service_period_ms():
     import service  # firmware/service.py (conftest puts firmware/ on sys.path)
 
     return service.RUN_POLL_MS
+
+
 wire = link.wire
 
 
@@ -31,23 +33,32 @@ def board():
 
 def test_make_demo_itbs_600_pulses_zero_deviation(tmp_path, capsys):
     out = tmp_path / "demo-itbs"
-    rc = cli.main(["run", "itbs", "--emulator", "--speed", "max", "--out", str(out),
-                   "--quiet"])
+    rc = cli.main(["run", "itbs", "--emulator", "--speed", "max", "--out", str(out), "--quiet"])
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     s = json.loads((out / "summary.json").read_text())
-    assert (s["pulses_planned"], s["pulses_delivered"], s["max_abs_deviation_ns"],
-            s["aborted"], s["reason"]) == (600, 600, 0, False, None)
+    assert (
+        s["pulses_planned"],
+        s["pulses_delivered"],
+        s["max_abs_deviation_ns"],
+        s["aborted"],
+        s["reason"],
+    ) == (600, 600, 0, False, None)
     assert s["board_pulses_delivered"] == 600
     rows = (out / "pulses.csv").read_text().splitlines()
     assert rows[1] == "tms,0,0.000000000,0.000000000,0,true"  # GP2 -> GP11 loopback confirms
     assert rows[600] == "tms,599,191.840000000,191.840000000,0,true"
     prov = logs.read_events(str(out / "events.jsonl"))[0]
     assert (prov["board"], prov["firmware_version"], prov["heartbeat_ms"]) == (
-        "emulated", "0.2.0", 0)
-    assert "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns (time zero = first " \
-        "captured onset)\nconfirmed by the " \
+        "emulated",
+        "0.2.0",
+        0,
+    )
+    assert (
+        "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns (time zero = first "
+        "captured onset)\nconfirmed by the "
         "stimulator's trigger-out: 600 of 600 (channel tms)\n" in printed.out
+    )
     assert s["pulses_confirmed"] == 600
 
 
@@ -108,8 +119,11 @@ def test_host_killed_mid_run_board_aborts_within_the_heartbeat_bound(tmp_path):
     hb = 1000 * speed  # one real second
     log_path = tmp_path / "events.jsonl"
     with SerialBoard(speed=speed) as bd:
-        host = subprocess.Popen([sys.executable, "-c", HOST, bd.path, str(log_path), str(hb)],
-                                stdout=subprocess.PIPE, text=True)
+        host = subprocess.Popen(
+            [sys.executable, "-c", HOST, bd.path, str(log_path), str(hb)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert host.stdout.readline() == "running\n"
         deadline = time.monotonic() + 60
         while b'"level":1' not in log_path.read_bytes():
@@ -138,8 +152,9 @@ def test_host_killed_mid_run_board_aborts_within_the_heartbeat_bound(tmp_path):
 
 def test_mpremote_deploy_round_trip(board):
     lines = []
-    files, info = deploy.deploy(board.path, os.path.join(deploy.firmware.BOARDS_DIR,
-                                                         "emulated.json"), say=lines.append)
+    files, info = deploy.deploy(
+        board.path, os.path.join(deploy.firmware.BOARDS_DIR, "emulated.json"), say=lines.append
+    )
     assert info["board"] == "emulated" and info["firmware"] == "0.2.0"
     assert "main.py" in files and "engine.mpy" in files and "service.mpy" in files
     for name, sha in files.items():
@@ -150,8 +165,12 @@ def test_mpremote_deploy_round_trip(board):
 
 
 def test_tmspio_emulate_prints_a_port_that_answers():
-    proc = subprocess.Popen([sys.executable, "-m", "tmspio.cli", "emulate", "--speed", "max"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tmspio.cli", "emulate", "--speed", "max"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         path = proc.stdout.readline().strip()
         assert path.startswith("/dev/pts/")
@@ -164,8 +183,10 @@ def test_tmspio_emulate_prints_a_port_that_answers():
 
 def _run_sici(interpreter):
     c = compile.compile_protocol(parser.resolve("sici"), 125_000_000)
-    with SerialBoard(speed="max", interpreter=interpreter) as bd, \
-            link.connect(bd.path, hello_timeout=60) as b:
+    with (
+        SerialBoard(speed="max", interpreter=interpreter) as bd,
+        link.connect(bd.path, hello_timeout=60) as b,
+    ):
         assert b.info["firmware"] == "0.2.0"
         b.load(c.program)
         b.run(heartbeat_ms=0)
@@ -183,12 +204,28 @@ def test_cpython_fallback_interpreter_gives_the_same_edges():
 
 def test_ctrl_c_on_the_emulator_stops_the_board_and_exits_130(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "tmspio.cli", "run", "itbs", "--emulator",
-                             "--speed", "4", "--out", str(out), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tmspio.cli",
+            "run",
+            "itbs",
+            "--emulator",
+            "--speed",
+            "4",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
-    while not (out / "events.jsonl").exists() or \
-            b'"edge"' not in (out / "events.jsonl").read_bytes():
+    while (
+        not (out / "events.jsonl").exists() or b'"edge"' not in (out / "events.jsonl").read_bytes()
+    ):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
@@ -197,8 +234,10 @@ def test_ctrl_c_on_the_emulator_stops_the_board_and_exits_130(tmp_path):
     events = logs.read_events(str(out / "events.jsonl"))
     stopped = [e for e in events if e["event"] == "stopped"]
     assert len(stopped) == 1
-    assert (stopped[0]["state"], stopped[0]["reason"]) == ("stopped",
-                                                          "operator interrupt (Ctrl-C)")
+    assert (stopped[0]["state"], stopped[0]["reason"]) == (
+        "stopped",
+        "operator interrupt (Ctrl-C)",
+    )
     s = json.loads((out / "summary.json").read_text())
     assert s["aborted"] is True and 0 < s["pulses_delivered"] < 600
     assert s["pulses_delivered"] == s["board_pulses_delivered"]
@@ -212,8 +251,10 @@ def test_estop_on_the_rig_aborts_the_run_and_the_host_reports_it(tmp_path, capsy
     rc = cli.main(["run", proto, "--emulator", "--quiet", "--out", str(out)])
     printed = capsys.readouterr().out
     assert rc == 1
-    assert ("estop-rig: 7 of 40 pulses delivered; max |deviation| 0 ns (time zero = first "
-            "captured onset)\naborted: estop\n") in printed
+    assert (
+        "estop-rig: 7 of 40 pulses delivered; max |deviation| 0 ns (time zero = first "
+        "captured onset)\naborted: estop\n"
+    ) in printed
     s = json.loads((out / "summary.json").read_text())
     assert (s["aborted"], s["reason"], s["pulses_delivered"]) == (True, "estop", 7)
     rows = [r.split(",") for r in (out / "pulses.csv").read_text().splitlines()[1:]]

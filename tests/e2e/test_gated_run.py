@@ -75,10 +75,10 @@ def test_gated_run_ends_with_log_summary_and_both_plots(tmp_path):
     assert proc.returncode == 0, proc.stderr
     # the plan is laid on the captured trigger edges (even cycles) + 17: the onsets sit on odd
     # cycles, which the capture's 2-cycle grid reads 1 cycle (8 ns) late
-    assert ("gated-single: 3 of 3 pulses delivered; max |deviation| 8 ns (planned from each "
-            "accepted trigger edge + latency)") in proc.stdout, (
-        proc.stdout
-    )
+    assert (
+        "gated-single: 3 of 3 pulses delivered; max |deviation| 8 ns (planned from each "
+        "accepted trigger edge + latency)"
+    ) in proc.stdout, proc.stdout
 
     # the board: one train per accepted edge, each onset = edge + TRIGGER_LATENCY at the pad
     triggers = _rig_edges(rig_log, "trigger_in")

@@ -24,9 +24,23 @@ def test_hello_reports_the_speed(speed, reported):
 def test_at_max_speed_the_heartbeat_is_off_and_the_log_says_why(tmp_path):
     out = tmp_path / "run"
     with SerialBoard(speed="max") as bd:
-        r = subprocess.run([sys.executable, "-m", "tmspio.cli", "run", "itbs", "--port",
-                            bd.path, "--out", str(out), "--quiet"],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tmspio.cli",
+                "run",
+                "itbs",
+                "--port",
+                bd.path,
+                "--out",
+                str(out),
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert r.returncode == 0, r.stderr
     prov = logs.read_events(str(out / "events.jsonl"))[0]
     assert (prov["heartbeat_ms"], prov["emulator_speed"]) == (0, "max")
@@ -36,9 +50,23 @@ def test_a_killed_host_stops_the_board_without_speed_given(tmp_path):
     speed = 4
     out = tmp_path / "run"
     with SerialBoard(speed=speed) as bd:
-        host = subprocess.Popen([sys.executable, "-m", "tmspio.cli", "run", "itbs", "--port",
-                                 bd.path, "--out", str(out), "--quiet"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        host = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tmspio.cli",
+                "run",
+                "itbs",
+                "--port",
+                bd.path,
+                "--out",
+                str(out),
+                "--quiet",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         events = out / "events.jsonl"
         deadline = time.monotonic() + 60
         while not events.exists() or b'"level":1' not in events.read_bytes():
@@ -51,7 +79,9 @@ def test_a_killed_host_stops_the_board_without_speed_given(tmp_path):
         time.sleep(2.5)  # the bound is one real second
         with link.connect(bd.path, hello_timeout=30) as conn:
             st = conn.status()
-    assert (st["state"], st["reason"]) == ("stopped",
-                                           f"heartbeat: host silent for more than {4000} ms")
+    assert (st["state"], st["reason"]) == (
+        "stopped",
+        f"heartbeat: host silent for more than {4000} ms",
+    )
     assert st["pulses_delivered"] < 600
     assert json.dumps(st)  # the board still answers: the firmware serves the port

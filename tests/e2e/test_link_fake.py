@@ -45,8 +45,9 @@ def slow_board(tmp_path):
 
 def _program(n, period_cycles=1_250_000, width=12_500):
     pf = link.progformat
-    return pf.Program(125_000_000, [pf.Channel(0, 0, 0, [(n, width, period_cycles,
-                                                          2 * width, 0)])])
+    return pf.Program(
+        125_000_000, [pf.Channel(0, 0, 0, [(n, width, period_cycles, 2 * width, 0)])]
+    )
 
 
 def test_handshake_reports_the_board(board):
@@ -62,8 +63,12 @@ def test_tmspio_run_itbs_writes_every_log(board, tmp_path, capsys):
     rc = cli.main(["run", "itbs", "--port", board.path, "--out", str(out), "--quiet"])
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert (summary["pulses_planned"], summary["pulses_delivered"],
-            summary["max_abs_deviation_ns"], summary["aborted"]) == (600, 600, 0, False)
+    assert (
+        summary["pulses_planned"],
+        summary["pulses_delivered"],
+        summary["max_abs_deviation_ns"],
+        summary["aborted"],
+    ) == (600, 600, 0, False)
     events = logs.read_events(str(out / "events.jsonl"))
     prov = events[0]
     assert prov["event"] == "provenance"
@@ -81,8 +86,10 @@ def test_tmspio_run_itbs_writes_every_log(board, tmp_path, capsys):
     assert json.loads((out / "events.json").read_text())["onset"]["Units"] == "s"
     assert (out / "timing.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
-    assert ("itbs: 600 of 600 pulses delivered; max |deviation| 0 ns (time zero = first "
-            "captured onset)") in printed
+    assert (
+        "itbs: 600 of 600 pulses delivered; max |deviation| 0 ns (time zero = first "
+        "captured onset)"
+    ) in printed
 
 
 def test_garbage_and_malformed_frames_get_errors_and_no_pulse(board):
@@ -100,8 +107,11 @@ def test_garbage_and_malformed_frames_get_errors_and_no_pulse(board):
         assert {wire.E_JUNK, wire.E_OVERSIZED} <= codes
         assert codes <= {wire.E_JUNK, wire.E_OVERSIZED, wire.E_CRC, wire.E_TRUNCATED}
         # out-of-order start was answered to its own seq: the link saw it as a reply
-        with pytest.raises(link.BoardRefused, match=r"board refused start \(out-of-order\): "
-                           r"start not allowed while idle \(allowed while armed\)"):
+        with pytest.raises(
+            link.BoardRefused,
+            match=r"board refused start \(out-of-order\): "
+            r"start not allowed while idle \(allowed while armed\)",
+        ):
             b.start()
         assert b.edges == []
 
@@ -117,21 +127,30 @@ def test_stop_mid_train(slow_board):
         assert 10 <= st["pulses_delivered"] < 3000
         n = len(b.edges)
         time.sleep(0.3)
-        assert len(b.edges) == n == 2 * st["pulses_delivered"] or \
-            len(b.edges) == 2 * st["pulses_delivered"] - 1
+        assert (
+            len(b.edges) == n == 2 * st["pulses_delivered"]
+            or len(b.edges) == 2 * st["pulses_delivered"] - 1
+        )
 
 
 def test_second_host_on_a_port_in_use_gets_a_clear_error(board):
     with link.connect(board.path, hello_timeout=10):
-        with pytest.raises(link.LinkError, match=f"port {board.path} is in use by another "
-                           "program"):
+        with pytest.raises(
+            link.LinkError, match=f"port {board.path} is in use by another program"
+        ):
             link.connect(board.path)
-        rc = subprocess.run([sys.executable, "-m", "tmspio.cli", "run", "itbs", "--port",
-                             board.path], capture_output=True, text=True, timeout=30)
+        rc = subprocess.run(
+            [sys.executable, "-m", "tmspio.cli", "run", "itbs", "--port", board.path],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert rc.returncode == 1
-        assert rc.stderr.strip().endswith(f"tmspio: error: port {board.path} is in use by "
-                                          "another program (a second tmspio, mpremote or a "
-                                          "terminal); close it and retry")
+        assert rc.stderr.strip().endswith(
+            f"tmspio: error: port {board.path} is in use by "
+            "another program (a second tmspio, mpremote or a "
+            "terminal); close it and retry"
+        )
 
 
 HOST_SCRIPT = r"""
@@ -153,8 +172,11 @@ def test_host_killed_mid_run_board_aborts_within_the_heartbeat_bound(slow_board,
     # edges run at 10 board seconds per real second.
     board = slow_board
     log_path = tmp_path / "events.jsonl"
-    host = subprocess.Popen([sys.executable, "-c", HOST_SCRIPT, board.path, str(log_path),
-                             "300"], stdout=subprocess.PIPE, text=True)
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST_SCRIPT, board.path, str(log_path), "300"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert host.stdout.readline() == "running\n"
     time.sleep(0.5)
     host.send_signal(signal.SIGKILL)
@@ -179,10 +201,25 @@ def test_host_killed_mid_run_board_aborts_within_the_heartbeat_bound(slow_board,
 def test_ctrl_c_stops_the_run_closes_the_log_and_exits_130(slow_board, tmp_path):
     board = slow_board
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "tmspio.cli", "run", "rtms-1hz",
-                             "--intensity", "100", "--port", board.path, "--out", str(out),
-                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tmspio.cli",
+            "run",
+            "rtms-1hz",
+            "--intensity",
+            "100",
+            "--port",
+            board.path,
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if (out / "events.jsonl").exists() and b'"edge"' in (out / "events.jsonl").read_bytes():
@@ -198,7 +235,9 @@ def test_ctrl_c_stops_the_run_closes_the_log_and_exits_130(slow_board, tmp_path)
     assert 0 < summary["pulses_delivered"] < summary["pulses_planned"]
     events = logs.read_events(str(out / "events.jsonl"))
     assert [e["event"] for e in events if e["event"] in ("stopped", "summary")] == [
-        "stopped", "summary"]
+        "stopped",
+        "summary",
+    ]
     with link.connect(board.path, hello_timeout=10) as b:
         assert b.status()["state"] == "stopped"
 
@@ -212,8 +251,12 @@ def test_mpremote_exec_fs_and_soft_reset(board, tmp_path):
     assert (r.returncode, r.stdout) == (0, "42\n"), r.stderr
     src = tmp_path / "hello.txt"
     src.write_bytes(bytes(range(256)) * 40)
-    r = subprocess.run(mp + ["fs", "cp", str(src), ":hello.txt", "+", "fs", "ls", ":"],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        mp + ["fs", "cp", str(src), ":hello.txt", "+", "fs", "ls", ":"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
     assert "hello.txt" in r.stdout and "service.py" in r.stdout
     assert (tmp_path / "flash" / "hello.txt").read_bytes() == src.read_bytes()
@@ -231,8 +274,11 @@ def test_a_failing_edge_callback_stops_the_run_and_says_why(slow_board):
 
         b.on_edges = full_disk
         b.run()
-        with pytest.raises(link.LinkError, match=f"handling a message from {slow_board.path} "
-                           r"failed: OSError: \[Errno 28\] No space left on device"):
+        with pytest.raises(
+            link.LinkError,
+            match=f"handling a message from {slow_board.path} "
+            r"failed: OSError: \[Errno 28\] No space left on device",
+        ):
             b.wait(timeout=20)
         st = b.stop("host: log write failed")
         assert (st["state"], st["reason"]) == ("stopped", "host: log write failed")
@@ -250,8 +296,15 @@ def test_run_stops_the_board_when_the_host_cannot_log(slow_board, tmp_path, monk
 
     monkeypatch.setattr(session.Run, "_edges", failing_edges)
     with link.connect(slow_board.path, hello_timeout=10) as b:
-        run = session.Run(b, protocol, str(tmp_path / "run"), source=source,
-                          findings=findings, show_progress=False, declared=declared)
+        run = session.Run(
+            b,
+            protocol,
+            str(tmp_path / "run"),
+            source=source,
+            findings=findings,
+            show_progress=False,
+            declared=declared,
+        )
         with pytest.raises(link.LinkError, match="No space left on device"):
             run.execute()
         assert b.status()["state"] == "stopped"
@@ -268,9 +321,12 @@ def test_a_board_that_restarts_mid_run_is_reported(slow_board):
         while not b.edges:
             time.sleep(0.01)
         os.kill(slow_board.pid, signal.SIGKILL)  # the relay brings it back, as a reset would
-        with pytest.raises(link.LinkError, match=f"the board on {slow_board.path} restarted "
-                           r"during the run \(its session is gone: status: no session open, "
-                           r"send hello first\)"):
+        with pytest.raises(
+            link.LinkError,
+            match=f"the board on {slow_board.path} restarted "
+            r"during the run \(its session is gone: status: no session open, "
+            r"send hello first\)",
+        ):
             b.wait(timeout=20)
     assert slow_board.resets == 1
 
@@ -285,9 +341,11 @@ def test_run_refuses_a_board_still_running_an_earlier_session(slow_board, tmp_pa
     rc = cli.main(["run", "itbs", "--port", slow_board.path, "--out", str(out), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 1
-    assert err == (f"tmspio: error: the board on {slow_board.path} is running from an earlier "
-                   "session; wait for it to finish or reset the board (replug it, or restart "
-                   "`tmspio emulate`)\n")
+    assert err == (
+        f"tmspio: error: the board on {slow_board.path} is running from an earlier "
+        "session; wait for it to finish or reset the board (replug it, or restart "
+        "`tmspio emulate`)\n"
+    )
     assert not out.exists()  # nothing loaded, nothing logged, no run directory
 
 
@@ -302,7 +360,9 @@ def test_selftest_refuses_a_board_still_running_an_earlier_session(slow_board):
     with link.connect(slow_board.path, hello_timeout=10) as b:
         with pytest.raises(link.LinkError) as e:
             selftest.run_selftest(b, FAKE_BOARD)
-        assert str(e.value) == (f"the board on {slow_board.path} is running from an earlier "
-                                "session; wait for it to finish or reset the board (replug it, "
-                                "or restart `tmspio emulate`)")
+        assert str(e.value) == (
+            f"the board on {slow_board.path} is running from an earlier "
+            "session; wait for it to finish or reset the board (replug it, "
+            "or restart `tmspio emulate`)"
+        )
         assert b.status()["state"] == "running"  # untouched

@@ -66,8 +66,10 @@ def _no_repl(board):
 
 
 def test_the_repl_line_from_the_report_makes_no_pulse(board):
-    line = (b"import machine,time;p=machine.Pin(2,machine.Pin.OUT);p.value(1);"
-            b"time.sleep_ms(1);p.value(0)\r\n")
+    line = (
+        b"import machine,time;p=machine.Pin(2,machine.Pin.OUT);p.value(1);"
+        b"time.sleep_ms(1);p.value(0)\r\n"
+    )
     with link.connect(board.path, hello_timeout=30) as conn:  # hello: a session is open
         conn.ser.write(b"\r\x03" + line)
         conn.ser.write(b"\r\x03\x03\r\x01" + line + b"\x04")  # mpremote's raw-REPL exec too
@@ -131,9 +133,12 @@ def test_maintenance_is_refused_while_a_program_runs(board):
     with link.connect(board.path, hello_timeout=30) as conn:
         conn.load(prog)
         conn.run(heartbeat_ms=0)
-        with pytest.raises(link.BoardRefused, match=r"board refused maintenance "
-                           r"\(out-of-order\): maintenance not allowed while running \(allowed "
-                           r"while idle or loading or loaded\)"):
+        with pytest.raises(
+            link.BoardRefused,
+            match=r"board refused maintenance "
+            r"\(out-of-order\): maintenance not allowed while running \(allowed "
+            r"while idle or loading or loaded\)",
+        ):
             conn.maintenance()
         assert conn.status()["state"] == "running"
         conn.stop("test over")

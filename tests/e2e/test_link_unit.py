@@ -16,22 +16,31 @@ class _Port:
 
 
 def test_find_board_by_raspberry_pi_usb_id(monkeypatch):
-    ports = [_Port("/dev/ttyS0", None), _Port("/dev/ttyACM3", 0x2E8A),
-             _Port("/dev/ttyUSB0", 0x0403)]
+    ports = [
+        _Port("/dev/ttyS0", None),
+        _Port("/dev/ttyACM3", 0x2E8A),
+        _Port("/dev/ttyUSB0", 0x0403),
+    ]
     monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: ports)
     assert link.find_board() == "/dev/ttyACM3"
 
 
 def test_find_board_none_or_several(monkeypatch):
     monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: [])
-    with pytest.raises(link.LinkError, match="no board found: no USB serial device with "
-                       "Raspberry Pi vendor id 2e8a; connect a Pico, pass --port PORT, or use "
-                       "--emulator"):
+    with pytest.raises(
+        link.LinkError,
+        match="no board found: no USB serial device with "
+        "Raspberry Pi vendor id 2e8a; connect a Pico, pass --port PORT, or use "
+        "--emulator",
+    ):
         link.find_board()
     two = [_Port("/dev/ttyACM0", 0x2E8A), _Port("/dev/ttyACM1", 0x2E8A)]
     monkeypatch.setattr(link.serial.tools.list_ports, "comports", lambda: two)
-    with pytest.raises(link.LinkError, match=r"2 boards found \(/dev/ttyACM0, /dev/ttyACM1\): "
-                       "pass --port PORT"):
+    with pytest.raises(
+        link.LinkError,
+        match=r"2 boards found \(/dev/ttyACM0, /dev/ttyACM1\): "
+        "pass --port PORT",
+    ):
         link.find_board()
 
 
@@ -41,8 +50,11 @@ def test_missing_port_is_named():
 
 
 def test_echoing_port_is_not_a_board():
-    with pytest.raises(link.LinkError, match="loop:// answered hello with hello: not a tmspio "
-                       r"board \(a loopback or echoing port\?\)"):
+    with pytest.raises(
+        link.LinkError,
+        match="loop:// answered hello with hello: not a tmspio "
+        r"board \(a loopback or echoing port\?\)",
+    ):
         link.connect("loop://", hello_timeout=2)
 
 
@@ -68,8 +80,11 @@ def test_incompatible_firmware_version_is_refused(tmp_path):
     with open(path, "w") as f:
         f.write(text.replace('FIRMWARE_VERSION = "0.2.0"', 'FIRMWARE_VERSION = "0.9.0"'))
     with SerialBoard(flash=flash, standins=False) as b:
-        with pytest.raises(link.LinkError, match=f"firmware 0.9.0 on {b.path} is not supported "
-                           r"by tmspio 0.2.0 \(needs 0.2.x\); run `tmspio deploy`"):
+        with pytest.raises(
+            link.LinkError,
+            match=f"firmware 0.9.0 on {b.path} is not supported "
+            r"by tmspio 0.2.0 \(needs 0.2.x\); run `tmspio deploy`",
+        ):
             link.connect(b.path, hello_timeout=10)
 
 
@@ -93,9 +108,12 @@ def test_leftover_frames_of_an_earlier_session_are_skipped():
             frames = [i for i in d.feed(os.read(m, 256)) if i[0] == "frame"]
         seq = frames[0][2]
         info = {"firmware": "0.2.0", "board": "test", "sysclk_hz": 125_000_000}
-        os.write(m, wire.frame(wire.ACK, seq, bytes([wire.LOAD_DATA]))
-                 + wire.frame(wire.ERROR, seq, wire.error(wire.E_ORDER, wire.ARM, "stale"))
-                 + wire.frame(wire.HELLO_R, seq, json.dumps(info).encode()))
+        os.write(
+            m,
+            wire.frame(wire.ACK, seq, bytes([wire.LOAD_DATA]))
+            + wire.frame(wire.ERROR, seq, wire.error(wire.E_ORDER, wire.ARM, "stale"))
+            + wire.frame(wire.HELLO_R, seq, json.dumps(info).encode()),
+        )
 
     t = threading.Thread(target=board)
     t.start()

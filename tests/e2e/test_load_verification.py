@@ -22,10 +22,22 @@ MS = HZ // 1000
 
 
 def _program():
-    return pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [
-        (3, 1 * MS, 100 * MS, 300 * MS, 0),
-        (2, 2 * MS, 200 * MS, 500 * MS, 0),
-    ])]))
+    return pf.encode(
+        pf.Program(
+            HZ,
+            [
+                pf.Channel(
+                    0,
+                    0,
+                    0,
+                    [
+                        (3, 1 * MS, 100 * MS, 300 * MS, 0),
+                        (2, 2 * MS, 200 * MS, 500 * MS, 0),
+                    ],
+                )
+            ],
+        )
+    )
 
 
 def _refit(body):
@@ -44,14 +56,14 @@ def one_bit(data):
 
 def swapped(data):
     body = bytearray(data[:-4])
-    a = bytes(body[SEG0:SEG0 + pf.SEGMENT_SIZE])
-    body[SEG0:SEG0 + pf.SEGMENT_SIZE] = body[SEG0 + pf.SEGMENT_SIZE:SEG0 + 2 * pf.SEGMENT_SIZE]
-    body[SEG0 + pf.SEGMENT_SIZE:SEG0 + 2 * pf.SEGMENT_SIZE] = a
+    a = bytes(body[SEG0 : SEG0 + pf.SEGMENT_SIZE])
+    body[SEG0 : SEG0 + pf.SEGMENT_SIZE] = body[SEG0 + pf.SEGMENT_SIZE : SEG0 + 2 * pf.SEGMENT_SIZE]
+    body[SEG0 + pf.SEGMENT_SIZE : SEG0 + 2 * pf.SEGMENT_SIZE] = a
     return _refit(bytes(body))
 
 
 def truncated(data):
-    body = bytearray(data[:-4 - pf.SEGMENT_SIZE])  # the last segment cut off
+    body = bytearray(data[: -4 - pf.SEGMENT_SIZE])  # the last segment cut off
     struct.pack_into("<I", body, pf.HEADER_SIZE + pf.CHANNEL_SIZE - 4, 1)  # n_segments = 1
     return _refit(bytes(body))
 
@@ -117,7 +129,8 @@ def test_a_changed_program_is_caught_before_arm(board, tamper):
             f"the board stored a different program: {len(bad)} bytes with sha256 "
             f"{hashlib.sha256(bad).hexdigest()}, sent {len(data)} bytes with sha256 "
             f"{hashlib.sha256(data).hexdigest()}; nothing was armed (a corrupting link or "
-            "adapter?)")
+            "adapter?)"
+        )
         assert wire.ARM not in spy.sent and wire.START_RUN not in spy.sent
     finally:
         conn.close()
@@ -138,4 +151,3 @@ def test_interposer_passes_an_honest_load(board):
         assert conn.load(_program()) == hashlib.sha256(_program()).hexdigest()
     finally:
         conn.close()
-

@@ -9,17 +9,36 @@ CLK = 125_000_000
 
 def test_match_pulses_exact_late_missing_and_confirmed():
     planned = {0: [0, 1000, 2000], 1: [500]}
-    edges = [(0, 1, 100), (5, 1, 101), (0, 0, 200), (1, 0, 600), (0, 1, 1104), (0, 0, 1200),
-             (1, 1, 700)]
+    edges = [
+        (0, 1, 100),
+        (5, 1, 101),
+        (0, 0, 200),
+        (1, 0, 600),
+        (0, 1, 1104),
+        (0, 0, 1200),
+        (1, 1, 700),
+    ]
     rows = logs.match_pulses(planned, {0: 0, 1: 1}, 100, edges, CLK, confirm_source=5)
-    got = [(r["channel"], r["index"], r["captured_cycle"], r["deviation_ns"], r["confirmed"])
-           for r in rows]
-    assert got == [(0, 0, 0, 0, True), (0, 1, 1004, 32, False), (0, 2, None, None, None),
-                   (1, 0, 500, 0, None)]
+    got = [
+        (r["channel"], r["index"], r["captured_cycle"], r["deviation_ns"], r["confirmed"])
+        for r in rows
+    ]
+    assert got == [
+        (0, 0, 0, 0, True),
+        (0, 1, 1004, 32, False),
+        (0, 2, None, None, None),
+        (1, 0, 500, 0, None),
+    ]
     s = logs.summarize(rows, True, "operator")
-    assert s == {"pulses_planned": 4, "pulses_delivered": 3, "max_abs_deviation_ns": 32,
-                 "aborted": True, "reason": "operator", "pulses_confirmed": 1,
-                 "pulses_confirmable": 2}
+    assert s == {
+        "pulses_planned": 4,
+        "pulses_delivered": 3,
+        "max_abs_deviation_ns": 32,
+        "aborted": True,
+        "reason": "operator",
+        "pulses_confirmed": 1,
+        "pulses_confirmable": 2,
+    }
 
 
 # paired pulse on two stimulators: channel 1 fires 300 cycles after channel 0 and each
@@ -28,8 +47,9 @@ PAIRED = {0: [0, 10_000], 1: [300, 10_300]}
 
 
 def _paired_rows(tmp_path, edges, confirm_channel):
-    rows = logs.match_pulses(PAIRED, {0: 0, 1: 0}, 0, edges, CLK, confirm_source=5,
-                             confirm_channel=confirm_channel)
+    rows = logs.match_pulses(
+        PAIRED, {0: 0, 1: 0}, 0, edges, CLK, confirm_source=5, confirm_channel=confirm_channel
+    )
     logs.write_pulses(str(tmp_path / "p.csv"), rows, {0: "tms", 1: "tms2"})
     return rows, (tmp_path / "p.csv").read_text().splitlines()[1:]
 
@@ -38,10 +58,12 @@ def test_confirmations_credit_only_the_confirm_channel_channel_0(tmp_path):
     # channel 0 wired; its second answer is missing, so tms,1 is false; channel 1 is n/a.
     edges = [(0, 1, 0), (5, 1, 5), (1, 1, 300), (0, 1, 10_000), (1, 1, 10_300)]
     rows, csv_rows = _paired_rows(tmp_path, edges, 0)
-    assert csv_rows == ["tms,0,0.000000000,0.000000000,0,true",
-                        "tms,1,0.000080000,0.000080000,0,false",
-                        "tms2,0,0.000002400,0.000002400,0,n/a",
-                        "tms2,1,0.000082400,0.000082400,0,n/a"]
+    assert csv_rows == [
+        "tms,0,0.000000000,0.000000000,0,true",
+        "tms,1,0.000080000,0.000080000,0,false",
+        "tms2,0,0.000002400,0.000002400,0,n/a",
+        "tms2,1,0.000082400,0.000082400,0,n/a",
+    ]
     assert logs.summarize(rows, False, None, confirm_channel="tms")["pulses_confirmed"] == 1
     assert logs.summarize(rows, False, None, confirm_channel="tms")["confirm_channel"] == "tms"
 
@@ -50,13 +72,14 @@ def test_confirmations_credit_only_the_confirm_channel_channel_1(tmp_path):
     # channel 1 wired. The edge at 10_002 follows channel 0's onset (the old any-channel rule
     # credited tms,1 with it); channel 1's latest onset before it is 300, already confirmed,
     # so tms2,1 (at 10_300, no answer after it) stays false.
-    edges = [(0, 1, 0), (1, 1, 300), (5, 1, 305), (0, 1, 10_000), (5, 1, 10_002),
-             (1, 1, 10_300)]
+    edges = [(0, 1, 0), (1, 1, 300), (5, 1, 305), (0, 1, 10_000), (5, 1, 10_002), (1, 1, 10_300)]
     rows, csv_rows = _paired_rows(tmp_path, edges, 1)
-    assert csv_rows == ["tms,0,0.000000000,0.000000000,0,n/a",
-                        "tms,1,0.000080000,0.000080000,0,n/a",
-                        "tms2,0,0.000002400,0.000002400,0,true",
-                        "tms2,1,0.000082400,0.000082400,0,false"]
+    assert csv_rows == [
+        "tms,0,0.000000000,0.000000000,0,n/a",
+        "tms,1,0.000080000,0.000080000,0,n/a",
+        "tms2,0,0.000002400,0.000002400,0,true",
+        "tms2,1,0.000082400,0.000082400,0,false",
+    ]
     s = logs.summarize(rows, False, None, confirm_channel="tms2")
     assert (s["pulses_confirmed"], s["pulses_confirmable"], s["confirm_channel"]) == (1, 2, "tms2")
 
@@ -64,13 +87,15 @@ def test_confirmations_credit_only_the_confirm_channel_channel_1(tmp_path):
 def test_a_later_pulse_on_another_channel_does_not_take_the_answer():
     # nerve stimulator (channel 1) fires 2 cycles after the TMS pulse, before the TMS
     # stimulator's trigger-out answers at +5: the answer still belongs to channel 0.
-    rows = logs.match_pulses({0: [0], 1: [2]}, {0: 0, 1: 0}, 0,
-                             [(0, 1, 0), (1, 1, 2), (5, 1, 5)], CLK, confirm_source=5)
+    rows = logs.match_pulses(
+        {0: [0], 1: [2]}, {0: 0, 1: 0}, 0, [(0, 1, 0), (1, 1, 2), (5, 1, 5)], CLK, confirm_source=5
+    )
     assert [(r["channel"], r["confirmed"]) for r in rows] == [(0, True), (1, None)]
     assert logs.summarize(rows, False, None)["pulses_confirmed"] == 1
     # simultaneous onsets: only the confirm channel is credited
-    rows = logs.match_pulses({0: [0], 1: [0]}, {0: 0, 1: 0}, 0,
-                             [(0, 1, 0), (1, 1, 0), (5, 1, 7)], CLK, confirm_source=5)
+    rows = logs.match_pulses(
+        {0: [0], 1: [0]}, {0: 0, 1: 0}, 0, [(0, 1, 0), (1, 1, 0), (5, 1, 7)], CLK, confirm_source=5
+    )
     assert [r["confirmed"] for r in rows] == [True, None]
 
 
@@ -98,12 +123,16 @@ def test_files(tmp_path):
     assert (tmp_path / "p.csv").read_text().splitlines() == [
         "channel,index,planned_s,captured_s,deviation_ns,confirmed",
         "tms,0,0.000000000,0.000000000,0,n/a",
-        "tms,1,0.000020000,n/a,n/a,n/a"]
-    logs.write_bids(str(tmp_path / "e.tsv"), str(tmp_path / "e.json"), rows, {0: "tms"},
-                    Fraction(1, 1000))
+        "tms,1,0.000020000,n/a,n/a,n/a",
+    ]
+    logs.write_bids(
+        str(tmp_path / "e.tsv"), str(tmp_path / "e.json"), rows, {0: "tms"}, Fraction(1, 1000)
+    )
     assert (tmp_path / "e.tsv").read_text().splitlines() == [
         "onset\tduration\ttrial_type\tchannel\tpulse_index\tplanned_onset\tdeviation_ns\t"
-        "confirmed", "0.000000000\t0.001000000\ttms_pulse\ttms\t0\t0.000000000\t0\tn/a"]
+        "confirmed",
+        "0.000000000\t0.001000000\ttms_pulse\ttms\t0\t0.000000000\t0\tn/a",
+    ]
     log = logs.EventLog(str(tmp_path / "ev.jsonl"))
     log.write("edge", cycle=2**63)
     log.close()

@@ -59,7 +59,8 @@ def test_a_silent_slow_board_names_the_knob_and_a_scale_reaches_it(tmp_path):
                 conn.load(data)
         assert str(e.value) == (
             f"no reply to load-end from {b.path} within {timeout:g} s; for a slower board or "
-            "link raise every timeout with --timeout-scale N or TMSPIO_TIMEOUT_SCALE=N (now 1)")
+            "link raise every timeout with --timeout-scale N or TMSPIO_TIMEOUT_SCALE=N (now 1)"
+        )
         with link.connect(b.path, hello_timeout=20, scale=3) as conn:
             assert conn.load(data) is not None
             assert conn.status()["state"] == "loaded"
@@ -99,14 +100,36 @@ def test_a_100000_pulse_program_runs_to_the_end_on_the_real_firmware(tmp_path):
     path = tmp_path / "p100k.toml"
     path.write_text(P100K)
     out = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-m", "tmspio.cli", "run", str(path), "--emulator",
-                        "--out", str(out), "--quiet", "--override", "test: no stimulator"],
-                       capture_output=True, text=True, timeout=850)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tmspio.cli",
+            "run",
+            str(path),
+            "--emulator",
+            "--out",
+            str(out),
+            "--quiet",
+            "--override",
+            "test: no stimulator",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=850,
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads((out / "summary.json").read_text())
-    assert (s["pulses_planned"], s["pulses_delivered"], s["max_abs_deviation_ns"],
-            s["aborted"], s["faults"]) == (100_000, 100_000, 0, False, [])
+    assert (
+        s["pulses_planned"],
+        s["pulses_delivered"],
+        s["max_abs_deviation_ns"],
+        s["aborted"],
+        s["faults"],
+    ) == (100_000, 100_000, 0, False, [])
     loaded = [e for e in logs.read_events(str(out / "events.jsonl")) if e["event"] == "loaded"]
-    assert loaded[0]["board_sha256"] == logs.read_events(str(out / "events.jsonl"))[0][
-        "program_sha256"]
+    assert (
+        loaded[0]["board_sha256"]
+        == logs.read_events(str(out / "events.jsonl"))[0]["program_sha256"]
+    )
     assert "p100k: 100000 of 100000 pulses delivered; max |deviation| 0 ns" in r.stdout

@@ -6,8 +6,13 @@ from tmspio import logs, plot
 
 
 def _run_dir(tmp_path, with_summary):
-    rows = logs.match_pulses({0: [0, 125_000, 250_000]}, {0: 0}, 0,
-                             [(0, 1, 0), (0, 1, 125_001), (0, 1, 250_000)], 125_000_000)
+    rows = logs.match_pulses(
+        {0: [0, 125_000, 250_000]},
+        {0: 0},
+        0,
+        [(0, 1, 0), (0, 1, 125_001), (0, 1, 250_000)],
+        125_000_000,
+    )
     logs.write_pulses(str(tmp_path / "pulses.csv"), rows, {0: "tms"})
     if with_summary:
         (tmp_path / "summary.json").write_text(json.dumps({"sysclk_hz": 125_000_000}))

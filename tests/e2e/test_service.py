@@ -12,8 +12,12 @@ from fake_engine import FakeEngine, progformat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-BOARD = {"name": "test", "chip": "rp2040", "sysclk_hz": 125_000_000,
-         "limits": {"max_pulses": 100000}}
+BOARD = {
+    "name": "test",
+    "chip": "rp2040",
+    "sysclk_hz": 125_000_000,
+    "limits": {"max_pulses": 100000},
+}
 
 
 class Clock:
@@ -32,8 +36,9 @@ class Harness:
         self.engine = FakeEngine(cfg)
         self.clock = Clock()
         self.out = bytearray()
-        self.svc = service.Service(self.engine, cfg, self.out.extend, ticks_ms=self.clock,
-                                   ticks_diff=lambda a, b: a - b)
+        self.svc = service.Service(
+            self.engine, cfg, self.out.extend, ticks_ms=self.clock, ticks_diff=lambda a, b: a - b
+        )
         self.seq = 0
 
     def send(self, mtype, payload=b""):
@@ -53,16 +58,21 @@ class Harness:
         return json.loads(r[2])
 
     def load(self, data):
-        assert self.send(wire.LOAD_BEGIN, wire.load_begin(len(data), wire.crc32(data)))[0][0] \
+        assert (
+            self.send(wire.LOAD_BEGIN, wire.load_begin(len(data), wire.crc32(data)))[0][0]
             == wire.ACK
+        )
         for off in range(0, len(data), 1000):
-            self.send(wire.LOAD_DATA, wire.load_data(off, data[off:off + 1000]))
+            self.send(wire.LOAD_DATA, wire.load_data(off, data[off : off + 1000]))
         return self.send(wire.LOAD_END)
 
 
 def program(n=3, width=100, period=1000, gap=5000):
-    return progformat.encode(progformat.Program(
-        125_000_000, [progformat.Channel(0, 0, 10, [(n, width, period, gap, 0)])]))
+    return progformat.encode(
+        progformat.Program(
+            125_000_000, [progformat.Channel(0, 0, 10, [(n, width, period, gap, 0)])]
+        )
+    )
 
 
 def error_of(reply):
@@ -74,11 +84,20 @@ def error_of(reply):
 def test_hello_reports_firmware_board_clock_limits():
     h = Harness()
     info = h.hello()
-    assert info == {"wire": 2, "firmware": service.FIRMWARE_VERSION, "board": "test",
-                    "chip": "rp2040", "sysclk_hz": 125_000_000,
-                    "limits": {"max_pulses": 100000}, "heartbeat_ms": 1000,
-                    "max_program_bytes": 1 << 20, "phase": "idle", "platform": sys.platform,
-                    "speed": 1, "heap_free": None}
+    assert info == {
+        "wire": 2,
+        "firmware": service.FIRMWARE_VERSION,
+        "board": "test",
+        "chip": "rp2040",
+        "sysclk_hz": 125_000_000,
+        "limits": {"max_pulses": 100000},
+        "heartbeat_ms": 1000,
+        "max_program_bytes": 1 << 20,
+        "phase": "idle",
+        "platform": sys.platform,
+        "speed": 1,
+        "heap_free": None,
+    }
 
 
 def test_full_session_streams_every_edge_and_the_final_state():
@@ -97,8 +116,14 @@ def test_full_session_streams_every_edge_and_the_final_state():
     assert frames[0][0] == wire.EVENTS
     first, recs = wire.parse_events(frames[0][2])
     assert first == 0
-    assert recs == [(0, 1, 10), (0, 0, 110), (0, 1, 1010), (0, 0, 1110), (0, 1, 2010),
-                    (0, 0, 2110)]
+    assert recs == [
+        (0, 1, 10),
+        (0, 0, 110),
+        (0, 1, 1010),
+        (0, 0, 1110),
+        (0, 1, 2010),
+        (0, 0, 2110),
+    ]
     state = json.loads(frames[1][2])
     assert frames[1][0] == wire.STATE
     assert (state["state"], state["pulses_delivered"], state["phase"]) == ("done", 3, "loaded")
@@ -108,12 +133,14 @@ def test_full_session_streams_every_edge_and_the_final_state():
 def test_out_of_order_messages_are_refused_by_name():
     h = Harness()
     code, mtype, text = error_of(h.send(wire.ARM)[0])
-    assert (code, mtype, text) == (wire.E_ORDER, wire.ARM,
-                                   "arm: no session open, send hello first")
+    assert (code, mtype, text) == (
+        wire.E_ORDER,
+        wire.ARM,
+        "arm: no session open, send hello first",
+    )
     h.hello()
     code, mtype, text = error_of(h.send(wire.START_RUN)[0])
-    assert (code, text) == (wire.E_ORDER,
-                            "start not allowed while idle (allowed while armed)")
+    assert (code, text) == (wire.E_ORDER, "start not allowed while idle (allowed while armed)")
     code, _, text = error_of(h.send(wire.LOAD_DATA, wire.load_data(0, b"abc"))[0])
     assert text == "load-data not allowed while idle (allowed while loading)"
     h.load(program())
@@ -130,8 +157,10 @@ def test_bad_crc_on_program_and_engine_refusal_never_load():
     h.send(wire.LOAD_DATA, wire.load_data(0, data))
     code, _, text = error_of(h.send(wire.LOAD_END)[0])
     assert code == wire.E_PAYLOAD
-    assert text == "load-end crc32 0x%08x: announced 0x%08x" % (wire.crc32(data),
-                                                                wire.crc32(data) ^ 1)
+    assert text == "load-end crc32 0x%08x: announced 0x%08x" % (
+        wire.crc32(data),
+        wire.crc32(data) ^ 1,
+    )
     bad = b"XXXX" + data[4:-4]
     bad += struct.pack("<I", wire.crc32(bad))
     code, _, text = error_of(h.load(bad)[0])
@@ -167,7 +196,9 @@ def test_truncated_frame_expires_then_later_frames_work():
     h.clock.ms += service.FRAME_TIMEOUT_MS + 1
     h.svc.tick()
     assert [error_of(r)[2] for r in h.replies()] == [
-        "frame truncated after 6 bytes", "5 bytes outside a frame ignored"]
+        "frame truncated after 6 bytes",
+        "5 bytes outside a frame ignored",
+    ]
     assert h.send(wire.STATUS)[0][0] == wire.STATUS_R
 
 
@@ -229,8 +260,9 @@ def test_stop_mid_run_returns_status_and_bye_closes_session():
     assert not h.svc.session
 
 
-@pytest.mark.parametrize("noise", [b"\x03", b"\r\x03", b"\r\x03\x03", b"\r\x01\x04\x03",
-                                   b"\x03" * 64])
+@pytest.mark.parametrize(
+    "noise", [b"\x03", b"\r\x03", b"\r\x03\x03", b"\r\x01\x04\x03", b"\x03" * 64]
+)
 @pytest.mark.parametrize("in_session", [False, True])
 def test_ctrl_c_and_repl_bytes_are_data_in_every_phase(noise, in_session):
     # Line noise (or mpremote's interrupt) must never stop the firmware: no KeyboardInterrupt,
@@ -286,19 +318,27 @@ def test_maintenance_is_refused_while_armed_or_running(phase):
     h.svc.receive(wire.maintenance_frame())
     (r,) = [f for f in h.replies() if f[0] == wire.ERROR]
     assert r[1] == wire.MAINTENANCE_SEQ
-    assert error_of(r) == (wire.E_ORDER, wire.MAINTENANCE, "maintenance not allowed while %s "
-                           "(allowed while idle or loading or loaded)" % phase)
+    assert error_of(r) == (
+        wire.E_ORDER,
+        wire.MAINTENANCE,
+        "maintenance not allowed while %s (allowed while idle or loading or loaded)" % phase,
+    )
     assert not h.svc.maintenance and h.engine.state == phase
 
 
-@pytest.mark.parametrize("payload", [b"", b"tmspio maintenance", wire.MAINTENANCE_KEY + b"!",
-                                     wire.MAINTENANCE_KEY[:-1] + b"X"])
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"tmspio maintenance", wire.MAINTENANCE_KEY + b"!", wire.MAINTENANCE_KEY[:-1] + b"X"],
+)
 def test_maintenance_needs_the_exact_key(payload):
     h = Harness()
     h.svc.receive(wire.frame(wire.MAINTENANCE, 1, payload))
     (r,) = h.replies()
-    assert error_of(r) == (wire.E_PAYLOAD, wire.MAINTENANCE,
-                           "maintenance payload: not the maintenance key")
+    assert error_of(r) == (
+        wire.E_PAYLOAD,
+        wire.MAINTENANCE,
+        "maintenance payload: not the maintenance key",
+    )
     assert not h.svc.maintenance and h.engine.calls == []
 
 
@@ -335,8 +375,11 @@ def test_long_board_checks_send_progress_frames_with_the_request_seq():
     frames = h.send(wire.LOAD_END)
     # at most one PROGRESS per PROGRESS_MS (250 ms) of board time, then the reply
     assert [(f[0], f[1]) for f in frames] == [(wire.PROGRESS, h.seq)] * 3 + [(wire.LOADED, h.seq)]
-    assert [wire.parse_progress(f[2]) for f in frames[:3]] == [(3072, 10240), (6144, 10240),
-                                                                (9216, 10240)]
+    assert [wire.parse_progress(f[2]) for f in frames[:3]] == [
+        (3072, 10240),
+        (6144, 10240),
+        (9216, 10240),
+    ]
 
 
 def test_edge_numbers_restart_at_each_hello_and_arm():
@@ -405,8 +448,7 @@ def test_an_engine_error_in_poll_stops_the_run_and_is_reported_once():
     h.svc.tick()
     h.svc.tick()
     faults = [json.loads(f[2]) for f in h.replies() if f[0] == wire.FAULT]
-    assert faults == [{"code": "exception",
-                       "text": "firmware exception in poll: OSError: 5 EIO"}]
+    assert faults == [{"code": "exception", "text": "firmware exception in poll: OSError: 5 EIO"}]
     assert h.engine.state == "stopped"
     assert h.engine.reason == "firmware exception in poll: OSError: 5 EIO"
     assert h.svc.phase == "loaded"
@@ -417,6 +459,8 @@ def test_heartbeat_beyond_the_tick_range_is_refused():
     h.hello()
     h.load(program())
     code, _, text = error_of(h.send(wire.ARM, wire.u32(1 << 29))[0])
-    assert (code, text) == (wire.E_PAYLOAD,
-                            "arm heartbeat_ms 536870912: allowed 0 (off) or 1..536870911")
+    assert (code, text) == (
+        wire.E_PAYLOAD,
+        "arm heartbeat_ms 536870912: allowed 0 (off) or 1..536870911",
+    )
     assert h.svc.phase == "loaded" and "arm" not in h.engine.calls

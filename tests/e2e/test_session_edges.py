@@ -70,7 +70,7 @@ def test_a_lost_events_frame_is_reported_exactly(board, tmp_path, capsys, monkey
 
     monkeypatch.setattr(link.Link, "_dispatch", lossy)
     rc, summary, err = _run(capsys, path, tmp_path / "lossy")
-    (first, n), = dropped
+    ((first, n),) = dropped
     text = f"edges {first}..{first + n - 1} lost on the link"
     assert summary["faults"] == [{"code": "link", "text": text}]
     assert f"fault (link): {text}\n" in err

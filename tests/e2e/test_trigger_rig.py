@@ -79,15 +79,20 @@ def _rig_edges(path, role, level=1):
 
 
 def _captured(events, source, level=1):
-    return [e["cycle"] for e in events
-            if e["event"] == "edge" and e["source"] == source and e["level"] == level]
+    return [
+        e["cycle"]
+        for e in events
+        if e["event"] == "edge" and e["source"] == source and e["level"] == level
+    ]
 
 
 def test_trigger_start_first_onset_is_the_trigger_edge_plus_the_latency(tmp_path, monkeypatch):
     proto = _protocol(tmp_path, TRIGGER_START)
     rig_log = tmp_path / "rig.jsonl"
-    monkeypatch.setenv("TMSPIO_EMU_RIG", json.dumps(
-        {"trigger_source": {"first_s": 0.5, "period_s": 0.5}, "log": str(rig_log)}))
+    monkeypatch.setenv(
+        "TMSPIO_EMU_RIG",
+        json.dumps({"trigger_source": {"first_s": 0.5, "period_s": 0.5}, "log": str(rig_log)}),
+    )
     out = tmp_path / "run"
     assert cli.main(["run", proto, "--emulator", "--out", str(out), "--quiet"]) == 0
     c = compile.compile_protocol(parser.resolve(proto), SYSCLK)
@@ -170,9 +175,26 @@ def test_tmspio_emulate_trigger_flags_serve_a_trigger_start_run(tmp_path):
     proto = _protocol(tmp_path, TRIGGER_START)
     rig_log = tmp_path / "rig.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tmspio.cli", "emulate", "--speed", "max", "--trigger-every",
-         "0.25", "--trigger-count", "100000", "--confirm-delay", "2", "--rig-log", str(rig_log)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tmspio.cli",
+            "emulate",
+            "--speed",
+            "max",
+            "--trigger-every",
+            "0.25",
+            "--trigger-count",
+            "100000",
+            "--confirm-delay",
+            "2",
+            "--rig-log",
+            str(rig_log),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         path = proc.stdout.readline().strip()
         out = tmp_path / "run"
@@ -181,8 +203,10 @@ def test_tmspio_emulate_trigger_flags_serve_a_trigger_start_run(tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
-    assert 'test rig: {"confirm_delay_s": 0.002, "log": "%s", "trigger_source": {"count": 100000, ' \
+    assert (
+        'test rig: {"confirm_delay_s": 0.002, "log": "%s", "trigger_source": {"count": 100000, '
         '"period_s": 0.25}}\n' % rig_log in err
+    )
     triggers = _rig_edges(rig_log, "trigger_in")
     assert triggers == [250 * MS * k for k in range(1, len(triggers) + 1)]
     onsets = _rig_edges(rig_log, "trigger[0]")
@@ -192,57 +216,86 @@ def test_tmspio_emulate_trigger_flags_serve_a_trigger_start_run(tmp_path):
     assert (summary["pulses_delivered"], summary["max_abs_deviation_ns"]) == (10, 8)  # grid
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--trigger-count", "3"], "--trigger-count = 3: needs --trigger-every SECONDS"),
-    (["--trigger-every", "0"], "--trigger-every = 0.0: a number of seconds > 0"),
-    (["--trigger-every", "1", "--trigger-count", "0"], "--trigger-count = 0: an integer >= 1"),
-    (["--trigger-every", "0.002", "--trigger-width", "2"],
-     "--trigger-width = 2: milliseconds > 0 and below --trigger-every (2 ms)"),
-    (["--trigger-every", "0.0005"],
-     "--trigger-width = 1: milliseconds > 0 and below --trigger-every (0.5 ms)"),
-    (["--trigger-every", "inf"], "--trigger-every = inf: a number of seconds > 0"),
-    (["--confirm-delay", "-1"], "--confirm-delay = -1.0: milliseconds > 0"),
-    (["--speed", "inf"], "--speed = 'inf': a positive number or max"),
-    (["--speed", "0"], "--speed = '0': a positive number or max"),
-    (["--speed", "fast"], "--speed = 'fast': a positive number or max"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--trigger-count", "3"], "--trigger-count = 3: needs --trigger-every SECONDS"),
+        (["--trigger-every", "0"], "--trigger-every = 0.0: a number of seconds > 0"),
+        (["--trigger-every", "1", "--trigger-count", "0"], "--trigger-count = 0: an integer >= 1"),
+        (
+            ["--trigger-every", "0.002", "--trigger-width", "2"],
+            "--trigger-width = 2: milliseconds > 0 and below --trigger-every (2 ms)",
+        ),
+        (
+            ["--trigger-every", "0.0005"],
+            "--trigger-width = 1: milliseconds > 0 and below --trigger-every (0.5 ms)",
+        ),
+        (["--trigger-every", "inf"], "--trigger-every = inf: a number of seconds > 0"),
+        (["--confirm-delay", "-1"], "--confirm-delay = -1.0: milliseconds > 0"),
+        (["--speed", "inf"], "--speed = 'inf': a positive number or max"),
+        (["--speed", "0"], "--speed = '0': a positive number or max"),
+        (["--speed", "fast"], "--speed = 'fast': a positive number or max"),
+    ],
+)
 def test_emulate_refuses_bad_rig_flags(argv, message, capsys):
     assert cli.main(["emulate"] + argv) == 2
     assert capsys.readouterr().err == f"tmspio: error: {message}\n"
 
 
-def test_bad_tmspio_emu_rig_is_a_clear_error_before_the_board_starts(tmp_path, monkeypatch,
-                                                                     capsys):
+def test_bad_tmspio_emu_rig_is_a_clear_error_before_the_board_starts(
+    tmp_path, monkeypatch, capsys
+):
     proto = _protocol(tmp_path, IMMEDIATE)
     monkeypatch.setenv("TMSPIO_EMU_RIG", '{"trigger_source": {"period_s": 1, "cnt": 2}}')
     assert cli.main(["run", proto, "--emulator", "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == (
         "tmspio: error: rig.trigger_source.cnt = 2: unknown key; allowed first_s, period_s, "
-        "count, width_s, times_s\n")
+        "count, width_s, times_s\n"
+    )
 
 
-@pytest.mark.parametrize("rig, message", [
-    ("[1]", "TMSPIO_EMU_RIG = '[1]': expected a JSON object"),
-    ("{x", "TMSPIO_EMU_RIG = '{x': not JSON; expected an object such as "
-           '{"trigger_source": {"period_s": 1}}'),
-    ({"trigger": 1}, "rig.trigger = 1: unknown key; allowed estop_driver, trigger_source, "
-                     "confirm_delay_s, log"),
-    ({"trigger_source": {"period_s": 0.001, "width_s": 0.001}},
-     "rig.trigger_source.period_s = 0.001: longer than width_s (0.001 s): the line must return "
-     "to idle"),
-    ({"trigger_source": {"times_s": [1, 1.0005]}},
-     "rig.trigger_source.times_s[1] = 1.0005: later than the previous trigger + width_s (0.001 "
-     "s): the line must return to idle between triggers"),
-    ({"trigger_source": {"times_s": [1], "count": 2}},
-     "rig.trigger_source.count = 2: not allowed with times_s"),
-    ({"trigger_source": {"period_s": 1, "count": 1.5}},
-     "rig.trigger_source.count = 1.5: an integer >= 1 (absent: no end)"),
-    ({"confirm_delay_s": 1e-9}, "rig.confirm_delay_s = 1e-09: a number of seconds >= one "
-                                "sysclk cycle"),
-    ({"estop_driver": 11}, "rig.estop_driver = 11: a trigger output GPIO [2, 3, 4, 5]"),
-])
-def test_rig_entries_are_validated_naming_field_value_and_rule(tmp_path, monkeypatch, rig,
-                                                               message):
+@pytest.mark.parametrize(
+    "rig, message",
+    [
+        ("[1]", "TMSPIO_EMU_RIG = '[1]': expected a JSON object"),
+        (
+            "{x",
+            "TMSPIO_EMU_RIG = '{x': not JSON; expected an object such as "
+            '{"trigger_source": {"period_s": 1}}',
+        ),
+        (
+            {"trigger": 1},
+            "rig.trigger = 1: unknown key; allowed estop_driver, trigger_source, "
+            "confirm_delay_s, log",
+        ),
+        (
+            {"trigger_source": {"period_s": 0.001, "width_s": 0.001}},
+            "rig.trigger_source.period_s = 0.001: longer than width_s (0.001 s): the line must return "
+            "to idle",
+        ),
+        (
+            {"trigger_source": {"times_s": [1, 1.0005]}},
+            "rig.trigger_source.times_s[1] = 1.0005: later than the previous trigger + width_s (0.001 "
+            "s): the line must return to idle between triggers",
+        ),
+        (
+            {"trigger_source": {"times_s": [1], "count": 2}},
+            "rig.trigger_source.count = 2: not allowed with times_s",
+        ),
+        (
+            {"trigger_source": {"period_s": 1, "count": 1.5}},
+            "rig.trigger_source.count = 1.5: an integer >= 1 (absent: no end)",
+        ),
+        (
+            {"confirm_delay_s": 1e-9},
+            "rig.confirm_delay_s = 1e-09: a number of seconds >= one sysclk cycle",
+        ),
+        ({"estop_driver": 11}, "rig.estop_driver = 11: a trigger output GPIO [2, 3, 4, 5]"),
+    ],
+)
+def test_rig_entries_are_validated_naming_field_value_and_rule(
+    tmp_path, monkeypatch, rig, message
+):
     populate_flash(str(tmp_path))
     if isinstance(rig, str):
         monkeypatch.setenv("TMSPIO_EMU_RIG", rig)
@@ -259,8 +312,10 @@ def test_confirm_delay_needs_a_loopback_into_confirm_in(tmp_path):
     (tmp_path / "board.json").write_text(json.dumps(cfg))
     with pytest.raises(RigError) as e:
         check_rig(str(tmp_path), {"confirm_delay_s": 0.001})
-    assert str(e.value) == ("rig.confirm_delay_s = 0.001: needs a loopback jumper into "
-                            "confirm_in (GPIO11) to delay; the board file has none")
+    assert str(e.value) == (
+        "rig.confirm_delay_s = 0.001: needs a loopback jumper into "
+        "confirm_in (GPIO11) to delay; the board file has none"
+    )
 
 
 def test_explicit_trigger_times_on_a_falling_edge_board(tmp_path):
@@ -273,21 +328,23 @@ def test_explicit_trigger_times_on_a_falling_edge_board(tmp_path):
     c = compile.compile_protocol(parser.resolve(_protocol(tmp_path, TRIGGER_START)), SYSCLK)
     times = [0.4 + 0.5 * k for k in range(200)]  # enough that one comes after the arm
     rig = {"trigger_source": {"times_s": times, "width_s": 0.0002}, "log": "rig.jsonl"}
-    with SerialBoard(speed="max", flash=str(tmp_path), rig=rig) as bd, \
-            link.connect(bd.path, hello_timeout=30) as b:
+    with (
+        SerialBoard(speed="max", flash=str(tmp_path), rig=rig) as bd,
+        link.connect(bd.path, hello_timeout=30) as b,
+    ):
         b.load(c.program)
         b.run(heartbeat_ms=0)
         assert b.wait(timeout=40)["state"] == "done"
     log = str(tmp_path / "rig.jsonl")
     cycles = [(400 + 500 * k) * MS for k in range(200)]
     falls = _rig_edges(log, "trigger_in", 0)
-    assert falls == cycles[:len(falls)] and len(falls) >= 2
+    assert falls == cycles[: len(falls)] and len(falls) >= 2
     # the first rise is the rig idling the line at power-up (cycle 0), before the firmware
     # configures the pull
     rises = _rig_edges(log, "trigger_in", 1)
     # then each pull ends 0.2 ms (25,000 cycles) after it began (the last may still be low
     # when the board was powered off: at --speed max its clock runs on at its own pace)
-    assert rises[0] == 0 and rises[1:] == [f + 25_000 for f in falls][:len(rises) - 1]
+    assert rises[0] == 0 and rises[1:] == [f + 25_000 for f in falls][: len(rises) - 1]
     assert len(rises) - 1 >= len(falls) - 1
     onsets = _rig_edges(log, "trigger[0]")
     assert onsets[0] - timing.TRIGGER_LATENCY in falls
@@ -301,10 +358,11 @@ def test_flash_board_file_rig_with_the_environment_overriding_key_by_key(tmp_pat
     (tmp_path / "board.json").write_text(json.dumps(cfg))
     monkeypatch.setenv("TMSPIO_EMU_RIG", '{"log": "b.jsonl"}')
     c = compile.compile_protocol(parser.resolve(_protocol(tmp_path, TRIGGER_START)), SYSCLK)
-    with SerialBoard(speed="max", flash=str(tmp_path)) as bd, \
-            link.connect(bd.path, hello_timeout=30) as b:
-        assert bd.rig == {"estop_driver": 5, "trigger_source": {"period_s": 0.3},
-                          "log": "b.jsonl"}
+    with (
+        SerialBoard(speed="max", flash=str(tmp_path)) as bd,
+        link.connect(bd.path, hello_timeout=30) as b,
+    ):
+        assert bd.rig == {"estop_driver": 5, "trigger_source": {"period_s": 0.3}, "log": "b.jsonl"}
         b.load(c.program)
         b.run(heartbeat_ms=0)
         assert b.wait(timeout=40)["pulses_delivered"] == 10

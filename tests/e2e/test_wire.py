@@ -19,15 +19,19 @@ def test_frame_layout_is_documented_bytes():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255),
-                          st.binary(max_size=wire.MAX_PAYLOAD)), max_size=5),
-       st.integers(1, 64))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 255), st.integers(0, 255), st.binary(max_size=wire.MAX_PAYLOAD)),
+        max_size=5,
+    ),
+    st.integers(1, 64),
+)
 def test_frames_round_trip_in_any_split(msgs, step):
     data = b"".join(wire.frame(t, s, p) for t, s, p in msgs)
     d = wire.Decoder()
     items = []
     for i in range(0, len(data), step):
-        items += d.feed(data[i:i + step])
+        items += d.feed(data[i : i + step])
     assert items == [("frame", t, s, p) for t, s, p in msgs]
 
 
@@ -49,8 +53,13 @@ print(out)
 
 
 def test_micropython_agrees_with_cpython():
-    r = subprocess.run([runner.micropython_exe(), "-c", MPY_SCRIPT], capture_output=True,
-                       text=True, env=dict(os.environ, MICROPYPATH=FIRMWARE), timeout=30)
+    r = subprocess.run(
+        [runner.micropython_exe(), "-c", MPY_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, MICROPYPATH=FIRMWARE),
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
     d = wire.Decoder()
     junk = b"xx" + wire.frame(wire.HELLO, 1, b"\x01\x00")[:-1] + b"\x00" + wire.frame(wire.BYE, 2)

@@ -105,24 +105,43 @@ def test_every_form_matches_adafruit_pioasm(text, dsl):
 # Side-set: MicroPython counts the enable bit in sideset_count (adafruit `.side_set n opt`
 # == MicroPython n pins used on only some instructions).
 SIDESET = [
-    (".side_set 1\nset pins, 1 side 1\nnop side 0 [15]", "set(pins, 1).side(1)\nnop().side(0)[15]",
-     {"sideset_init": 2}),
-    (".side_set 1 opt\nset pins, 1 side 1\nnop [7]", "set(pins, 1).side(1)\nnop()[7]",
-     {"sideset_init": 2}),
-    (".side_set 2\nnop side 3 [7]\nnop side 2", "nop().side(3)[7]\nnop().side(2)",
-     {"sideset_init": (2, 2)}),
-    (".side_set 2 opt\nnop side 3 [3]\nnop [1]", "nop().side(3)[3]\nnop()[1]",
-     {"sideset_init": (2, 2)}),
-    (".side_set 4 opt\nnop side 15\nnop", "nop().side(15)\nnop()",
-     {"sideset_init": (2, 2, 2, 2)}),
-    (".side_set 5\nnop side 31\nnop side 0", "nop().side(31)\nnop().side(0)",
-     {"sideset_init": (2, 2, 2, 2, 2)}),
-    (".side_set 1 pindirs\nnop side 1\nnop side 0", "nop().side(1)\nnop().side(0)",
-     {"sideset_init": 2, "side_pindir": True}),
+    (
+        ".side_set 1\nset pins, 1 side 1\nnop side 0 [15]",
+        "set(pins, 1).side(1)\nnop().side(0)[15]",
+        {"sideset_init": 2},
+    ),
+    (
+        ".side_set 1 opt\nset pins, 1 side 1\nnop [7]",
+        "set(pins, 1).side(1)\nnop()[7]",
+        {"sideset_init": 2},
+    ),
+    (
+        ".side_set 2\nnop side 3 [7]\nnop side 2",
+        "nop().side(3)[7]\nnop().side(2)",
+        {"sideset_init": (2, 2)},
+    ),
+    (
+        ".side_set 2 opt\nnop side 3 [3]\nnop [1]",
+        "nop().side(3)[3]\nnop()[1]",
+        {"sideset_init": (2, 2)},
+    ),
+    (".side_set 4 opt\nnop side 15\nnop", "nop().side(15)\nnop()", {"sideset_init": (2, 2, 2, 2)}),
+    (
+        ".side_set 5\nnop side 31\nnop side 0",
+        "nop().side(31)\nnop().side(0)",
+        {"sideset_init": (2, 2, 2, 2, 2)},
+    ),
+    (
+        ".side_set 1 pindirs\nnop side 1\nnop side 0",
+        "nop().side(1)\nnop().side(0)",
+        {"sideset_init": 2, "side_pindir": True},
+    ),
 ]
 
 
-@pytest.mark.parametrize("text,dsl,kw", SIDESET, ids=[t.replace("\n", " / ") for t, _, _ in SIDESET])
+@pytest.mark.parametrize(
+    "text,dsl,kw", SIDESET, ids=[t.replace("\n", " / ") for t, _, _ in SIDESET]
+)
 def test_sideset_matches_adafruit_pioasm(text, dsl, kw):
     expected = adafruit_pioasm.Program(text)
     prog = assemble(dsl, **kw)

@@ -31,8 +31,17 @@ wrap()"""
 
 def test_blink_program_list_is_the_documented_v1_28_output():
     prog, _ = assemble(BLINK, set_init=2)
-    assert prog == [array("H", [0xFF01, 0xBF42, 0xFF00, 0xBF42]), -1, -1, -1, 0x3000, 0, None, 2,
-                    None]
+    assert prog == [
+        array("H", [0xFF01, 0xBF42, 0xFF00, 0xBF42]),
+        -1,
+        -1,
+        -1,
+        0x3000,
+        0,
+        None,
+        2,
+        None,
+    ]
 
 
 def test_wrap_target_and_wrap_are_relative_instruction_indices():
@@ -47,11 +56,18 @@ def test_default_wrap_is_the_last_instruction():
 
 def test_shiftctrl_image_masks_thresholds_and_packs_keywords():
     prog, _ = assemble(
-        "nop()", in_shiftdir=1, out_shiftdir=1, autopush=True, autopull=True,
-        push_thresh=8, pull_thresh=32, fifo_join=1,
+        "nop()",
+        in_shiftdir=1,
+        out_shiftdir=1,
+        autopush=True,
+        autopull=True,
+        push_thresh=8,
+        pull_thresh=32,
+        fifo_join=1,
     )
     assert prog[pioasm.PROG_SHIFTCTRL] == (1 << 30) | (0 << 25) | (8 << 20) | (1 << 19) | (
-        1 << 18) | (1 << 17) | (1 << 16)
+        1 << 18
+    ) | (1 << 17) | (1 << 16)
 
 
 def test_partial_sideset_makes_the_program_optional():
@@ -101,9 +117,20 @@ def test_globals_are_restored_after_assembly_and_after_an_error():
         ("out(x, 0)", {}, "invalid bit count 0"),
         ("wrap()", {}, "wrap() before any instruction"),
     ],
-    ids=["delay 32", "delay 16 side 1", "delay 8 opt side", "side 2 of 1 pin",
-         "side 8 of 2 pins opt", "no sideset", "unknown label", "duplicate label", "in 0 bits",
-         "in 33 bits", "out 0 bits", "wrap first"],
+    ids=[
+        "delay 32",
+        "delay 16 side 1",
+        "delay 8 opt side",
+        "side 2 of 1 pin",
+        "side 8 of 2 pins opt",
+        "no sideset",
+        "unknown label",
+        "duplicate label",
+        "in 0 bits",
+        "in 33 bits",
+        "out 0 bits",
+        "wrap first",
+    ],
 )
 def test_micropython_errors(body, kw, message):
     assert refusal(body, **kw) == message
@@ -128,7 +155,8 @@ def test_silent_device_corruption_is_refused(body, message):
     with pytest.raises(PIOASMError) as err:
         assemble(body)
     assert str(err.value) == message + (
-        " (MicroPython would encode it silently into the neighbouring field)")
+        " (MicroPython would encode it silently into the neighbouring field)"
+    )
 
 
 def test_opt_sideset_value_reaching_the_enable_bit_is_refused():
@@ -143,7 +171,9 @@ def test_opt_sideset_value_reaching_the_enable_bit_is_refused():
 def test_mov_pindirs_and_double_mov_ops_are_refused():
     with pytest.raises(PIOASMError, match=r"^mov\(pindirs, \.\.\.\) assembles to MOV EXEC"):
         assemble("mov(pindirs, null)")
-    with pytest.raises(PIOASMError, match=r"^mov source cannot be both invert\(\) and reverse\(\)$"):
+    with pytest.raises(
+        PIOASMError, match=r"^mov source cannot be both invert\(\) and reverse\(\)$"
+    ):
         assemble("mov(x, invert(reverse(y)))")
 
 
@@ -155,8 +185,11 @@ def test_wait_pins_is_wait_gpio_as_on_the_device():
 @pytest.mark.parametrize(
     "body,kw,message",
     [
-        ("wait(1, x, 3)", {}, "wait source 1 is not gpio, pin or irq (MicroPython would wait on "
-         "an IRQ flag)"),
+        (
+            "wait(1, x, 3)",
+            {},
+            "wait source 1 is not gpio, pin or irq (MicroPython would wait on an IRQ flag)",
+        ),
         ("nop().side(1).side(0)", {"sideset_init": 2}, "side() given twice on one instruction"),
         ("nop()[1][2]", {}, "delay given twice on one instruction"),
         ("wrap_target()\nnop()\nwrap_target()", {}, "wrap_target() given twice"),
@@ -164,21 +197,48 @@ def test_wait_pins_is_wait_gpio_as_on_the_device():
         ("set(x, 'a')", {}, "set data 'a' is not an integer"),
         ("push(1.5)", {}, "push modifier 1.5 is not an integer"),
         ("in_(pins, 'all')", {}, "invalid bit count all"),
-        ("nop().side(1)\nnop()", {"sideset_init": (2,) * 5},
-         "side-set needs 6 bits (pins plus enable bit when used on only some instructions); "
-         "the delay/side-set field has 5"),
-        ("nop()", {"push_thresh": 33},
-         "push_thresh 33 out of range 1..32 (MicroPython would mask it into SHIFTCTRL)"),
-        ("nop()", {"pull_thresh": 0},
-         "pull_thresh 0 out of range 1..32 (MicroPython would mask it into SHIFTCTRL)"),
-        ("nop()", {"fifo_join": 3},
-         "fifo_join 3 out of range 0..2 (MicroPython would mask it into SHIFTCTRL)"),
-        ("nop()", {"in_shiftdir": 2},
-         "in_shiftdir 2 out of range 0..1 (MicroPython would mask it into SHIFTCTRL)"),
+        (
+            "nop().side(1)\nnop()",
+            {"sideset_init": (2,) * 5},
+            "side-set needs 6 bits (pins plus enable bit when used on only some instructions); "
+            "the delay/side-set field has 5",
+        ),
+        (
+            "nop()",
+            {"push_thresh": 33},
+            "push_thresh 33 out of range 1..32 (MicroPython would mask it into SHIFTCTRL)",
+        ),
+        (
+            "nop()",
+            {"pull_thresh": 0},
+            "pull_thresh 0 out of range 1..32 (MicroPython would mask it into SHIFTCTRL)",
+        ),
+        (
+            "nop()",
+            {"fifo_join": 3},
+            "fifo_join 3 out of range 0..2 (MicroPython would mask it into SHIFTCTRL)",
+        ),
+        (
+            "nop()",
+            {"in_shiftdir": 2},
+            "in_shiftdir 2 out of range 0..1 (MicroPython would mask it into SHIFTCTRL)",
+        ),
     ],
-    ids=["wait x", "side twice", "delay twice", "wrap_target twice", "wrap twice", "set str",
-         "push float", "in str count", "6 side-set bits", "push_thresh 33", "pull_thresh 0",
-         "fifo_join 3", "in_shiftdir 2"],
+    ids=[
+        "wait x",
+        "side twice",
+        "delay twice",
+        "wrap_target twice",
+        "wrap twice",
+        "set str",
+        "push float",
+        "in str count",
+        "6 side-set bits",
+        "push_thresh 33",
+        "pull_thresh 0",
+        "fifo_join 3",
+        "in_shiftdir 2",
+    ],
 )
 def test_emulator_refuses_what_the_device_would_corrupt(body, kw, message):
     assert refusal(body, **kw) == message
@@ -186,12 +246,15 @@ def test_emulator_refuses_what_the_device_would_corrupt(body, kw, message):
 
 def test_body_must_emit_the_same_program_on_both_passes():
     namespace = {}
-    exec("def prog(calls=[]):\n    calls.append(1)\n    for _ in calls:\n        nop()\n",
-         namespace)
+    exec(
+        "def prog(calls=[]):\n    calls.append(1)\n    for _ in calls:\n        nop()\n", namespace
+    )
     with pytest.raises(PIOASMError) as err:
         pioasm.asm_pio()(namespace["prog"])
-    assert str(err.value) == ("the body emitted 1 instructions on the first pass and 2 on the "
-                              "second; it must emit the same program each time")
+    assert str(err.value) == (
+        "the body emitted 1 instructions on the first pass and 2 on the "
+        "second; it must emit the same program each time"
+    )
 
 
 def test_every_sideset_width_places_value_and_enable_bit_in_bits_12_to_8():
@@ -207,5 +270,14 @@ def test_every_sideset_width_places_value_and_enable_bit_in_bits_12_to_8():
 
 def test_bool_keywords_and_an_empty_body():
     prog, _ = assemble("pass", autopush=True, side_pindir=True)
-    assert prog == [array("H"), -1, -1, -1, 1 << 29, (1 << 16) | (0 << 25) | (0 << 20), None,
-                    None, None]
+    assert prog == [
+        array("H"),
+        -1,
+        -1,
+        -1,
+        1 << 29,
+        (1 << 16) | (0 << 25) | (0 << 20),
+        None,
+        None,
+        None,
+    ]

@@ -46,8 +46,11 @@ def test_pin_names_and_bad_ids(board):
     assert Pin("GPIO7") == Pin(7)
     with pytest.raises(ValueError, match="^invalid pin$"):
         Pin(30)
-    with pytest.raises(ValueError, match=r"^unknown named pin 'LED': the emulated board knows "
-                                         r"GPIO0..GPIO29$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown named pin 'LED': the emulated board knows "
+        r"GPIO0..GPIO29$",
+    ):
         Pin("LED")
     with pytest.raises(ValueError, match="^invalid pin af: 99$"):
         Pin(4, Pin.ALT, alt=99)
@@ -64,8 +67,9 @@ def test_pin_alt_pio_steals_nothing_but_sets_funcsel(board):
 def test_hard_pin_irq_runs_at_the_edge_cycle(board):
     seen = []
     pin = Pin(10, Pin.IN)
-    irq = pin.irq(lambda p: seen.append((p, p.irq().flags(), board.cycle)),
-                  trigger=Pin.IRQ_RISING, hard=True)
+    irq = pin.irq(
+        lambda p: seen.append((p, p.irq().flags(), board.cycle)), trigger=Pin.IRQ_RISING, hard=True
+    )
     edge = board.cycle + 10_000
     board.drive(10, 1, at=edge)
     board.drive(10, 0, at=edge + 500)
@@ -233,8 +237,7 @@ def test_state_machine_irq_handler_is_called_and_the_flag_acked(board):
 
 def test_pio_irq_handler_gets_the_pio_and_flags(board):
     seen = []
-    rp2.PIO(0).irq(lambda p: seen.append((p, p.irq().flags())), trigger=rp2.PIO.IRQ_SM2,
-                   hard=True)
+    rp2.PIO(0).irq(lambda p: seen.append((p, p.irq().flags())), trigger=rp2.PIO.IRQ_SM2, hard=True)
     sm = rp2.StateMachine(2, flagger, freq=125_000)
     sm.active(1)
     emutime.sleep_us(100)
@@ -263,12 +266,22 @@ def test_time_pulse_us(board):
     assert board.cycle - start == 1000 + 50 * 125 + 1 + 200 * 125 + 300 * 125
 
 
-@pytest.mark.parametrize("make", [lambda: machine.Timer(-1), lambda: machine.UART(0),
-                                  lambda: machine.PWM(Pin(2)), lambda: rp2.bootsel_button(),
-                                  lambda: rp2.Flash()])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: machine.Timer(-1),
+        lambda: machine.UART(0),
+        lambda: machine.PWM(Pin(2)),
+        lambda: rp2.bootsel_button(),
+        lambda: rp2.Flash(),
+    ],
+)
 def test_unmodelled_peripherals_raise_emulator_error(board, make):
-    with pytest.raises(EmulatorError, match=r"^(machine|rp2)\.\w+ is not modelled by the "
-                                            r"emulated board \(modelled: "):
+    with pytest.raises(
+        EmulatorError,
+        match=r"^(machine|rp2)\.\w+ is not modelled by the "
+        r"emulated board \(modelled: ",
+    ):
         make()
 
 
@@ -287,18 +300,31 @@ def test_hard_handlers_do_not_nest(board):
     board.drive(7, 1, at=start + 100)
     board.drive(8, 1, at=start + 500)
     emutime.sleep_us(100)
-    assert seen == [("in", a, start + 100), ("out", a, start + 1100),
-                    ("in", b, start + 1100), ("out", b, start + 2100)]
+    assert seen == [
+        ("in", a, start + 100),
+        ("out", a, start + 1100),
+        ("in", b, start + 1100),
+        ("out", b, start + 2100),
+    ]
 
 
-@pytest.mark.parametrize("call", [
-    lambda: Pin(2), lambda: machine.mem32[0x50200000], lambda: rp2.PIO(0),
-    lambda: rp2.StateMachine(0), lambda: rp2.DMA(), lambda: machine.WDT(timeout=100),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Pin(2),
+        lambda: machine.mem32[0x50200000],
+        lambda: rp2.PIO(0),
+        lambda: rp2.StateMachine(0),
+        lambda: rp2.DMA(),
+        lambda: machine.WDT(timeout=100),
+    ],
+)
 def test_stand_ins_refuse_a_board_that_is_not_an_rp2040(board, call):
     board.chip = "rp2350"  # Board() refuses it; the stand-ins carry no RP2350 register map
-    with pytest.raises(EmulatorError, match="^machine/rp2 stand-ins: chip 'rp2350' is not "
-                                            "modelled; allowed: 'rp2040'$"):
+    with pytest.raises(
+        EmulatorError,
+        match="^machine/rp2 stand-ins: chip 'rp2350' is not modelled; allowed: 'rp2040'$",
+    ):
         call()
 
 
@@ -312,8 +338,11 @@ def test_a_pin_group_running_past_gpio29_is_refused(board):
     def three():
         set(pins, 7)
 
-    with pytest.raises(EmulatorError, match="^StateMachine: set_base=28 with 3 pins reaches "
-                                            "GPIO30: MicroPython v1.28 would shift"):
+    with pytest.raises(
+        EmulatorError,
+        match="^StateMachine: set_base=28 with 3 pins reaches "
+        "GPIO30: MicroPython v1.28 would shift",
+    ):
         rp2.StateMachine(0, three, set_base=28)
     rp2.StateMachine(0, three, set_base=27)  # GPIO27..29: fine
     assert board.read32(IO_BANK0 + 8 * 29 + 4) == 6

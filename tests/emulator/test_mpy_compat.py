@@ -23,11 +23,15 @@ def sources():
 
 
 def test_unbound_builtin_exception_init_fails_on_micropython():
-    snippet = "class E(Exception):\n    def __init__(self):\n        Exception.__init__(self, 1)\nE()\n"
-    result = subprocess.run([runner.micropython_exe(), "-c", snippet], capture_output=True,
-                            text=True, timeout=30)
+    snippet = (
+        "class E(Exception):\n    def __init__(self):\n        Exception.__init__(self, 1)\nE()\n"
+    )
+    result = subprocess.run(
+        [runner.micropython_exe(), "-c", snippet], capture_output=True, text=True, timeout=30
+    )
     assert "AttributeError: type object 'Exception' has no attribute '__init__'" in (
-        result.stdout + result.stderr)
+        result.stdout + result.stderr
+    )
 
 
 @pytest.mark.parametrize("path", list(sources()), ids=os.path.basename)

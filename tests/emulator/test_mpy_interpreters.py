@@ -129,8 +129,14 @@ def test_watchdog_starvation_restarts_the_script(interpreter):
     result = runner.run_script(WATCHDOG, firmware=False, interpreter=interpreter)
     assert result.returncode == 0, result.stderr
     # The watchdog reset also resets clk_sys (to 125 MHz) and the microsecond timer.
-    assert result.stdout.split("\n") == ["cause 1", "armed", "cause 3", "pin after reset 0",
-                                         "after reset 125000000 1", ""]
+    assert result.stdout.split("\n") == [
+        "cause 1",
+        "armed",
+        "cause 3",
+        "pin after reset 0",
+        "after reset 125000000 1",
+        "",
+    ]
 
 
 SOFT_RESET = textwrap.dedent(
@@ -171,11 +177,13 @@ def test_firmware_mode_runs_boot_then_main(tmp_path):
 
 @pytest.mark.parametrize("interpreter", INTERPRETERS)
 def test_unmodelled_features_fail_loudly(interpreter):
-    result = runner.run_script("import machine\nmachine.lightsleep(5)\n", firmware=False,
-                               interpreter=interpreter)
+    result = runner.run_script(
+        "import machine\nmachine.lightsleep(5)\n", firmware=False, interpreter=interpreter
+    )
     assert result.returncode == 1
     assert result.stderr.rstrip().endswith(
-        "EmulatorError: machine.lightsleep() is not modelled by the emulated board")
+        "EmulatorError: machine.lightsleep() is not modelled by the emulated board"
+    )
 
 
 def test_command_and_environment():
@@ -270,10 +278,24 @@ def test_broad_api_tour_gives_exact_results(interpreter):
     assert json.loads(result.stdout) == {
         "dma_gaps": [32000] * 5,  # one word per 32 SM ticks of 1000 cycles, DREQ-paced
         "dma_done": [1],
-        "unpack": [["ahb_err", 0], ["bswap", 0], ["busy", 0], ["chain_to", 0], ["enable", 1],
-                   ["high_pri", 0], ["inc_read", 1], ["inc_write", 0], ["irq_quiet", 0],
-                   ["read_err", 0], ["ring_sel", 0], ["ring_size", 0], ["size", 2],
-                   ["sniff_en", 0], ["treq_sel", 0], ["write_err", 0]],
+        "unpack": [
+            ["ahb_err", 0],
+            ["bswap", 0],
+            ["busy", 0],
+            ["chain_to", 0],
+            ["enable", 1],
+            ["high_pri", 0],
+            ["inc_read", 1],
+            ["inc_write", 0],
+            ["irq_quiet", 0],
+            ["read_err", 0],
+            ["ring_sel", 0],
+            ["ring_size", 0],
+            ["size", 2],
+            ["sniff_en", 0],
+            ["treq_sel", 0],
+            ["write_err", 0],
+        ],
         "regs": [16, 0, 12],
         "echo": [-17, -33, 0xFFFFFFF8],  # ~(1 << 4), ~(2 << 4) as int16; ~7 as a word
         "levels": [0, 0],
@@ -289,10 +311,12 @@ def test_broad_api_tour_gives_exact_results(interpreter):
 
 @pytest.mark.parametrize("interpreter", INTERPRETERS)
 def test_power_up_wires_the_board_files_jumpers(tmp_path, interpreter):
-    (tmp_path / "board.json").write_text(json.dumps(
-        {"pins": {"estop": 12}, "loopback": [[2, 11]], "rig": {"estop_driver": 5}}))
-    (tmp_path / "main.py").write_text(textwrap.dedent(
-        """
+    (tmp_path / "board.json").write_text(
+        json.dumps({"pins": {"estop": 12}, "loopback": [[2, 11]], "rig": {"estop_driver": 5}})
+    )
+    (tmp_path / "main.py").write_text(
+        textwrap.dedent(
+            """
         import emuboard, machine, time
         board = emuboard.current()
         machine.Pin(2, machine.Pin.OUT, value=1)
@@ -303,7 +327,8 @@ def test_power_up_wires_the_board_files_jumpers(tmp_path, interpreter):
         time.sleep_us(1)
         print(board.level(11), board.level(12))
         """
-    ))
+        )
+    )
     result = runner.run_script("-", firmware_dir=str(tmp_path), interpreter=interpreter)
     assert (result.returncode, result.stdout) == (0, "1 0\n1 1\n"), result.stderr
 
@@ -335,12 +360,21 @@ def test_runner_command_line(tmp_path, flag):
     script.write_text("import sys, time\ntime.sleep_ms(3)\nprint(sys.argv[1:], time.ticks_ms())\n")
     result = subprocess.run(
         [sys.executable, "-m", "tmspio.emulator.runner", *flag, "--no-firmware", str(script), "x"],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (result.returncode, result.stdout) == (0, "['x'] 3\n"), result.stderr
-    bad = subprocess.run([sys.executable, "-m", "tmspio.emulator.runner", "--speed", "0", "x.py"],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "tmspio.emulator.runner", "--speed", "0", "x.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (bad.returncode, bad.stderr) == (
-        2, "tmspio.emulator.runner: error: speed '0': expected 'max' or a positive number\n")
+        2,
+        "tmspio.emulator.runner: error: speed '0': expected 'max' or a positive number\n",
+    )
 
 
 @pytest.mark.parametrize("interpreter", INTERPRETERS)

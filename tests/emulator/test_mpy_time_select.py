@@ -35,8 +35,11 @@ def test_sleeps_advance_the_board_and_never_end_early(board):
 
 def test_ticks_are_30_bit_and_cpu_ticks_are_microseconds(board):
     emutime.sleep_ms(1500)
-    assert (emutime.ticks_ms(), emutime.ticks_us(), emutime.ticks_cpu()) == (1500, 1_500_000,
-                                                                              1_500_000)
+    assert (emutime.ticks_ms(), emutime.ticks_us(), emutime.ticks_cpu()) == (
+        1500,
+        1_500_000,
+        1_500_000,
+    )
     board.advance(125 * (PERIOD - 1_500_000) - 1)  # one cycle short of the 2**30 us wrap
     assert emutime.ticks_us() == PERIOD - 1
     board.advance(1)
@@ -106,8 +109,11 @@ def test_speed_from_the_environment(monkeypatch):
     monkeypatch.setenv("TMSPIO_EMU_SPEED", "max")
     assert emutime._read_speed() is None
     monkeypatch.setenv("TMSPIO_EMU_SPEED", "fast")
-    with pytest.raises(ValueError, match=r"^TMSPIO_EMU_SPEED='fast': expected 'max' or a "
-                                         r"positive number \(1 = real time\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^TMSPIO_EMU_SPEED='fast': expected 'max' or a "
+        r"positive number \(1 = real time\)$",
+    ):
         emutime._read_speed()
 
 
@@ -145,6 +151,11 @@ def test_a_soft_handler_may_sleep_while_more_edges_arrive(board):
         board.drive(6, 0, at=start + 3000 + 5000 * i)
     emutime.sleep_ms(1)
     first = start + 1001
-    assert seen == [("start", first), ("end", first + 12500),
-                    ("start", first + 12500), ("end", first + 25000),
-                    ("start", first + 25000), ("end", first + 37500)]
+    assert seen == [
+        ("start", first),
+        ("end", first + 12500),
+        ("start", first + 12500),
+        ("end", first + 25000),
+        ("start", first + 25000),
+        ("end", first + 37500),
+    ]

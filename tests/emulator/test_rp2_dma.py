@@ -11,7 +11,9 @@ from tmspio.emulator import ACCESS_CYCLES, BUS_CYCLES, machine, rp2
 from tmspio.emulator.mpy import time as emutime
 
 PIO0 = 0x50200000
-DEFAULT_CH0 = 1 << 21 | 0x3F << 15 | 1 << 5 | 1 << 4 | 2 << 2 | 1  # irq_quiet treq=0x3F incs word en
+DEFAULT_CH0 = (
+    1 << 21 | 0x3F << 15 | 1 << 5 | 1 << 4 | 2 << 2 | 1
+)  # irq_quiet treq=0x3F incs word en
 
 
 @pytest.fixture
@@ -24,13 +26,31 @@ def test_pack_ctrl_defaults_and_fields(board):
     assert (first.channel, second.channel) == (0, 1)
     assert first.pack_ctrl() == DEFAULT_CH0
     assert second.pack_ctrl() == DEFAULT_CH0 | 1 << 11  # chain_to = own channel (= no chain)
-    assert first.pack_ctrl(size=0, inc_write=False, treq_sel=8, busy=1) == (
-        DEFAULT_CH0 & ~(3 << 2) & ~(1 << 5) & ~(0x3F << 15)) | 8 << 15
-    assert first.pack_ctrl(default=0, ring_size=15, ring_sel=1, bswap=1) == 15 << 6 | 1 << 10 | 1 << 22
+    assert (
+        first.pack_ctrl(size=0, inc_write=False, treq_sel=8, busy=1)
+        == (DEFAULT_CH0 & ~(3 << 2) & ~(1 << 5) & ~(0x3F << 15)) | 8 << 15
+    )
+    assert (
+        first.pack_ctrl(default=0, ring_size=15, ring_sel=1, bswap=1)
+        == 15 << 6 | 1 << 10 | 1 << 22
+    )
     assert rp2.DMA.unpack_ctrl(DEFAULT_CH0 | 1 << 24 | 1 << 31) == {
-        "enable": 1, "high_pri": 0, "size": 2, "inc_read": 1, "inc_write": 1, "ring_size": 0,
-        "ring_sel": 0, "chain_to": 0, "treq_sel": 0x3F, "irq_quiet": 1, "bswap": 0,
-        "sniff_en": 0, "busy": 1, "write_err": 0, "read_err": 0, "ahb_err": 1,
+        "enable": 1,
+        "high_pri": 0,
+        "size": 2,
+        "inc_read": 1,
+        "inc_write": 1,
+        "ring_size": 0,
+        "ring_sel": 0,
+        "chain_to": 0,
+        "treq_sel": 0x3F,
+        "irq_quiet": 1,
+        "bswap": 0,
+        "sniff_en": 0,
+        "busy": 1,
+        "write_err": 0,
+        "read_err": 0,
+        "ahb_err": 1,
     }
     with pytest.raises(ValueError, match="^bad field value$"):
         first.pack_ctrl(size=4)
@@ -61,7 +81,11 @@ def test_config_attributes_and_registers(board):
     # A TRANS_COUNT write sets the reload value (CH0_DBG_TCR); reading it gives the remaining
     # count, 0 until the channel is triggered.
     assert (dma.read, dma.write, dma.count, dma.ctrl) == (
-        board.dma_address(words), PIO0 + 0x10, 0, ctrl)
+        board.dma_address(words),
+        PIO0 + 0x10,
+        0,
+        ctrl,
+    )
     assert machine.mem32[0x50000000 + 0x804] == 3
     assert dma.active() is False
     dma.write = 0x20001000
@@ -125,7 +149,12 @@ def test_soft_reset_closes_claimed_channels(board):
     # READ/WRITE_ADDR, CTRL (BUSY clear) and the count reload are zero; TRANS_COUNT keeps the
     # remaining count of the aborted transfer (7 of 12 words left after 100 us).
     assert [board.read32(0x50000000 + off) for off in (0x0, 0x4, 0xC, 0x804, 0x8)] == [
-        0, 0, 0, 0, 7]
+        0,
+        0,
+        0,
+        0,
+        7,
+    ]
     assert board.read32(0x50200000) == 0  # the claimed SM is disabled
     assert rp2.DMA().channel == 0  # the claim is gone
 

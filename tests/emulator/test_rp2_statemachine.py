@@ -41,8 +41,14 @@ def full_config():
 
 def test_init_writes_the_register_images_of_rp2_pio_c(board):
     rp2.StateMachine(
-        5, full_config, freq=10_000_000, in_base=machine.Pin(10), out_base=machine.Pin(2),
-        set_base=machine.Pin(5), jmp_pin=machine.Pin(11), sideset_base=machine.Pin(7),
+        5,
+        full_config,
+        freq=10_000_000,
+        in_base=machine.Pin(10),
+        out_base=machine.Pin(2),
+        set_base=machine.Pin(5),
+        jmp_pin=machine.Pin(11),
+        sideset_base=machine.Pin(7),
     )
     # Loaded top-down into PIO1 (SM 5 = PIO1 SM1): offset 29, the JMP relocated to 29.
     assert full_config[1:4] == [-1, 29, -1]
@@ -70,8 +76,12 @@ def test_divider_floor_and_special_frequencies(board):
         nop()
 
     sm = rp2.StateMachine(0)
-    for freq, clkdiv in [(-1, 0x10000), (0, 0), (3_000_000, (41 << 16) | (170 << 8)),
-                         (1908, (65513 << 16) | (0xA0 << 8))]:
+    for freq, clkdiv in [
+        (-1, 0x10000),
+        (0, 0),
+        (3_000_000, (41 << 16) | (170 << 8)),
+        (1908, (65513 << 16) | (0xA0 << 8)),
+    ]:
         sm.init(idle, freq=freq)
         assert board.read32(sm_reg(PIO0, 0, 0)) == clkdiv, freq
     with pytest.raises(ValueError, match="^freq out of range$"):
@@ -143,8 +153,9 @@ def test_invalid_ids(board):
 def test_unmasked_shift_overrides_are_refused(board, kw, message):
     with pytest.raises(EmulatorError) as err:
         rp2.StateMachine(0, program(1), **kw)
-    assert str(err.value).startswith("StateMachine.init({}): MicroPython v1.28 writes this "
-                                     "unmasked".format(message))
+    assert str(err.value).startswith(
+        "StateMachine.init({}): MicroPython v1.28 writes this unmasked".format(message)
+    )
 
 
 def test_masked_shift_overrides_are_written(board):
@@ -161,11 +172,13 @@ def test_pin_group_without_its_base_is_refused(board):
         rp2.StateMachine(0, side)
     assert str(err.value) == (
         "StateMachine: sideset_init given without sideset_base: MicroPython v1.28 would "
-        "configure no pins and execute the side-set bits as delay")
+        "configure no pins and execute the side-set bits as delay"
+    )
     with pytest.raises(EmulatorError) as err:
         rp2.StateMachine(0, program(1), set_base=3)
     assert str(err.value) == (
-        "StateMachine: set_base given without set_init: MicroPython v1.28 would configure 0 pins")
+        "StateMachine: set_base given without set_init: MicroPython v1.28 would configure 0 pins"
+    )
 
 
 # fmt: off
@@ -205,11 +218,13 @@ def test_waiting_on_a_fifo_nothing_will_change_is_an_error(board):
     with pytest.raises(EmulatorError) as err:
         sm.put(4)
     assert str(err.value).startswith(
-        "StateMachine(0).put(): TX FIFO full; the device would wait forever (")
+        "StateMachine(0).put(): TX FIFO full; the device would wait forever ("
+    )
     with pytest.raises(EmulatorError) as err:
         sm.get()
     assert str(err.value).startswith(
-        "StateMachine(0).get(): RX FIFO empty; the device would wait forever (")
+        "StateMachine(0).get(): RX FIFO empty; the device would wait forever ("
+    )
 
 
 # fmt: off
@@ -275,7 +290,8 @@ def test_remove_all_keeps_offsets_and_reuse_after_overwrite_is_refused(board):
         rp2.StateMachine(1, a)
     assert str(err.value).startswith(
         "PIO(0): this program's list still says offset 29 after remove_program(), but other "
-        "code was loaded there since: MicroPython v1.28 would run that code")
+        "code was loaded there since: MicroPython v1.28 would run that code"
+    )
 
 
 def test_a_program_list_from_another_board_is_loaded_again(board):

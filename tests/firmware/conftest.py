@@ -9,8 +9,11 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-for _p in (os.path.join(os.path.dirname(os.path.dirname(HERE)), "firmware"),
-           os.path.join(HERE, "emu"), HERE):
+for _p in (
+    os.path.join(os.path.dirname(os.path.dirname(HERE)), "firmware"),
+    os.path.join(HERE, "emu"),
+    HERE,
+):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 

@@ -35,8 +35,9 @@ def run_micropython(source, timeout=60, cwd=None, prefix=""):
         f.write(source)
     env = runner.environment()
     env["MICROPYPATH"] = env["MICROPYPATH"] + os.pathsep + EMU_DIR
-    proc = subprocess.run(runner.command(path), env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+    proc = subprocess.run(
+        runner.command(path), env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
     os.unlink(path)
     if proc.returncode != 0:
         raise AssertionError("board script failed:\n" + proc.stdout[-3000:] + proc.stderr[-3000:])
@@ -73,4 +74,3 @@ def parse(lines):
             out["traces"] = traces
             return out
     raise AssertionError("no RESULT line in:\n" + "\n".join(lines[-20:]))
-

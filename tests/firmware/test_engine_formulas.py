@@ -15,8 +15,14 @@ W = T.MIN_WIDTH
 
 def _open_cfg():
     cfg = board_cfg()
-    cfg["limits"] = {"min_width_us": 0, "max_width_us": 1 << 40, "min_interval_us": 0,
-                     "max_pulses": 1 << 30, "max_rate_hz": 1 << 30, "max_rate_window_s": 1}
+    cfg["limits"] = {
+        "min_width_us": 0,
+        "max_width_us": 1 << 40,
+        "min_interval_us": 0,
+        "max_pulses": 1 << 30,
+        "max_rate_hz": 1 << 30,
+        "max_rate_window_s": 1,
+    }
     return cfg
 
 
@@ -49,17 +55,22 @@ def test_delay_and_gap_beyond_32_bits():
     planned = check_run(prog, r, cfg)
     s = r["starts"]["gen"]
     assert [c for c, lv in planned[0] if lv == 1] == [
-        s + 12 + (1 << 32) + 12345, s + 32 + (1 << 32) + 12345,
-        s + 32 + (1 << 32) + 12345 + (1 << 33) + 3]
+        s + 12 + (1 << 32) + 12345,
+        s + 32 + (1 << 32) + 12345,
+        s + 32 + (1 << 32) + 12345 + (1 << 33) + 3,
+    ]
 
 
 def test_fast_path_and_single_step_give_the_same_run():
     # the simulator's event skipping must not change one cycle of the firmware's behaviour:
     # a gated two-channel program at the minimums, on a single-stepped board and a normal one
     segs = [(3, W, W + T.MIN_LOW, 60, pf.FLAG_MARKER), (2, 6, 12, 60, 0)]
-    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, segs),
-                           pf.Channel(2, 1, 5, [s[:4] + (0,) for s in segs])],
-                      pf.START_GATED, 200)
+    prog = pf.Program(
+        HZ,
+        [pf.Channel(0, 0, 0, segs), pf.Channel(2, 1, 5, [s[:4] + (0,) for s in segs])],
+        pf.START_GATED,
+        200,
+    )
     body = (
         "def trig(h):\n"
         "    s = h.starts['gen']\n"

@@ -71,9 +71,15 @@ def test_four_channel_paired_pulse_zero_skew(cfg):
     # 5 s apart; channels 0/2 and 1/3 carry the same timing, so their edges must coincide
     cs = [(1, W, 0, 5_000 * MS, pf.FLAG_MARKER)] * 10
     ts = [(1, W, 0, 5_000 * MS, 0)] * 10
-    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, cs), pf.Channel(1, 0, 3 * MS, ts),
-                           pf.Channel(2, 0, 0, [(1, W, 0, 5_000 * MS, 0)] * 10),
-                           pf.Channel(3, 1, 3 * MS, ts)])
+    prog = pf.Program(
+        HZ,
+        [
+            pf.Channel(0, 0, 0, cs),
+            pf.Channel(1, 0, 3 * MS, ts),
+            pf.Channel(2, 0, 0, [(1, W, 0, 5_000 * MS, 0)] * 10),
+            pf.Channel(3, 1, 3 * MS, ts),
+        ],
+    )
     r = run_engine(pf.encode(prog), "h.run(200, 100000)\nh.report([2, 3, 4, 5, 6, 25])\n")
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 40
     assert r["status"]["captured"] == ["ch0", "ch1", "ch2", "ch3"]

@@ -28,8 +28,9 @@ def test_trigger_start_latency_is_the_documented_constant(cfg):
     assert T.TRIGGER_LATENCY == 17
     delay = 1000
     segs = [(5, W, 2 * MS, 3 * MS, 0)]
-    prog = pf.Program(HZ, [pf.Channel(0, 0, delay, segs), pf.Channel(1, 0, delay, segs)],
-                      pf.START_TRIGGER)
+    prog = pf.Program(
+        HZ, [pf.Channel(0, 0, delay, segs), pf.Channel(1, 0, delay, segs)], pf.START_TRIGGER
+    )
     r = run_engine(pf.encode(prog), _drive_body([5000], 200))
     s = r["starts"]["gen"]
     trig = s + 5000
@@ -42,7 +43,9 @@ def test_trigger_start_latency_is_the_documented_constant(cfg):
     # the trigger input is captured (check_run compared its edges) for the host's plan
     assert r["status"]["captured"] == ["ch0", "ch1", "trigger_in", "confirm"]
     assert [(lv, c) for src, lv, c in r["edges"] if src == "trigger_in"] == [
-        (1, trig - r["starts"]["cap"]), (0, trig + 200 - r["starts"]["cap"])]
+        (1, trig - r["starts"]["cap"]),
+        (0, trig + 200 - r["starts"]["cap"]),
+    ]
 
 
 def test_gated_one_segment_per_accepted_trigger_refractory_ignored(cfg):
@@ -63,15 +66,19 @@ def test_gated_one_segment_per_accepted_trigger_refractory_ignored(cfg):
     assert acc == [s + t0, s + d2, s + d3, s + d4]
     planned = check_run(prog, r, cfg, trig)
     assert [c for c, lv in planned[0] if lv == 1] == [
-        a + T.TRIGGER_LATENCY + k * 2 * MS for a in acc for k in (0, 1)]
+        a + T.TRIGGER_LATENCY + k * 2 * MS for a in acc for k in (0, 1)
+    ]
     assert r["status"]["pulses_delivered"] == 8 and r["status"]["state"] == "done"
     assert r["status"]["captured"] == ["ch0", "trigger_in", "confirm"]
 
 
 def test_trigger_start_on_a_falling_edge_board(cfg):
     # an active-low trigger_in (polarity "falling", pull-up): same latency from the falling edge
-    cfg = dict(cfg, polarity=dict(cfg["polarity"], trigger_in="falling"),
-               pulls=dict(cfg["pulls"], trigger_in="up"))
+    cfg = dict(
+        cfg,
+        polarity=dict(cfg["polarity"], trigger_in="falling"),
+        pulls=dict(cfg["pulls"], trigger_in="up"),
+    )
     prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(3, W, 2 * MS, 3 * MS, 0)])], pf.START_TRIGGER)
     body = (
         "def trig(h):\n"

@@ -14,9 +14,33 @@ import timing as T
 from tmspio.emulator import rp2 as standin_rp2
 
 GEN_GOLDEN = [
-    0x6021, 0x605A, 0x80A0, 0xA0C7, 0x80A0, 0xB009, 0xB027, 0x1047, 0xA003, 0x008C,
-    0x80A0, 0x60A5, 0xA026, 0x004D, 0x0005, 0x2020, 0x20A0, 0x000A, 0x20A0, 0x2020,
-    0x000A, 0x20C7, 0x80A0, 0xA027, 0x001A, 0x603B, 0x005A,
+    0x6021,
+    0x605A,
+    0x80A0,
+    0xA0C7,
+    0x80A0,
+    0xB009,
+    0xB027,
+    0x1047,
+    0xA003,
+    0x008C,
+    0x80A0,
+    0x60A5,
+    0xA026,
+    0x004D,
+    0x0005,
+    0x2020,
+    0x20A0,
+    0x000A,
+    0x20A0,
+    0x2020,
+    0x000A,
+    0x20C7,
+    0x80A0,
+    0xA027,
+    0x001A,
+    0x603B,
+    0x005A,
 ]
 CAP_GOLDEN = [0x00C6, 0x4040, 0x00C9, 0x0082, 0x4040, 0x0082, 0x0080, 0x4040, 0x0080, 0x4040]
 
@@ -124,8 +148,8 @@ def test_label_addresses_in_timing_match_the_program():
     assert g[T.GEN_SEG] == 0x6021  # out x, 1: the segment header
     assert g[T.GEN_ONSET] == 0xB009  # mov pins, ~x side 1: the rising edge
     assert g[T.GEN_CMD] == 0x80A0 and g[T.GEN_CMD + 1] == 0x60A5  # pull; out pc, 5
-    assert g[T.GEN_TRIG_RISING:T.GEN_TRIG_RISING + 2] == [0x2020, 0x20A0]  # wait 0, wait 1
-    assert g[T.GEN_TRIG_FALLING:T.GEN_TRIG_FALLING + 2] == [0x20A0, 0x2020]
+    assert g[T.GEN_TRIG_RISING : T.GEN_TRIG_RISING + 2] == [0x2020, 0x20A0]  # wait 0, wait 1
+    assert g[T.GEN_TRIG_FALLING : T.GEN_TRIG_FALLING + 2] == [0x20A0, 0x2020]
     assert g[T.GEN_END] == 0x20C7  # wait 1 irq 7
     assert g[T.GEN_WAIT_LONG] == 0x80A0 and g[T.GEN_WAIT] == 0x603B  # pull; out x, 27
     # the JMP targets are relative to the program start (the SDK adds the load offset)

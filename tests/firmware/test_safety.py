@@ -114,8 +114,7 @@ def test_watchdog_starvation_resets_to_safe_outputs(cfg):
         "    h.engine.poll()\n"
         "    print('FED %%d %%d' %% (feeds[-1], h.starts['gen']))\n"
         "    b.advance(3 * 125000000)\n"
-        "    print('NOT RESET')\n"
-        % (json.dumps(cfg), pf.encode(prog).hex())
+        "    print('NOT RESET')\n" % (json.dumps(cfg), pf.encode(prog).hex())
     )
     lines = run_micropython(src)
     assert "NOT RESET" not in lines
@@ -150,10 +149,20 @@ def test_load_refusals_name_field_value_and_limit(cfg):
     over = pf.encode(pf.Program(HZ, [pf.Channel(3, 0, 0, [(1, W, 0, MS, 0)])]))
     narrow = pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [(2, 100, 20 * MS, MS, 0)])]))
     many = pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [(1001, W, MS, 2 * MS, 0)])]))
-    marker2 = pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [(1, W, 0, MS, 1)]),
-                                        pf.Channel(1, 0, 0, [(1, W, 0, MS, 1)])]))
-    datas = [bad_crc.hex(), clock.hex(), over.hex(), narrow.hex(), many.hex(), marker2.hex(),
-             bytes(data).hex()]
+    marker2 = pf.encode(
+        pf.Program(
+            HZ, [pf.Channel(0, 0, 0, [(1, W, 0, MS, 1)]), pf.Channel(1, 0, 0, [(1, W, 0, MS, 1)])]
+        )
+    )
+    datas = [
+        bad_crc.hex(),
+        clock.hex(),
+        over.hex(),
+        narrow.hex(),
+        many.hex(),
+        marker2.hex(),
+        bytes(data).hex(),
+    ]
     src = (
         "import json, binascii\nfrom fwharness import Harness\n"
         "h = Harness(json.loads(%r))\nDATA = %r\n" % (json.dumps(cfg2), datas)
@@ -263,7 +272,7 @@ def test_host_stop_mid_train_then_rearm_replays_the_program_exactly(cfg):
     # the stop's first register write forces the output low; the run after re-arm is whole
     trace = after(r["traces"][2], s1)
     assert trace[: len(kept)] == kept and trace[len(kept)][1] == 0
-    assert trace[len(kept) + 1:] == again
+    assert trace[len(kept) + 1 :] == again
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 5
 
 
@@ -297,7 +306,7 @@ def test_boot_parser_reads_only_what_it_is_sure_of():
     # takes a number from another key
     src = open(os.path.join(FIRMWARE, "main.py")).read()
     scope = {}
-    exec(src[src.index("def _ints_after"):src.index("def _safe_pins")], scope)
+    exec(src[src.index("def _ints_after") : src.index("def _safe_pins")], scope)
     f = scope["_ints_after"]
     text = '{"pins": {"trigger": [2, 3,4 ,15], "marker":        6, "trigger_in": 10}}'
     assert f(text, "trigger", True) == [2, 3, 4, 15]
@@ -328,8 +337,10 @@ def test_arm_without_free_dma_channels_is_refused_and_stays_safe(cfg):
     lines = run_engine_lines(prog, body)
     err = [ln for ln in lines if ln.startswith("ERR ")][0]
     assert err.startswith("ERR resource: arm failed (OSError(")
-    assert err.endswith("): 1 channels need 3 state machines (PIO0 SM 0-3 by output, PIO1 SM "
-                        "0-1) and 4 DMA channels not claimed by other drivers")
+    assert err.endswith(
+        "): 1 channels need 3 state machines (PIO0 SM 0-3 by output, PIO1 SM "
+        "0-1) and 4 DMA channels not claimed by other drivers"
+    )
     assert "STATE loaded 1" in lines  # still loaded, the idle-high output still idle
     r = parse(lines)
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 1
@@ -338,8 +349,13 @@ def test_arm_without_free_dma_channels_is_refused_and_stays_safe(cfg):
 def test_a_refused_load_keeps_the_previous_program_whole(cfg):
     # program A raises the marker from channel 1; program B (marker on channel 0) is refused by
     # a limit; arming afterwards runs A exactly, marker included
-    a = pf.Program(HZ, [pf.Channel(0, 0, 0, [(2, W, 2 * MS, 3 * MS, 0)]),
-                        pf.Channel(1, 0, MS, [(2, W, 2 * MS, 3 * MS, pf.FLAG_MARKER)])])
+    a = pf.Program(
+        HZ,
+        [
+            pf.Channel(0, 0, 0, [(2, W, 2 * MS, 3 * MS, 0)]),
+            pf.Channel(1, 0, MS, [(2, W, 2 * MS, 3 * MS, pf.FLAG_MARKER)]),
+        ],
+    )
     b = pf.Program(HZ, [pf.Channel(0, 0, 0, [(2, 100, 2 * MS, 3 * MS, pf.FLAG_MARKER)])])
     body = (
         "try:\n"

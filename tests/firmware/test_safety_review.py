@@ -69,10 +69,13 @@ def test_nothing_starts_out_of_order_and_rearm_after_an_estop_abort_plays_whole(
     assert r["status"]["pulses_delivered"] == 3
 
 
-@pytest.mark.parametrize("addr, value", [
-    (CTRL + 16, 6),  # after channel 0's pad goes to PIO, before channel 1's
-    (PIO1_CTRL_SET, -1),  # after the check, as the capture starts and before the generators
-])
+@pytest.mark.parametrize(
+    "addr, value",
+    [
+        (CTRL + 16, 6),  # after channel 0's pad goes to PIO, before channel 1's
+        (PIO1_CTRL_SET, -1),  # after the check, as the capture starts and before the generators
+    ],
+)
 def test_estop_edge_inside_start_leaves_every_output_idle(cfg, addr, value):
     # the abort must not be undone by the releases that follow it, and a generator started
     # after it runs behind forced pads: no edge on any output, ever
@@ -103,11 +106,18 @@ def test_estop_edge_inside_start_leaves_every_output_idle(cfg, addr, value):
     assert (st["state"], st["reason"], st["pulses_delivered"]) == ("stopped", "estop", 0)
 
 
-def test_an_exception_in_the_command_loop_while_running_ends_in_safe_outputs_and_a_restart(tmp_path, cfg):
+def test_an_exception_in_the_command_loop_while_running_ends_in_safe_outputs_and_a_restart(
+    tmp_path, cfg
+):
     # service.run raises in the middle of a 10 ms pulse: main.py's except path stops the
     # engine (outputs forced idle, SMs and DMA stopped, reason kept), then restarts the loop
-    prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(5, 10 * MS, 20 * MS, 40 * MS, 0)]),
-                           pf.Channel(1, 0, 0, [(5, 10 * MS, 20 * MS, 40 * MS, 0)])])
+    prog = pf.Program(
+        HZ,
+        [
+            pf.Channel(0, 0, 0, [(5, 10 * MS, 20 * MS, 40 * MS, 0)]),
+            pf.Channel(1, 0, 0, [(5, 10 * MS, 20 * MS, 40 * MS, 0)]),
+        ],
+    )
     pre = (
         "import binascii\nb.drive(12, 0)\nw32 = b.write32\nforced = []\n"
         "def hook(addr, value):\n"
@@ -129,20 +139,27 @@ def test_an_exception_in_the_command_loop_while_running_ends_in_safe_outputs_and
         "        print('HIGH', b.level(2), b.level(3))\n"
         "        del forced[:]\n"
         "        raise RuntimeError('boom')\n"
-        "svc = Svc()\n"
-        % (FORCED_LOW, CTRL + 16, CTRL + 24, CTRL + 48, pf.encode(prog).hex())
+        "svc = Svc()\n" % (FORCED_LOW, CTRL + 16, CTRL + 24, CTRL + 48, pf.encode(prog).hex())
     )
-    boot = _BOOT.replace("PRE", pre).replace(
-        "class FakeService:\n    def run(self, engine, board, fault=None):\n"
-        "        print('SERVICE RAN')\n        return 'maintenance'\n"
-        "sys.modules['service'] = FakeService()\n", "sys.modules['service'] = svc\n").replace(
-        "exec(open(%r).read(), {'__name__': '__main__'})\n" % os.path.join(FIRMWARE, "main.py"),
-        "exec(open(%r).read(), {'__name__': '__main__'})\n"
-        "print('FAULTS ' + json.dumps(svc.faults))\nb.advance(100 * 125000)\n"
-        "print('STATUS ' + json.dumps(svc.engine.status()))\n"
-        "print('FORCED ' + json.dumps(forced))\n"
-        "print('PIO0 %%d' %% (b.read32(%d) & 0xF))\n" % (os.path.join(FIRMWARE, "main.py"),
-                                                      PIO0_CTRL))
+    boot = (
+        _BOOT.replace("PRE", pre)
+        .replace(
+            "class FakeService:\n    def run(self, engine, board, fault=None):\n"
+            "        print('SERVICE RAN')\n        return 'maintenance'\n"
+            "sys.modules['service'] = FakeService()\n",
+            "sys.modules['service'] = svc\n",
+        )
+        .replace(
+            "exec(open(%r).read(), {'__name__': '__main__'})\n"
+            % os.path.join(FIRMWARE, "main.py"),
+            "exec(open(%r).read(), {'__name__': '__main__'})\n"
+            "print('FAULTS ' + json.dumps(svc.faults))\nb.advance(100 * 125000)\n"
+            "print('STATUS ' + json.dumps(svc.engine.status()))\n"
+            "print('FORCED ' + json.dumps(forced))\n"
+            "print('PIO0 %%d' %% (b.read32(%d) & 0xF))\n"
+            % (os.path.join(FIRMWARE, "main.py"), PIO0_CTRL),
+        )
+    )
     lines = run_micropython(boot, cwd=_flash(tmp_path))
     assert "HIGH 1 1" in lines
     # the loop is restarted (never the REPL), told why; it returns only for maintenance
@@ -163,7 +180,8 @@ def test_an_exception_in_the_command_loop_while_running_ends_in_safe_outputs_and
 
 
 def test_an_engine_stop_that_fails_in_the_crash_handler_still_ends_safe_and_not_in_the_repl(
-        tmp_path, cfg):
+    tmp_path, cfg
+):
     # the 100,000-pulse run that first showed it: the loop raised, then engine.stop() itself
     # ran out of memory in main.py's handler and the exception reached the REPL. Now the
     # handler falls back to the boot block's pin reset and the loop starts again.
@@ -188,13 +206,21 @@ def test_an_engine_stop_that_fails_in_the_crash_handler_still_ends_safe_and_not_
         "        raise RuntimeError('boom')\n"
         "svc = Svc()\n" % pf.encode(prog).hex()
     )
-    boot = _BOOT.replace("PRE", pre).replace(
-        "class FakeService:\n    def run(self, engine, board, fault=None):\n"
-        "        print('SERVICE RAN')\n        return 'maintenance'\n"
-        "sys.modules['service'] = FakeService()\n", "sys.modules['service'] = svc\n").replace(
-        "exec(open(%r).read(), {'__name__': '__main__'})\n" % os.path.join(FIRMWARE, "main.py"),
-        "exec(open(%r).read(), {'__name__': '__main__'})\n"
-        "print('FAULTS ' + json.dumps(svc.faults))\n" % os.path.join(FIRMWARE, "main.py"))
+    boot = (
+        _BOOT.replace("PRE", pre)
+        .replace(
+            "class FakeService:\n    def run(self, engine, board, fault=None):\n"
+            "        print('SERVICE RAN')\n        return 'maintenance'\n"
+            "sys.modules['service'] = FakeService()\n",
+            "sys.modules['service'] = svc\n",
+        )
+        .replace(
+            "exec(open(%r).read(), {'__name__': '__main__'})\n"
+            % os.path.join(FIRMWARE, "main.py"),
+            "exec(open(%r).read(), {'__name__': '__main__'})\n"
+            "print('FAULTS ' + json.dumps(svc.faults))\n" % os.path.join(FIRMWARE, "main.py"),
+        )
+    )
     lines = run_micropython(boot, cwd=_flash(tmp_path))
     assert "HIGH 1" in lines
     faults = json.loads([ln for ln in lines if ln.startswith("FAULTS ")][0][7:])
@@ -238,26 +264,42 @@ def test_a_refused_load_after_a_good_one_leaves_nothing_to_arm_or_start(cfg):
     import wire
 
     def load(data, crc):
-        return [(wire.LOAD_BEGIN, wire.load_begin(len(data), crc).hex()),
-                (wire.LOAD_DATA, wire.load_data(0, data).hex()), (wire.LOAD_END, "")]
+        return [
+            (wire.LOAD_BEGIN, wire.load_begin(len(data), crc).hex()),
+            (wire.LOAD_DATA, wire.load_data(0, data).hex()),
+            (wire.LOAD_END, ""),
+        ]
 
     good = pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [(3, W, 2 * MS, 3 * MS, 0)])]))
     narrow = pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [(3, 100, 2 * MS, 3 * MS, 0)])]))
     crc = wire.crc32(good) & 0xFFFFFFFF
-    msgs = ([(wire.HELLO, wire.u32(wire.WIRE_VERSION)[:2].hex())] + load(good, crc)
-            + load(good, crc ^ 1) + [(wire.ARM, ""), (wire.START_RUN, "")]
-            + load(good, crc) + load(narrow, wire.crc32(narrow) & 0xFFFFFFFF)
-            + [(wire.ARM, ""), (wire.START_RUN, "")])
+    msgs = (
+        [(wire.HELLO, wire.u32(wire.WIRE_VERSION)[:2].hex())]
+        + load(good, crc)
+        + load(good, crc ^ 1)
+        + [(wire.ARM, ""), (wire.START_RUN, "")]
+        + load(good, crc)
+        + load(narrow, wire.crc32(narrow) & 0xFFFFFFFF)
+        + [(wire.ARM, ""), (wire.START_RUN, "")]
+    )
     replies, r = _session(cfg, msgs)
     errors = [wire.parse_error(p) for t, p in replies if t == wire.ERROR]
-    assert [e[0] for e in errors] == [wire.E_PAYLOAD, wire.E_ORDER, wire.E_ORDER,
-                                      wire.E_ENGINE, wire.E_ORDER, wire.E_ORDER]
+    assert [e[0] for e in errors] == [
+        wire.E_PAYLOAD,
+        wire.E_ORDER,
+        wire.E_ORDER,
+        wire.E_ENGINE,
+        wire.E_ORDER,
+        wire.E_ORDER,
+    ]
     texts = [e[-1] for e in errors]
     assert texts[0] == "load-end crc32 0x%08x: announced 0x%08x" % (crc, crc ^ 1)
     assert texts[1] == "arm not allowed while idle (allowed while loaded)"
     assert texts[2] == "start not allowed while idle (allowed while armed)"
-    assert texts[3] == ("limit: channels[0].segments[0].width = 100 cycles (0.800 us) is "
-                        "below limits.min_width_us = 10 us")
+    assert texts[3] == (
+        "limit: channels[0].segments[0].width = 100 cycles (0.800 us) is "
+        "below limits.min_width_us = 10 us"
+    )
     assert texts[4:] == texts[1:3]
     assert [t for t, p in replies].count(wire.LOADED) == 2
     assert r["phase"] == "idle" and r["status"]["state"] == "loaded"
@@ -294,7 +336,10 @@ def test_an_exception_while_servicing_a_run_aborts_to_safe_outputs(cfg):
     assert trace[-1][0] == at + r["access_cycles"]
     st = r["status"]
     assert (st["state"], st["reason"], st["pulses_delivered"]) == (
-        "stopped", "exception: OSError(5,)", 3)
+        "stopped",
+        "exception: OSError(5,)",
+        3,
+    )
     assert r["ctrl"] == FORCED_LOW and r["pio0"] == 0
     assert after(r["traces"][6], s) == []
 
@@ -330,4 +375,5 @@ def test_an_estop_press_released_during_arm_refuses_start_until_armed_again(cfg)
     s = r["starts"]["gen"]
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 1
     assert after(r["traces"][2], 0) == [(0, 0)] + plan.pad_edges(
-        plan.channel_onsets(prog, 0, s), 0)
+        plan.channel_onsets(prog, 0, s), 0
+    )

@@ -9,8 +9,12 @@ BASE = {
     "family": "rtms",
     "pulse_width": "1 ms",
     "channels": [{"name": "tms", "polarity": "active-high"}],
-    "timing": {"inter_pulse_interval": "100 ms", "pulses_in_burst": 40,
-               "inter_train_interval": "30 s", "trains_in_protocol": 3},
+    "timing": {
+        "inter_pulse_interval": "100 ms",
+        "pulses_in_burst": 40,
+        "inter_train_interval": "30 s",
+        "trains_in_protocol": 3,
+    },
 }
 
 
@@ -22,8 +26,12 @@ def protocol(**changes):
 
 
 def tbs(ipi="20 ms", pulses=3, ibi="200 ms", bursts=10, iti="10 s", trains=20, **kw):
-    timing = {"inter_pulse_interval": ipi, "pulses_in_burst": pulses,
-              "inter_burst_interval": ibi, "bursts_in_train": bursts}
+    timing = {
+        "inter_pulse_interval": ipi,
+        "pulses_in_burst": pulses,
+        "inter_burst_interval": ibi,
+        "bursts_in_train": bursts,
+    }
     if trains > 1:
         timing.update(inter_train_interval=iti, trains_in_protocol=trains)
     return protocol(family="theta-burst", timing=timing, **kw)

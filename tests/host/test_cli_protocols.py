@@ -24,7 +24,9 @@ def test_protocols_lists_the_library(capsys):
     rows = json.loads(out)
     assert len(rows) == 20
     assert {r["name"]: (r["pulses"], r["last_pulse_s"]) for r in rows}["rtms-10hz"] == (
-        3000, 2223.9)
+        3000,
+        2223.9,
+    )
 
 
 def test_show_text(capsys):
@@ -52,7 +54,8 @@ def test_show_names_the_confirm_channel(capsys):
     assert out.splitlines()[4:7] == [
         "  channel 0 nerve: active-high, offset 0 s, 90 pulses, stimulator generic-ttl",
         "  channel 1 tms: active-high, offset 25 ms, 90 pulses",
-        "  confirm input: channel 1 tms (pulses of the other channels log confirmed = n/a)"]
+        "  confirm input: channel 1 tms (pulses of the other channels log confirmed = n/a)",
+    ]
     code, out, err = run(capsys, "show", "pas25", "--json")
     assert (code, err, json.loads(out)["confirm_channel"]) == (0, "", "tms")
 
@@ -69,8 +72,9 @@ def test_show_json(capsys):
     assert isinstance(s["segments"], int) and s["segments"] >= 1
     (ch,) = s["channels"]
     assert (ch["name"], ch["pulses"], len(ch["onsets_s"])) == ("tms", 810, 810)
-    assert s["unverified"] == ["intensity not given in the reference (declare it with "
-                               "--intensity)"]
+    assert s["unverified"] == [
+        "intensity not given in the reference (declare it with --intensity)"
+    ]
 
 
 def test_show_json_reports_drawn_intervals(capsys):
@@ -79,73 +83,107 @@ def test_show_json_reports_drawn_intervals(capsys):
     assert len(s["draws"]) == 99
     onsets = s["channels"][0]["onsets_s"]
     assert [d["value_ns"] for d in s["draws"]] == [
-        round((b - a) * 1e9) for a, b in zip(onsets, onsets[1:])]
+        round((b - a) * 1e9) for a, b in zip(onsets, onsets[1:])
+    ]
 
 
 def test_show_a_file(capsys, tmp_path):
     f = tmp_path / "mine.toml"
-    f.write_text('name = "mine"\nfamily = "single-pulse"\npulse_width = "500 us"\n'
-                 'channels = [{ name = "tms", polarity = "active-low" }]\n'
-                 'onsets = ["0 s", "2 s", "5 s"]\n')
+    f.write_text(
+        'name = "mine"\nfamily = "single-pulse"\npulse_width = "500 us"\n'
+        'channels = [{ name = "tms", polarity = "active-low" }]\n'
+        'onsets = ["0 s", "2 s", "5 s"]\n'
+    )
     code, out, err = run(capsys, "show", str(f), "--json")
     assert (code, err) == (0, "")
     s = json.loads(out)
     assert s["channels"][0]["onsets_s"] == [0.0, 2.0, 5.0]
-    assert s["channels"][0]["segments"] == [[2, 62_500, 250_000_000, 375_000_000, 1],
-                                            [1, 62_500, 0, 125_000, 0]]
+    assert s["channels"][0]["segments"] == [
+        [2, 62_500, 250_000_000, 375_000_000, 1],
+        [1, 62_500, 0, 125_000, 0],
+    ]
 
 
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path):
     f = tmp_path / "bad.toml"
-    f.write_text('name = "bad"\nfamily = "rtms"\npulse_width = "1 ms"\n'
-                 'channels = [{ name = "tms", polarity = "active-high" }]\n'
-                 '[timing]\ninter_pulse_interval = "20 mss"\npulses_in_burst = 3\n')
+    f.write_text(
+        'name = "bad"\nfamily = "rtms"\npulse_width = "1 ms"\n'
+        'channels = [{ name = "tms", polarity = "active-high" }]\n'
+        '[timing]\ninter_pulse_interval = "20 mss"\npulses_in_burst = 3\n'
+    )
     code, out, err = run(capsys, "show", str(f))
     assert (code, out) == (2, "")
-    assert err == ('tmspio: error: bad.toml: timing.inter_pulse_interval = "20 mss": a duration '
-                   'string such as "20 ms" (units s, ms, us) or a rate such as "10 Hz"\n')
+    assert err == (
+        'tmspio: error: bad.toml: timing.inter_pulse_interval = "20 mss": a duration '
+        'string such as "20 ms" (units s, ms, us) or a rate such as "10 Hz"\n'
+    )
     code, _, err = run(capsys, "show", "nope")
-    assert code == 2 and err.startswith('tmspio: error: protocol = "nope": not a file and not '
-                                        "in the library; library: ctbs300, ctbs600,")
+    assert code == 2 and err.startswith(
+        'tmspio: error: protocol = "nope": not a file and not '
+        "in the library; library: ctbs300, ctbs600,"
+    )
     assert err.count("\n") == 1
     code, _, err = run(capsys, "show", "itbs", "--sysclk", "fast")
     assert (code, err) == (2, "tmspio: error: --sysclk = 'fast': an integer 1..4294967295 Hz\n")
     code, _, err = run(capsys, "check", "itbs", "--intensity", "lots")
-    assert (code, err) == (2, "tmspio: error: --intensity = 'lots': a number (percent of motor "
-                              "threshold)\n")
+    assert (code, err) == (
+        2,
+        "tmspio: error: --intensity = 'lots': a number (percent of motor threshold)\n",
+    )
     code, _, err = run(capsys, "check", "itbs", "--reference", "RMT")
-    assert (code, err) == (2, "tmspio: error: --reference = 'RMT': only together with "
-                              "--intensity (without it the protocol's own declaration is used)\n")
+    assert (code, err) == (
+        2,
+        "tmspio: error: --reference = 'RMT': only together with "
+        "--intensity (without it the protocol's own declaration is used)\n",
+    )
     code, _, err = run(capsys, "check", "qps5")
-    assert (code, err) == (2, "tmspio: error: qps5: intensity: not declared in the protocol; "
-                              "give --intensity PCT\n")
+    assert (code, err) == (
+        2,
+        "tmspio: error: qps5: intensity: not declared in the protocol; give --intensity PCT\n",
+    )
     code, _, err = run(capsys, "check", "itbs", "--stimulator", "acme")
-    assert (code, err) == (2, "tmspio: error: --stimulator = 'acme': unknown stimulator; "
-                              "allowed: magstim-200, magstim-bistim, magstim-rapid2, "
-                              "magstim-rapid2-dual, magventure-magpro, deymed-duomag, "
-                              "generic-ttl\n")
+    assert (code, err) == (
+        2,
+        "tmspio: error: --stimulator = 'acme': unknown stimulator; "
+        "allowed: magstim-200, magstim-bistim, magstim-rapid2, "
+        "magstim-rapid2-dual, magventure-magpro, deymed-duomag, "
+        "generic-ttl\n",
+    )
 
 
 def test_check_refuses_with_exit_3_and_the_findings(capsys):
     code, out, err = run(capsys, "check", "rtms-10hz", "--intensity", "130")
     assert code == 3
-    assert out.splitlines()[0] == ("rtms-10hz at 130% RMT on generic-ttl: REFUSED "
-                                   "(7 rules, 1 refused, 4 warnings)")
+    assert out.splitlines()[0] == (
+        "rtms-10hz at 130% RMT on generic-ttl: REFUSED (7 rules, 1 refused, 4 warnings)"
+    )
     # the refusing finding is in the report on stdout; stderr has the one error line
-    assert ("  REFUSE wassermann-train-duration: train 4 s at 10 Hz, 130% RMT; limit 2.9 s "
-            "[Wassermann 1998 via Rossi 2009 Table 3; UNVERIFIED: transcribed from memory of "
-            "Rossi 2009 Table 3]") in out.splitlines()
-    assert err == ('tmspio: error: rtms-10hz refused by the safety envelope (1 rule); '
-                   '--override "reason" runs it anyway and logs the reason\n')
+    assert (
+        "  REFUSE wassermann-train-duration: train 4 s at 10 Hz, 130% RMT; limit 2.9 s "
+        "[Wassermann 1998 via Rossi 2009 Table 3; UNVERIFIED: transcribed from memory of "
+        "Rossi 2009 Table 3]"
+    ) in out.splitlines()
+    assert err == (
+        "tmspio: error: rtms-10hz refused by the safety envelope (1 rule); "
+        '--override "reason" runs it anyway and logs the reason\n'
+    )
 
 
 def test_check_passes_and_override_lets_a_refusal_through(capsys):
     code, out, err = run(capsys, "check", "itbs", "--stimulator", "magstim-rapid2")
     assert (code, err) == (0, "")
-    assert out.splitlines()[0] == ("itbs at 80% AMT on magstim-rapid2: PASS "
-                                   "(6 rules, 0 refused, 1 warnings)")
-    code, out, err = run(capsys, "check", "rtms-10hz", "--intensity", "130",
-                         "--override", "IRB 2026-17 approves 130%")
+    assert out.splitlines()[0] == (
+        "itbs at 80% AMT on magstim-rapid2: PASS (6 rules, 0 refused, 1 warnings)"
+    )
+    code, out, err = run(
+        capsys,
+        "check",
+        "rtms-10hz",
+        "--intensity",
+        "130",
+        "--override",
+        "IRB 2026-17 approves 130%",
+    )
     assert (code, err) == (0, "")
     assert out.splitlines()[0].endswith("REFUSED, OVERRIDDEN (7 rules, 1 refused, 4 warnings)")
     assert out.splitlines()[-1] == "OVERRIDDEN by the operator: IRB 2026-17 approves 130%"
@@ -154,30 +192,45 @@ def test_check_passes_and_override_lets_a_refusal_through(capsys):
 
 
 def test_check_json(capsys):
-    code, out, _ = run(capsys, "check", "ctbs600", "--intensity", "90", "--reference", "AMT",
-                       "--json")
+    code, out, _ = run(
+        capsys, "check", "ctbs600", "--intensity", "90", "--reference", "AMT", "--json"
+    )
     assert code == 3
     report = json.loads(out)
     assert report["verdict"] == "REFUSED" and report["intensity"] == "90% AMT"
     refused = [f for f in report["findings"] if f["outcome"] == "refuse"]
     assert [(f["rule"], f["value"], f["limit"]) for f in refused] == [
-        ("family-intensity", "90% AMT", "80% AMT")]
+        ("family-intensity", "90% AMT", "80% AMT")
+    ]
 
 
 def test_stimulators(capsys):
     code, out, err = run(capsys, "stimulators")
     assert (code, err) == (0, "")
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:8]}
-    assert rows["magstim-rapid2"][:7] == ["magstim-rapid2", "either", "UNKNOWN", "20", "ms",
-                                          "50", "Hz"]
+    assert rows["magstim-rapid2"][:7] == [
+        "magstim-rapid2",
+        "either",
+        "UNKNOWN",
+        "20",
+        "ms",
+        "50",
+        "Hz",
+    ]
     assert rows["magventure-magpro"][1:5] == ["UNKNOWN"] * 4
     code, out, _ = run(capsys, "stimulators", "magstim-200")
     assert "min width:    10 us: not stated by Magstim" in out
     assert "S41 CED Signal manual" in out
     code, out, _ = run(capsys, "stimulators", "--json")
     assert [p["id"] for p in json.loads(out)] == [
-        "magstim-200", "magstim-bistim", "magstim-rapid2", "magstim-rapid2-dual",
-        "magventure-magpro", "deymed-duomag", "generic-ttl"]
+        "magstim-200",
+        "magstim-bistim",
+        "magstim-rapid2",
+        "magstim-rapid2-dual",
+        "magventure-magpro",
+        "deymed-duomag",
+        "generic-ttl",
+    ]
     code, _, err = run(capsys, "stimulators", "acme")
     assert code == 2 and err.startswith("tmspio: error: stimulator = 'acme': unknown stimulator")
 
@@ -185,46 +238,78 @@ def test_stimulators(capsys):
 def _protocol_file(tmp_path, text):
     """mine.toml: a one-channel rtms file whose remaining lines are `text`."""
     f = tmp_path / "mine.toml"
-    f.write_text('name = "mine"\nfamily = "rtms"\npulse_width = "1 ms"\n'
-                 'channels = [{ name = "tms", polarity = "active-high" }]\n' + text)
+    f.write_text(
+        'name = "mine"\nfamily = "rtms"\npulse_width = "1 ms"\n'
+        'channels = [{ name = "tms", polarity = "active-high" }]\n' + text
+    )
     return str(f)
 
 
-@pytest.mark.parametrize("text, line", [
-    ('intensity = { percent = "80", reference = "RMT" }\n', 'intensity.percent = "80": a number'),
-    ('[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = "10"\n',
-     'timing.pulses_in_burst = "10": an integer'),
-    ('[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = true\n',
-     "timing.pulses_in_burst = true: an integer"),
-    ('[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = 0\n',
-     "timing.pulses_in_burst = 0: a number >= 1"),
-    ('[timing]\ninter_pulse_interval = "0 ms"\npulses_in_burst = 10\n',
-     'timing.inter_pulse_interval = "0 ms": longer than pulse_width (1 ms)'),
-    ('[timing]\ninter_pulse_interval = { uniform = ["1 s", "2 s"], seed = "7" }\n'
-     'pulses_in_burst = 3\n',
-     'timing.inter_pulse_interval.seed = "7": an integer'),
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        (
+            'intensity = { percent = "80", reference = "RMT" }\n',
+            'intensity.percent = "80": a number',
+        ),
+        (
+            '[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = "10"\n',
+            'timing.pulses_in_burst = "10": an integer',
+        ),
+        (
+            '[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = true\n',
+            "timing.pulses_in_burst = true: an integer",
+        ),
+        (
+            '[timing]\ninter_pulse_interval = "100 ms"\npulses_in_burst = 0\n',
+            "timing.pulses_in_burst = 0: a number >= 1",
+        ),
+        (
+            '[timing]\ninter_pulse_interval = "0 ms"\npulses_in_burst = 10\n',
+            'timing.inter_pulse_interval = "0 ms": longer than pulse_width (1 ms)',
+        ),
+        (
+            '[timing]\ninter_pulse_interval = { uniform = ["1 s", "2 s"], seed = "7" }\n'
+            "pulses_in_burst = 3\n",
+            'timing.inter_pulse_interval.seed = "7": an integer',
+        ),
+    ],
+)
 def test_wrong_types_in_a_file_are_refused_not_coerced(capsys, tmp_path, text, line):
     code, out, err = run(capsys, "show", _protocol_file(tmp_path, text))
     assert (code, out, err) == (2, "", "tmspio: error: mine.toml: %s\n" % line)
 
 
-@pytest.mark.parametrize("argv, line", [
-    ((), "the following arguments are required: VERB (see `tmspio --help`)"),
-    (("fly",), "argument VERB: invalid choice: 'fly' (choose from 'protocols', 'show', "
-               "'check', 'stimulators', 'run', 'plot', 'emulate', 'deploy', 'selftest', "
-               "'maintenance') "
-               "(see `tmspio --help`)"),
-    (("show",), "show: the following arguments are required: PROTOCOL|FILE "
-                "(see `tmspio show --help`)"),
-    (("check", "itbs", "--intensity", "80", "--reference", "MT"),
-     "check: argument --reference: invalid choice: 'MT' (choose from 'RMT', 'AMT') "
-     "(see `tmspio check --help`)"),
-    (("show", "itbs", "--colour"),
-     "show: unrecognized arguments: --colour (see `tmspio show --help`)"),
-    (("run", "itbs", "--emulator", "--port", "/dev/ttyACM0"),
-     "run: argument --port: not allowed with argument --emulator (see `tmspio run --help`)"),
-])
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        ((), "the following arguments are required: VERB (see `tmspio --help`)"),
+        (
+            ("fly",),
+            "argument VERB: invalid choice: 'fly' (choose from 'protocols', 'show', "
+            "'check', 'stimulators', 'run', 'plot', 'emulate', 'deploy', 'selftest', "
+            "'maintenance') "
+            "(see `tmspio --help`)",
+        ),
+        (
+            ("show",),
+            "show: the following arguments are required: PROTOCOL|FILE (see `tmspio show --help`)",
+        ),
+        (
+            ("check", "itbs", "--intensity", "80", "--reference", "MT"),
+            "check: argument --reference: invalid choice: 'MT' (choose from 'RMT', 'AMT') "
+            "(see `tmspio check --help`)",
+        ),
+        (
+            ("show", "itbs", "--colour"),
+            "show: unrecognized arguments: --colour (see `tmspio show --help`)",
+        ),
+        (
+            ("run", "itbs", "--emulator", "--port", "/dev/ttyACM0"),
+            "run: argument --port: not allowed with argument --emulator (see `tmspio run --help`)",
+        ),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(capsys, argv, line):
     code, out, err = run(capsys, *argv)
     assert (code, out, err) == (2, "", "tmspio: error: %s\n" % line)
@@ -233,29 +318,48 @@ def test_usage_errors_are_one_line_exit_2(capsys, argv, line):
 @pytest.mark.parametrize("value, shown", [("-5", "-5"), ("0", "0"), ("300.5", "300.5")])
 def test_intensity_out_of_range_names_the_value_as_typed(capsys, value, shown):
     code, out, err = run(capsys, "check", "itbs", "--intensity", value)
-    assert (code, out, err) == (2, "", "tmspio: error: --intensity = %s: a percentage above 0 "
-                                       "and at most 300\n" % shown)
+    assert (code, out, err) == (
+        2,
+        "",
+        "tmspio: error: --intensity = %s: a percentage above 0 and at most 300\n" % shown,
+    )
 
 
 def test_run_takes_the_same_envelope_options_as_check(capsys):
     # --intensity is parsed like check's (one line, exit 2) and --reference is accepted
     code, out, err = run(capsys, "run", "itbs", "--emulator", "--intensity", "much")
-    assert (code, out, err) == (2, "", "tmspio: error: --intensity = 'much': a number (percent "
-                                       "of motor threshold)\n")
-    code, out, err = run(capsys, "run", "ctbs600", "--intensity", "90", "--reference", "AMT",
-                         "--port", "/dev/tmspio-no-such-port")
+    assert (code, out, err) == (
+        2,
+        "",
+        "tmspio: error: --intensity = 'much': a number (percent of motor threshold)\n",
+    )
+    code, out, err = run(
+        capsys,
+        "run",
+        "ctbs600",
+        "--intensity",
+        "90",
+        "--reference",
+        "AMT",
+        "--port",
+        "/dev/tmspio-no-such-port",
+    )
     assert code == 3
-    assert out.splitlines()[0] == ("ctbs600 at 90% AMT on generic-ttl: REFUSED "
-                                   "(6 rules, 1 refused, 3 warnings)")
-    assert err == ('tmspio: error: ctbs600 refused by the safety envelope (1 rule); '
-                   '--override "reason" runs it anyway and logs the reason\n')
+    assert out.splitlines()[0] == (
+        "ctbs600 at 90% AMT on generic-ttl: REFUSED (6 rules, 1 refused, 3 warnings)"
+    )
+    assert err == (
+        "tmspio: error: ctbs600 refused by the safety envelope (1 rule); "
+        '--override "reason" runs it anyway and logs the reason\n'
+    )
 
 
 def test_session_prepare_takes_the_same_declaration_as_run():
     from tmspio import session
 
     protocol, declared, findings, reason, source = session.prepare(
-        "ctbs600", 90, override="IRB 7", reference="AMT")
+        "ctbs600", 90, override="IRB 7", reference="AMT"
+    )
     assert (str(declared), reason) == ("90% AMT", "IRB 7")
     assert [f.rule for f in findings if f.outcome == "refuse"] == ["family-intensity"]
     assert source.endswith("host/tmspio/data/protocols/ctbs600.toml")

@@ -75,13 +75,16 @@ def test_qps_is_1440_pulses_in_360_bursts_every_5_s():
         firsts = onsets[::4]
         assert len(firsts) == 360
         assert all(b - a == 5 for a, b in zip(firsts, firsts[1:]))
-        assert all(onsets[4 * k + j] - onsets[4 * k] == j * ipi
-                   for k in range(360) for j in range(4))
+        assert all(
+            onsets[4 * k + j] - onsets[4 * k] == j * ipi for k in range(360) for j in range(4)
+        )
 
 
 def test_pas_tms_channel_follows_the_nerve_shock():
-    for name, offset, last in (("pas25", Fraction(25, 1000), Fraction("1780.025")),
-                               ("pas10", Fraction(10, 1000), Fraction("1780.01"))):
+    for name, offset, last in (
+        ("pas25", Fraction(25, 1000), Fraction("1780.025")),
+        ("pas10", Fraction(10, 1000), Fraction("1780.01")),
+    ):
         c = compiler.compile_protocol(resolve(name))
         nerve, tms = c.channel_times
         assert [p.name for p in c.protocol.channels] == ["nerve", "tms"]

@@ -30,9 +30,15 @@ def test_library_file_validates(name):
     jsonschema.Draft202012Validator(_schema()).validate(data)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("pulse_width", "1 mss"), ("pulse_width", 0.001), ("family", "tdcs"), ("colour", "red"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("pulse_width", "1 mss"),
+        ("pulse_width", 0.001),
+        ("family", "tdcs"),
+        ("colour", "red"),
+    ],
+)
 def test_schema_rejects_what_the_model_rejects(field, value):
     with open(library.path_of("itbs"), "rb") as f:
         data = tomllib.load(f)

@@ -6,14 +6,17 @@ from hypothesis import strategies as st
 from tmspio.protocols import units
 
 
-@pytest.mark.parametrize("text, seconds", [
-    ("20 ms", Fraction(1, 50)),
-    ("1.5 ms", Fraction(3, 2000)),
-    ("10 s", Fraction(10)),
-    ("200 us", Fraction(1, 5000)),
-    ("0.1 s", Fraction(1, 10)),
-    ("  7ms ", Fraction(7, 1000)),
-])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("20 ms", Fraction(1, 50)),
+        ("1.5 ms", Fraction(3, 2000)),
+        ("10 s", Fraction(10)),
+        ("200 us", Fraction(1, 5000)),
+        ("0.1 s", Fraction(1, 10)),
+        ("  7ms ", Fraction(7, 1000)),
+    ],
+)
 def test_duration_is_exact(text, seconds):
     assert units.parse(text) == seconds
     assert type(units.parse(text).numerator) is int
@@ -40,11 +43,18 @@ def test_rate_is_refused_where_only_durations_are_allowed():
     assert str(e.value) == "a rate above 0 Hz"
 
 
-@pytest.mark.parametrize("seconds, text", [
-    (Fraction(1, 50), "20 ms"), (Fraction(3, 2000), "1.5 ms"), (Fraction(10), "10 s"),
-    (Fraction(1, 5000), "200 us"), (Fraction(10, 9), "0.9 Hz"), (Fraction(0), "0 s"),
-    (Fraction(1, 10**9), "0.001 us"),
-])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (Fraction(1, 50), "20 ms"),
+        (Fraction(3, 2000), "1.5 ms"),
+        (Fraction(10), "10 s"),
+        (Fraction(1, 5000), "200 us"),
+        (Fraction(10, 9), "0.9 Hz"),
+        (Fraction(0), "0 s"),
+        (Fraction(1, 10**9), "0.001 us"),
+    ],
+)
 def test_format_seconds_is_exact(seconds, text):
     assert units.format_seconds(seconds) == text
 

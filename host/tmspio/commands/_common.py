@@ -29,25 +29,37 @@ def number(option, text, what):
 
 def add_safety_arguments(parser):
     """The envelope inputs, identical for check and run."""
-    parser.add_argument("--intensity", metavar="PCT",
-                        help="declared intensity in %% of motor threshold "
-                        "(default: the protocol's declaration)")
-    parser.add_argument("--reference", choices=("RMT", "AMT"),
-                        help="threshold the intensity refers to (default: the protocol's, "
-                        "else RMT)")
-    parser.add_argument("--stimulator", metavar="NAME",
-                        help="stimulator profile (tmspio stimulators; default: the protocol's, "
-                        "else generic-ttl)")
-    parser.add_argument("--override", metavar="REASON",
-                        help="accept the envelope's refusals with this written reason (run "
-                        "logs it with the session)")
+    parser.add_argument(
+        "--intensity",
+        metavar="PCT",
+        help="declared intensity in %% of motor threshold (default: the protocol's declaration)",
+    )
+    parser.add_argument(
+        "--reference",
+        choices=("RMT", "AMT"),
+        help="threshold the intensity refers to (default: the protocol's, else RMT)",
+    )
+    parser.add_argument(
+        "--stimulator",
+        metavar="NAME",
+        help="stimulator profile (tmspio stimulators; default: the protocol's, else generic-ttl)",
+    )
+    parser.add_argument(
+        "--override",
+        metavar="REASON",
+        help="accept the envelope's refusals with this written reason (run "
+        "logs it with the session)",
+    )
 
 
 def add_link_argument(parser):
     """--timeout-scale for the verbs that talk to a board."""
-    parser.add_argument("--timeout-scale", metavar="N",
-                        help="multiply every wait for the board by N, for a board or link slower "
-                        "than a Pico on USB (default: $TMSPIO_TIMEOUT_SCALE, else 1)")
+    parser.add_argument(
+        "--timeout-scale",
+        metavar="N",
+        help="multiply every wait for the board by N, for a board or link slower "
+        "than a Pico on USB (default: $TMSPIO_TIMEOUT_SCALE, else 1)",
+    )
 
 
 def link_scale(args):
@@ -59,10 +71,13 @@ def link_scale(args):
 
 def add_board_argument(parser):
     """--board for check and show: the board file's hard limits, as the board checks them."""
-    parser.add_argument("--board", metavar="NAME",
-                        help="also check the protocol against this board file's hard limits "
-                        "(boards/NAME.json or a path; default: no board check, as the board "
-                        "limits are only known once a board is named or connected)")
+    parser.add_argument(
+        "--board",
+        metavar="NAME",
+        help="also check the protocol against this board file's hard limits "
+        "(boards/NAME.json or a path; default: no board check, as the board "
+        "limits are only known once a board is named or connected)",
+    )
 
 
 def check_board(compiled, board):

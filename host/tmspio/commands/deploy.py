@@ -8,8 +8,9 @@ HELP = "upload the firmware (mpy-cross compiled) and a board file with mpremote,
 
 def add_arguments(p):
     p.add_argument("--port", help="serial port or URL (default: the one Pico attached)")
-    p.add_argument("--board", default="pico",
-                   help="board file name in boards/ or a path (default: pico)")
+    p.add_argument(
+        "--board", default="pico", help="board file name in boards/ or a path (default: pico)"
+    )
     add_link_argument(p)
 
 

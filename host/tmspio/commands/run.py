@@ -11,23 +11,37 @@ HELP = "run a protocol on the board (or --emulator) and log every pulse's timing
 
 
 def add_arguments(p):
-    p.add_argument("protocol", metavar="PROTOCOL|FILE",
-                   help="library name (tmspio protocols) or a .toml/.json file")
+    p.add_argument(
+        "protocol",
+        metavar="PROTOCOL|FILE",
+        help="library name (tmspio protocols) or a .toml/.json file",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--port", help="serial port or URL (default: the one Pico attached)")
-    where.add_argument("--emulator", action="store_true",
-                       help="run on the emulated board (no hardware)")
+    where.add_argument(
+        "--emulator", action="store_true", help="run on the emulated board (no hardware)"
+    )
     add_safety_arguments(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<protocol>-<UTC>)")
-    p.add_argument("--speed", metavar="X",
-                   help="emulated board only: emulated/real time ratio, or max (default: max "
-                        "with --emulator; with --port, the speed `tmspio emulate` was given)")
-    p.add_argument("--selftest", metavar="CERT.json",
-                   help="timing certificate from `tmspio selftest --out` (run just before, "
-                        "stimulator disconnected): checked against the connected board and "
-                        "stored with the run as selftest.json; run never pulses a self-test")
-    p.add_argument("--selftest-max-age", metavar="HOURS", default=str(SELFTEST_MAX_AGE_H),
-                   help="oldest certificate --selftest accepts (default %(default)s hours)")
+    p.add_argument(
+        "--speed",
+        metavar="X",
+        help="emulated board only: emulated/real time ratio, or max (default: max "
+        "with --emulator; with --port, the speed `tmspio emulate` was given)",
+    )
+    p.add_argument(
+        "--selftest",
+        metavar="CERT.json",
+        help="timing certificate from `tmspio selftest --out` (run just before, "
+        "stimulator disconnected): checked against the connected board and "
+        "stored with the run as selftest.json; run never pulses a self-test",
+    )
+    p.add_argument(
+        "--selftest-max-age",
+        metavar="HOURS",
+        default=str(SELFTEST_MAX_AGE_H),
+        help="oldest certificate --selftest accepts (default %(default)s hours)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_link_argument(p)
 
@@ -66,19 +80,28 @@ def run(args):
     check.print_report(protocol, declared, stim, findings, args.override)
     override = check.enforce(protocol, findings, args.override)
     source = session.source_path(args.protocol)
-    out = args.out or os.path.join("runs", f"{protocol.name}-{session._utc()[:19]}".replace(
-        ":", ""))
+    out = args.out or os.path.join(
+        "runs", f"{protocol.name}-{session._utc()[:19]}".replace(":", "")
+    )
     # before any board is touched; the directory itself is made only after the board's limits
     # passed (session.Run), so a refused protocol leaves nothing behind
     session.check_out_dir(out)
     certificate = _certificate(args)
     link, board = session.open_board(args.port, args.emulator, speed, scale=scale)
     try:
-        run = session.Run(link, protocol, out, source=source, findings=findings,
-                          override=override, speed=speed,
-                          show_progress=not args.quiet, declared=declared,
-                          board_name="emulated" if args.emulator else None,
-                          certificate=certificate)
+        run = session.Run(
+            link,
+            protocol,
+            out,
+            source=source,
+            findings=findings,
+            override=override,
+            speed=speed,
+            show_progress=not args.quiet,
+            declared=declared,
+            board_name="emulated" if args.emulator else None,
+            certificate=certificate,
+        )
         summary = run.execute()
     finally:
         session.close_board(link, board)
@@ -97,12 +120,16 @@ def print_summary(s, out, plots):
         zero = "time zero = each train's first captured onset"
     else:
         zero = "time zero = first captured onset"
-    print(f"{s['protocol']}: {s['pulses_delivered']} of {s['pulses_planned']} pulses delivered; "
-          f"max |deviation| {'n/a' if dev is None else f'{dev} ns ({zero})'}")
+    print(
+        f"{s['protocol']}: {s['pulses_delivered']} of {s['pulses_planned']} pulses delivered; "
+        f"max |deviation| {'n/a' if dev is None else f'{dev} ns ({zero})'}"
+    )
     if s.get("pulses_confirmed") is not None:
         channel = f" (channel {s['confirm_channel']})" if s.get("confirm_channel") else ""
-        print(f"confirmed by the stimulator's trigger-out: {s['pulses_confirmed']} of "
-              f"{s['pulses_confirmable']}{channel}")
+        print(
+            f"confirmed by the stimulator's trigger-out: {s['pulses_confirmed']} of "
+            f"{s['pulses_confirmable']}{channel}"
+        )
     if s["aborted"]:
         print(f"aborted: {s['reason']}")
     print(f"log:     {os.path.join(out, 'events.jsonl')} (+ pulses.csv, events.tsv, summary.json)")

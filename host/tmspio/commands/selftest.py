@@ -43,8 +43,9 @@ def add_arguments(parser):
 def run(args):
     from .. import link  # pyserial: only when the verb runs
 
-    tolerance = integer("--tolerance", args.tolerance, 0, 2**31 - 1,
-                        "a whole number of cycles, 0 or more")
+    tolerance = integer(
+        "--tolerance", args.tolerance, 0, 2**31 - 1, "a whole number of cycles, 0 or more"
+    )
     board = boards.load_board(args.board) if args.board else None
     scale = link_scale(args)
     if args.emulator:

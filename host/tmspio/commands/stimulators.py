@@ -24,23 +24,35 @@ def run(args):
         print_json([p.as_dict() for p in profiles])
         return 0
     if not args.name:
-        print("%-20s %-11s %-11s %-13s %-9s  %s" % ("id", "polarity", "min width",
-                                                    "min interval", "max rate", "label"))
+        print(
+            "%-20s %-11s %-11s %-13s %-9s  %s"
+            % ("id", "polarity", "min width", "min interval", "max rate", "label")
+        )
         for p in profiles:
-            print("%-20s %-11s %-11s %-13s %-9s  %s" % (
-                p.id, p.polarity.upper() if p.polarity == "unknown" else p.polarity,
-                _opt(p.min_width_us, "us"), _opt(p.min_interval_ms, "ms"),
-                _opt(p.max_rate_hz, "Hz"), p.label))
+            print(
+                "%-20s %-11s %-11s %-13s %-9s  %s"
+                % (
+                    p.id,
+                    p.polarity.upper() if p.polarity == "unknown" else p.polarity,
+                    _opt(p.min_width_us, "us"),
+                    _opt(p.min_interval_ms, "ms"),
+                    _opt(p.max_rate_hz, "Hz"),
+                    p.label,
+                )
+            )
         print("\n`tmspio stimulators ID` prints connector, trigger-out, notes and sources.")
         return 0
     p = profiles[0]
-    for label, value in (("label", p.label), ("connector", p.connector),
-                         ("polarity", "%s: %s" % (p.polarity, p.polarity_note)),
-                         ("min width", "%s: %s" % (_opt(p.min_width_us, "us"), p.min_width_note)),
-                         ("min interval", "%s: %s" % (_opt(p.min_interval_ms, "ms"),
-                                                      p.min_interval_note)),
-                         ("max rate", _opt(p.max_rate_hz, "Hz")),
-                         ("trigger out", p.trigger_out), ("notes", p.notes),
-                         ("sources", "; ".join(p.source_list()) or "none")):
+    for label, value in (
+        ("label", p.label),
+        ("connector", p.connector),
+        ("polarity", "%s: %s" % (p.polarity, p.polarity_note)),
+        ("min width", "%s: %s" % (_opt(p.min_width_us, "us"), p.min_width_note)),
+        ("min interval", "%s: %s" % (_opt(p.min_interval_ms, "ms"), p.min_interval_note)),
+        ("max rate", _opt(p.max_rate_hz, "Hz")),
+        ("trigger out", p.trigger_out),
+        ("notes", p.notes),
+        ("sources", "; ".join(p.source_list()) or "none"),
+    ):
         print("%-13s %s" % (label + ":", value))
     return 0

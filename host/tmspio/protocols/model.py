@@ -63,14 +63,18 @@ Interval = _quantity(True)
 
 def _fail(path, value, allowed):
     """Cross-field error that names its own field path (the parser puts it in the message)."""
-    raise PydanticCustomError("field", "{allowed}",
-                              {"path": path, "value": value, "allowed": allowed})
+    raise PydanticCustomError(
+        "field", "{allowed}", {"path": path, "value": value, "allowed": allowed}
+    )
 
 
 def _known(stimulator):
     if stimulator is not None and stimulator not in stimulators.ids():
-        raise PydanticCustomError("stimulator", "unknown stimulator; allowed: {allowed}",
-                                  {"allowed": ", ".join(stimulators.ids())})
+        raise PydanticCustomError(
+            "stimulator",
+            "unknown stimulator; allowed: {allowed}",
+            {"allowed": ", ".join(stimulators.ids())},
+        )
     return stimulator
 
 
@@ -85,15 +89,19 @@ class Jitter(Strict):
     """Each instance of the interval is drawn uniformly from [lo, hi] (1 ns grid), seeded."""
 
     uniform: tuple[Interval, Interval] = Field(description="[lowest, highest] interval")
-    seed: int = Field(ge=0, le=2**63 - 1, strict=True,
-                      description="random.Random seed; drawn values are logged")
+    seed: int = Field(
+        ge=0, le=2**63 - 1, strict=True, description="random.Random seed; drawn values are logged"
+    )
 
     @model_validator(mode="after")
     def _ordered(self):
         lo, hi = self.uniform
         if not lo < hi or ceil(lo * 10**9) > floor(hi * 10**9):
-            _fail("uniform", [units.format_seconds(lo), units.format_seconds(hi)],
-                  "lowest < highest, with a whole nanosecond between them")
+            _fail(
+                "uniform",
+                [units.format_seconds(lo), units.format_seconds(hi)],
+                "lowest < highest, with a whole nanosecond between them",
+            )
         return self
 
     @property
@@ -171,37 +179,48 @@ def _show(value):
 
 
 class Channel(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$",
-                      description="letters, digits, _ . - (1 to 32 characters)")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="letters, digits, _ . - (1 to 32 characters)",
+    )
     polarity: Literal["active-high", "active-low"] = Field(
-        description="active-high: idle low, pulse high; active-low: idle high, pulse low")
-    offset: Duration = Field(default_factory=lambda: units.parse("0 s"),
-                             description="delay of this channel's pulses after channel 0's")
+        description="active-high: idle low, pulse high; active-low: idle high, pulse low"
+    )
+    offset: Duration = Field(
+        default_factory=lambda: units.parse("0 s"),
+        description="delay of this channel's pulses after channel 0's",
+    )
     stimulator: StimulatorId | None = Field(
-        None, description="this channel's stimulator profile, when it differs from the "
-        "protocol's (e.g. the nerve stimulator of PAS)")
+        None,
+        description="this channel's stimulator profile, when it differs from the "
+        "protocol's (e.g. the nerve stimulator of PAS)",
+    )
 
 
 class Start(Strict):
     mode: Literal["immediate", "trigger", "gated"] = "immediate"
     refractory: Duration | None = Field(
-        None, description="gated only: ignore further gate edges for this long after one")
+        None, description="gated only: ignore further gate edges for this long after one"
+    )
 
     @model_validator(mode="after")
     def _refractory(self):
         if self.mode == "gated" and self.refractory is None:
             _fail("refractory", None, 'required when mode = "gated"')
         if self.mode != "gated" and self.refractory is not None:
-            _fail("refractory", units.format_seconds(self.refractory),
-                  'only allowed when mode = "gated"')
+            _fail(
+                "refractory",
+                units.format_seconds(self.refractory),
+                'only allowed when mode = "gated"',
+            )
         return self
 
 
 class Intensity(Strict):
-    percent: float = Field(gt=0, le=300, strict=True,
-                           description="percent of the motor threshold")
+    percent: float = Field(gt=0, le=300, strict=True, description="percent of the motor threshold")
     reference: Literal["RMT", "AMT"] = Field(
-        description="RMT = resting, AMT = active motor threshold")
+        description="RMT = resting, AMT = active motor threshold"
+    )
 
 
 class Protocol(Strict):
@@ -212,33 +231,44 @@ class Protocol(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="short identifier")
     title: str = ""
     family: Literal[FAMILIES] = Field(
-        description="pattern family; selects the safety rules that apply (docs/safety.md)")
+        description="pattern family; selects the safety rules that apply (docs/safety.md)"
+    )
     citation: str = ""
     methods: str = Field("", description="one-sentence methods description")
     unverified: list[str] = Field(
-        default_factory=list, description="values not confirmed against the primary source")
+        default_factory=list, description="values not confirmed against the primary source"
+    )
     stimulator: StimulatorId | None = Field(
-        None, description="stimulator profile id (tmspio stimulators)")
+        None, description="stimulator profile id (tmspio stimulators)"
+    )
     intensity: Intensity | None = None
-    pulse_width: Duration = Field(description="TTL pulse width, e.g. \"1 ms\"")
+    pulse_width: Duration = Field(description='TTL pulse width, e.g. "1 ms"')
     start: Start = Field(default_factory=Start)
     channels: list[Channel] = Field(min_length=1, max_length=MAX_CHANNELS)
     confirm_channel: str | None = Field(
-        None, description="name of the channel whose stimulator's trigger-out is wired to the "
+        None,
+        description="name of the channel whose stimulator's trigger-out is wired to the "
         "board's confirm input; the delivery log credits confirmation edges to that channel "
-        "only (other channels log confirmed = n/a). Default: the first channel")
+        "only (other channels log confirmed = n/a). Default: the first channel",
+    )
     timing: Timing | None = None
     onsets: list[Duration] | None = Field(
-        None, min_length=1, max_length=MAX_PULSES,
-        description="explicit onsets after the first pulse; starts at \"0 s\", increasing")
+        None,
+        min_length=1,
+        max_length=MAX_PULSES,
+        description='explicit onsets after the first pulse; starts at "0 s", increasing',
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
         if self.timing is None and self.onsets is None:
             _fail("timing", None, "required field missing (or give an onsets list instead)")
         if self.timing is not None and self.onsets is not None:
-            _fail("onsets", [units.format_seconds(t) for t in self.onsets[:3]],
-                  "not allowed together with [timing]; give one of them")
+            _fail(
+                "onsets",
+                [units.format_seconds(t) for t in self.onsets[:3]],
+                "not allowed together with [timing]; give one of them",
+            )
         if self.pulse_width <= 0:
             _fail("pulse_width", units.format_seconds(self.pulse_width), "above 0")
         names = [c.name for c in self.channels]
@@ -246,11 +276,13 @@ class Protocol(Strict):
             if names.index(ch.name) != i:
                 _fail("channels.%d.name" % i, ch.name, "a name not used by another channel")
         if self.confirm_channel is not None and self.confirm_channel not in names:
-            _fail("confirm_channel", self.confirm_channel,
-                  "a channel name: %s" % ", ".join(names))
+            _fail("confirm_channel", self.confirm_channel, "a channel name: %s" % ", ".join(names))
         if self.channels[0].offset != 0:
-            _fail("channels.0.offset", units.format_seconds(self.channels[0].offset),
-                  '"0 s" (offsets are measured from channel 0)')
+            _fail(
+                "channels.0.offset",
+                units.format_seconds(self.channels[0].offset),
+                '"0 s" (offsets are measured from channel 0)',
+            )
         if self.onsets is not None:
             self._check_onsets()
         else:
@@ -259,44 +291,71 @@ class Protocol(Strict):
 
     def _check_onsets(self):
         if self.start.mode == "gated":
-            _fail("start.mode", "gated", "immediate or trigger with an onsets list (gated "
-                  "protocols start each train of [timing] on a gate edge)")
+            _fail(
+                "start.mode",
+                "gated",
+                "immediate or trigger with an onsets list (gated "
+                "protocols start each train of [timing] on a gate edge)",
+            )
         if self.onsets[0] != 0:
-            _fail("onsets.0", units.format_seconds(self.onsets[0]),
-                  '"0 s" (onsets are measured from the first pulse)')
+            _fail(
+                "onsets.0",
+                units.format_seconds(self.onsets[0]),
+                '"0 s" (onsets are measured from the first pulse)',
+            )
         for i in range(1, len(self.onsets)):
             if self.onsets[i] - self.onsets[i - 1] <= self.pulse_width:
-                _fail("onsets.%d" % i, units.format_seconds(self.onsets[i]),
-                      "more than pulse_width (%s) after the previous onset (%s)"
-                      % (units.format_seconds(self.pulse_width),
-                         units.format_seconds(self.onsets[i - 1])))
+                _fail(
+                    "onsets.%d" % i,
+                    units.format_seconds(self.onsets[i]),
+                    "more than pulse_width (%s) after the previous onset (%s)"
+                    % (
+                        units.format_seconds(self.pulse_width),
+                        units.format_seconds(self.onsets[i - 1]),
+                    ),
+                )
 
     def _check_timing(self):
         t = self.timing
         w = self.pulse_width
         if t.pulses_in_burst > 1 and lowest(t.inter_pulse_interval) <= w:
-            _fail("timing.inter_pulse_interval", _show(t.inter_pulse_interval),
-                  "longer than pulse_width (%s)" % units.format_seconds(w))
+            _fail(
+                "timing.inter_pulse_interval",
+                _show(t.inter_pulse_interval),
+                "longer than pulse_width (%s)" % units.format_seconds(w),
+            )
         if t.bursts_in_train > 1 and lowest(t.inter_burst_interval) <= t.burst_span() + w:
-            _fail("timing.inter_burst_interval", _show(t.inter_burst_interval),
-                  "longer than one burst plus pulse_width (%s)"
-                  % units.format_seconds(t.burst_span() + w))
+            _fail(
+                "timing.inter_burst_interval",
+                _show(t.inter_burst_interval),
+                "longer than one burst plus pulse_width (%s)"
+                % units.format_seconds(t.burst_span() + w),
+            )
         gated = self.start.mode == "gated"
         if gated:
             if t.inter_train_interval is not None:
-                _fail("timing.inter_train_interval", _show(t.inter_train_interval),
-                      'not allowed when start.mode = "gated" (each train starts on a gate edge)')
+                _fail(
+                    "timing.inter_train_interval",
+                    _show(t.inter_train_interval),
+                    'not allowed when start.mode = "gated" (each train starts on a gate edge)',
+                )
             if self.start.refractory <= t.train_span() + w:
-                _fail("start.refractory", units.format_seconds(self.start.refractory),
-                      "longer than one train plus pulse_width (%s)"
-                      % units.format_seconds(t.train_span() + w))
+                _fail(
+                    "start.refractory",
+                    units.format_seconds(self.start.refractory),
+                    "longer than one train plus pulse_width (%s)"
+                    % units.format_seconds(t.train_span() + w),
+                )
             return
         if t.trains_in_protocol > 1 and t.inter_train_interval is None:
             _fail("timing.inter_train_interval", None, "required when trains_in_protocol > 1")
         if t.trains_in_protocol > 1 and lowest(t.inter_train_interval) <= t.train_span() + w:
-            _fail("timing.inter_train_interval", _show(t.inter_train_interval),
-                  "longer than one train plus pulse_width (%s)"
-                  % units.format_seconds(t.train_span() + w))
+            _fail(
+                "timing.inter_train_interval",
+                _show(t.inter_train_interval),
+                "longer than one train plus pulse_width (%s)"
+                % units.format_seconds(t.train_span() + w),
+            )
 
     def train_interval(self):
         """Onset-to-onset of trains; gated: the densest case, one train per refractory."""
@@ -315,5 +374,7 @@ class Protocol(Strict):
 
     def is_jittered(self):
         t = self.timing
-        return t is not None and any(isinstance(getattr(t, f), Jitter) for f in (
-            "inter_pulse_interval", "inter_burst_interval", "inter_train_interval"))
+        return t is not None and any(
+            isinstance(getattr(t, f), Jitter)
+            for f in ("inter_pulse_interval", "inter_burst_interval", "inter_train_interval")
+        )

@@ -25,8 +25,12 @@ class Draw:
         self.value = value  # Fraction seconds
 
     def as_dict(self):
-        return {"field": self.field, "index": self.index, "value_s": float(self.value),
-                "value_ns": int(self.value * NS)}
+        return {
+            "field": self.field,
+            "index": self.index,
+            "value_s": float(self.value),
+            "value_ns": int(self.value * NS),
+        }
 
 
 class Schedule:

@@ -17,9 +17,10 @@ def generate():
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["description"] = (
-        "A tmspio protocol file (TOML or JSON). Durations are strings with a unit: \"20 ms\", "
-        "\"1.5 ms\", \"10 s\", \"200 us\"; intervals may also be rates, \"10 Hz\" = 100 ms. "
-        "See docs/protocols.md.")
+        'A tmspio protocol file (TOML or JSON). Durations are strings with a unit: "20 ms", '
+        '"1.5 ms", "10 s", "200 us"; intervals may also be rates, "10 Hz" = 100 ms. '
+        "See docs/protocols.md."
+    )
     return schema
 
 
@@ -28,8 +29,7 @@ def text():
 
 
 def path():
-    return os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
-                        "protocol.schema.json")
+    return os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "protocol.schema.json")
 
 
 if __name__ == "__main__":

@@ -29,8 +29,7 @@ KINDS = ("random", "truncated", "bad-crc", "oversized", "garbage-payload", "repl
 _HOST_TYPES = [t for t in sorted(wire.NAMES) if t < 0x80 and t != wire.MAINTENANCE]
 _REPL_BYTES = b"\x01\x02\x03\x04\x05\r\n"
 _REPL_LINES = (
-    b"import machine,time;p=machine.Pin(2,machine.Pin.OUT);p.value(1);time.sleep_ms(1);"
-    b"p.value(0)",
+    b"import machine,time;p=machine.Pin(2,machine.Pin.OUT);p.value(1);time.sleep_ms(1);p.value(0)",
     b"import machine;machine.Pin(3,machine.Pin.OUT,value=1)",
     b"raise SystemExit",
 )
@@ -55,7 +54,7 @@ def frame(rng, kind):
         return _payload(rng, rng.randrange(1, 48))
     if kind == "truncated":
         f = _garbage_frame(rng)
-        return f[:rng.randrange(1, len(f))]
+        return f[: rng.randrange(1, len(f))]
     if kind == "bad-crc":
         f = bytearray(_garbage_frame(rng))
         i = rng.randrange(1, len(f))
@@ -63,8 +62,9 @@ def frame(rng, kind):
         return bytes(f)
     if kind == "oversized":
         n = rng.randrange(wire.MAX_PAYLOAD + 1, 1 << 16)
-        return struct.pack("<BHBB", wire.START, n, rng.choice(_HOST_TYPES),
-                           rng.randrange(256)) + _payload(rng, rng.randrange(0, 16))
+        return struct.pack(
+            "<BHBB", wire.START, n, rng.choice(_HOST_TYPES), rng.randrange(256)
+        ) + _payload(rng, rng.randrange(0, 16))
     if kind == "garbage-payload":
         return _garbage_frame(rng)
     if kind == "repl":
@@ -117,15 +117,22 @@ def blast(ser, n, seed=0, quiet_s=1.0, progress=None):
             last, seen = time.monotonic(), received[0]
     done.set()
     t.join(2)
-    return {"frames": n, "bytes_sent": sent, "bytes_received": received[0],
-            "seconds": round(time.monotonic() - start, 3)}
+    return {
+        "frames": n,
+        "bytes_sent": sent,
+        "bytes_received": received[0],
+        "seconds": round(time.monotonic() - start, 3),
+    }
 
 
 def main(argv=None):
     from .. import link
 
-    p = argparse.ArgumentParser(prog="python -m tmspio.tools.noise", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tmspio.tools.noise",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--port", required=True)
     p.add_argument("--frames", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
@@ -137,8 +144,11 @@ def main(argv=None):
         ser.close()
     with link.connect(ns.port, hello_timeout=30) as b:
         st = b.status()
-        result.update(state=st.get("state"), pulses_delivered=st.get("pulses_delivered"),
-                      heap_free=b.info.get("heap_free"))
+        result.update(
+            state=st.get("state"),
+            pulses_delivered=st.get("pulses_delivered"),
+            heap_free=b.info.get("heap_free"),
+        )
     print(json.dumps(result))
     return 0
 

@@ -8,8 +8,6 @@ from fwerror import FirmwareError  # the firmware's own class: one error contrac
 SPEED = 200  # board seconds per real second, unless the board file sets "fake_speed"
 
 
-
-
 class FakeEngine:
     def __init__(self, cfg):
         self.sysclk = cfg["sysclk_hz"]
@@ -97,7 +95,11 @@ class FakeEngine:
         return out
 
     def status(self):
-        return {"state": self.state,
-                "pulses_planned": self.program.pulses() if self.program else 0,
-                "pulses_delivered": self.delivered, "reason": self.reason, "faults": [],
-                "start_cycle": self.start_cycle}
+        return {
+            "state": self.state,
+            "pulses_planned": self.program.pulses() if self.program else 0,
+            "pulses_delivered": self.delivered,
+            "reason": self.reason,
+            "faults": [],
+            "start_cycle": self.start_cycle,
+        }

@@ -57,9 +57,13 @@ class Harness:
         for p in pins:
             tr = self.board.trace(p)
             for i in range(0, len(tr), 400):
-                print("TRACE %d %s" % (p, json.dumps(tr[i:i + 400])))
-        out = {"starts": self.starts, "status": self.engine.status(), "now": self.board.cycle,
-               "access_cycles": emuboard.ACCESS_CYCLES}
+                print("TRACE %d %s" % (p, json.dumps(tr[i : i + 400])))
+        out = {
+            "starts": self.starts,
+            "status": self.engine.status(),
+            "now": self.board.cycle,
+            "access_cycles": emuboard.ACCESS_CYCLES,
+        }
         if extra:
             out.update(extra)
         print("RESULT " + json.dumps(out))

@@ -43,8 +43,18 @@ def test_segment_words_no_marker_single_pulse():
 
 
 def test_wait_words_split():
-    for total in (4, 5, 1000, (1 << 27) + 3, (1 << 27) + 4, (1 << 27) + 5, 1 << 32,
-                  (1 << 32) + 9, 3 << 33, (1 << 48) + 12345):
+    for total in (
+        4,
+        5,
+        1000,
+        (1 << 27) + 3,
+        (1 << 27) + 4,
+        (1 << 27) + 5,
+        1 << 32,
+        (1 << 32) + 9,
+        3 << 33,
+        (1 << 48) + 12345,
+    ):
         assert wait_cost(words.wait_words(total, BASE)) == total, total
     assert list(words.wait_words((1 << 27) + 4, BASE)) == [BASE + 22, (1 << 27) - 6, BASE + 25]
 
@@ -70,11 +80,14 @@ def test_minimums():
     ok = pf.Program(C, [pf.Channel(0, 0, 0, [(2, 4, 9, 17, 0)])])
     assert _refusal(ok) is None
     assert _refusal(pf.Program(C, [pf.Channel(0, 0, 0, [(2, 3, 9, 17, 0)])])) == (
-        "timing: channels[0].segments[0].width = 3: at least 4 cycles")
+        "timing: channels[0].segments[0].width = 3: at least 4 cycles"
+    )
     assert _refusal(pf.Program(C, [pf.Channel(0, 0, 0, [(2, 4, 8, 17, 0)])])) == (
-        "timing: channels[0].segments[0].period = 8: at least width + 5 = 9 cycles")
+        "timing: channels[0].segments[0].period = 8: at least width + 5 = 9 cycles"
+    )
     assert _refusal(pf.Program(C, [pf.Channel(0, 0, 0, [(2, 4, 9, 16, 0)])])) == (
-        "timing: channels[0].segments[0].gap = 16: at least width + 13 = 17 cycles")
+        "timing: channels[0].segments[0].gap = 16: at least width + 13 = 17 cycles"
+    )
 
 
 def test_gated_refractory_minimum():
@@ -85,7 +98,8 @@ def test_gated_refractory_minimum():
     prog.refractory = need - 1
     assert _refusal(prog) == (
         "timing: refractory = %d: at least delay + (count-1)*period + max(gap, width + 22) = "
-        "%d cycles for channels[0].segments[0]" % (need - 1, need))
+        "%d cycles for channels[0].segments[0]" % (need - 1, need)
+    )
 
 
 def test_marker_on_one_channel_only():
@@ -94,8 +108,10 @@ def test_marker_on_one_channel_only():
     try:
         words.marker_channel(pf.Program(C, [a, b]))
     except FirmwareError as e:
-        assert e.text == ("channels[1].segments flags = marker: the marker output is already "
-                          "raised by channels[0]; allowed: marker flags on one channel"), e.text
+        assert e.text == (
+            "channels[1].segments flags = marker: the marker output is already "
+            "raised by channels[0]; allowed: marker flags on one channel"
+        ), e.text
     else:
         raise AssertionError("no error")
     assert words.marker_channel(pf.Program(C, [b])) == 0
@@ -106,8 +122,14 @@ def test_plan_immediate():
     ons = plan.channel_onsets(prog, 0, 1000)
     first = 1000 + T.ONSET_LATENCY + T.OUTPUT_LATENCY + 50
     assert ons == [(first, 10, True), (first + 100, 10, False), (first + 1100, 20, False)]
-    assert plan.pad_edges(ons, 1) == [(first, 0), (first + 10, 1), (first + 100, 0),
-                                      (first + 110, 1), (first + 1100, 0), (first + 1120, 1)]
+    assert plan.pad_edges(ons, 1) == [
+        (first, 0),
+        (first + 10, 1),
+        (first + 100, 0),
+        (first + 110, 1),
+        (first + 1100, 0),
+        (first + 1120, 1),
+    ]
 
 
 def test_plan_gated_refractory():
@@ -147,8 +169,14 @@ def test_capture_expected_across_wrap():
     assert out == exp, out
 
 
-LIM = {"min_width_us": 10, "max_width_us": 10000, "min_interval_us": 1000,
-       "max_pulses": 100000, "max_rate_hz": 100, "max_rate_window_s": 10}
+LIM = {
+    "min_width_us": 10,
+    "max_width_us": 10000,
+    "min_interval_us": 1000,
+    "max_pulses": 100000,
+    "max_rate_hz": 100,
+    "max_rate_window_s": 10,
+}
 
 
 def _limit(segs, lim=LIM, mode=0, refr=0):
@@ -163,24 +191,30 @@ def test_limits_each_refusal():
     assert _limit([(40, 125000, 12500000, 3262500000, 0)]) is None
     assert _limit([(1, 1249, 0, 125000, 0)]) == (
         "limit: channels[0].segments[0].width = 1249 cycles (9.992 us) is below "
-        "limits.min_width_us = 10 us")
+        "limits.min_width_us = 10 us"
+    )
     assert _limit([(1, 1250001, 0, 2500000, 0)]) == (
         "limit: channels[0].segments[0].width = 1250001 cycles (10000.008 us) is above "
-        "limits.max_width_us = 10000 us")
+        "limits.max_width_us = 10000 us"
+    )
     assert _limit([(2, 1250, 124999, 250000, 0)]) == (
         "limit: channels[0].segments[0].period = 124999 cycles (999.992 us) is below "
-        "limits.min_interval_us = 1000 us")
+        "limits.min_interval_us = 1000 us"
+    )
     assert _limit([(1, 1250, 0, 124999, 0), (1, 1250, 0, 125000, 0)]) == (
         "limit: channels[0] onset 1 interval = 124999 cycles (999.992 us) is below "
-        "limits.min_interval_us = 1000 us")
+        "limits.min_interval_us = 1000 us"
+    )
     lim = dict(LIM)
     lim["max_pulses"] = 599
     assert _limit([(600, 1250, 125000, 250000, 0)], lim) == (
-        "limit: pulses = 600 is above limits.max_pulses = 599 pulses")
+        "limit: pulses = 600 is above limits.max_pulses = 599 pulses"
+    )
     # 1001 pulses at 1 ms: more than 100 Hz * 10 s within 10 s
     assert _limit([(1001, 1250, 125000, 250000, 0)]) == (
         "limit: channels[0]: 1001 pulses within 10 s (onsets 0..1000) exceed "
-        "limits.max_rate_hz = 100 over limits.max_rate_window_s = 10")
+        "limits.max_rate_hz = 100 over limits.max_rate_window_s = 10"
+    )
     assert _limit([(1000, 1250, 125000, 250000, 0)]) is None
 
 
@@ -192,8 +226,15 @@ def test_limits_tick_every_1024_onsets():
 
 
 def test_progview_matches_progformat():
-    prog = pf.Program(C, [pf.Channel(2, 1, 77, [(3, 10, 100, 1 << 40, 1), (1, 5, 0, 50, 0)]),
-                          pf.Channel(0, 0, 0, [(1, 4, 0, 17, 0)])], pf.START_GATED, 999)
+    prog = pf.Program(
+        C,
+        [
+            pf.Channel(2, 1, 77, [(3, 10, 100, 1 << 40, 1), (1, 5, 0, 50, 0)]),
+            pf.Channel(0, 0, 0, [(1, 4, 0, 17, 0)]),
+        ],
+        pf.START_GATED,
+        999,
+    )
     data = pf.encode(prog)
     view = progview.decode(data)
     full = pf.decode(data)

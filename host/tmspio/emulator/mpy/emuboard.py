@@ -24,7 +24,15 @@ except ImportError:
     from pioblock import PIOBlock
     from piosim import DEP_PINS, INF
 
-__all__ = ["ACCESS_CYCLES", "BUS_CYCLES", "Board", "BoardReset", "EmulatorError", "NUM_GPIO", "current"]
+__all__ = [
+    "ACCESS_CYCLES",
+    "BUS_CYCLES",
+    "Board",
+    "BoardReset",
+    "EmulatorError",
+    "NUM_GPIO",
+    "current",
+]
 
 # CPU time the stand-ins charge (cpubus.py): a call making one register access (mem32,
 # Pin.value) costs ACCESS_CYCLES, a modelling choice (1 us at 125 MHz), not a measurement of

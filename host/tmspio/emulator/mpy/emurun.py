@@ -81,8 +81,9 @@ def wire_jumpers(board, board_json, rig_text=None):
                 _DelayLine(board, pair[0], confirm, _cycles(rig["confirm_delay_s"], sysclk))
     if rig.get("trigger_source") is not None:
         active = 0 if cfg.get("polarity", {}).get("trigger_in") == "falling" else 1
-        _TriggerSource(board, cfg["pins"]["trigger_in"], active,
-                       _source_cycles(rig["trigger_source"], sysclk)).start()
+        _TriggerSource(
+            board, cfg["pins"]["trigger_in"], active, _source_cycles(rig["trigger_source"], sysclk)
+        ).start()
     return wires
 
 
@@ -110,8 +111,10 @@ def rig_config(cfg, rig_text=None):
         try:
             extra = json.loads(rig_text)
         except ValueError:
-            raise RigError("TMSPIO_EMU_RIG = %r: not JSON; expected an object such as "
-                           '{"trigger_source": {"period_s": 1}}' % (rig_text,)) from None
+            raise RigError(
+                "TMSPIO_EMU_RIG = %r: not JSON; expected an object such as "
+                '{"trigger_source": {"period_s": 1}}' % (rig_text,)
+            ) from None
         if not isinstance(extra, dict):
             raise RigError("TMSPIO_EMU_RIG = %r: expected a JSON object" % (rig_text,))
         for key in extra:
@@ -128,16 +131,21 @@ def rig_config(cfg, rig_text=None):
     if rig.get("trigger_source") is not None:
         _source_cycles(rig["trigger_source"], sysclk)
         if not _is_int(pins.get("trigger_in")):
-            _rig_fail("trigger_source", rig["trigger_source"],
-                      "needs pins.trigger_in in the board file")
+            _rig_fail(
+                "trigger_source", rig["trigger_source"], "needs pins.trigger_in in the board file"
+            )
     delay = rig.get("confirm_delay_s")
     if delay is not None:
         if not (_is_number(delay) and _cycles(delay, sysclk) >= 1):
             _rig_fail("confirm_delay_s", delay, "a number of seconds >= one sysclk cycle")
         confirm = pins.get("confirm_in")
         if not [p for p in cfg.get("loopback", []) if p[1] == confirm]:
-            _rig_fail("confirm_delay_s", delay, "needs a loopback jumper into confirm_in "
-                      "(GPIO%s) to delay; the board file has none" % (confirm,))
+            _rig_fail(
+                "confirm_delay_s",
+                delay,
+                "needs a loopback jumper into confirm_in "
+                "(GPIO%s) to delay; the board file has none" % (confirm,),
+            )
     log = rig.get("log")
     if log is not None and not (isinstance(log, str) and log):
         _rig_fail("log", log, "a file path (relative: to the flash directory)")
@@ -147,12 +155,16 @@ def rig_config(cfg, rig_text=None):
 def _source_cycles(src, sysclk):
     """trigger_source -> (sorted onset cycles or None, first, period, count or None, width)."""
     if not isinstance(src, dict):
-        _rig_fail("trigger_source", src, "an object with period_s (and first_s, count, "
-                  "width_s) or times_s")
+        _rig_fail(
+            "trigger_source",
+            src,
+            "an object with period_s (and first_s, count, width_s) or times_s",
+        )
     for key in src:
         if key not in SOURCE_KEYS:
-            _rig_fail("trigger_source." + key, src[key],
-                      "unknown key; allowed " + ", ".join(SOURCE_KEYS))
+            _rig_fail(
+                "trigger_source." + key, src[key], "unknown key; allowed " + ", ".join(SOURCE_KEYS)
+            )
     width_s = src.get("width_s", DEFAULT_TRIGGER_WIDTH_S)
     if not (_is_number(width_s) and _cycles(width_s, sysclk) >= 1):
         _rig_fail("trigger_source.width_s", width_s, "a number of seconds >= one sysclk cycle")
@@ -162,25 +174,36 @@ def _source_cycles(src, sysclk):
             if key in src:
                 _rig_fail("trigger_source." + key, src[key], "not allowed with times_s")
         times = src["times_s"]
-        if not (isinstance(times, list) and times and all(
-                _is_number(t) and t >= 0 for t in times)):
-            _rig_fail("trigger_source.times_s", times,
-                      "a non-empty list of seconds >= 0 after power-up")
+        if not (
+            isinstance(times, list) and times and all(_is_number(t) and t >= 0 for t in times)
+        ):
+            _rig_fail(
+                "trigger_source.times_s", times, "a non-empty list of seconds >= 0 after power-up"
+            )
         cycles = [_cycles(t, sysclk) for t in times]
         for i in range(1, len(cycles)):
             if cycles[i] - cycles[i - 1] <= width:
-                _rig_fail("trigger_source.times_s[%d]" % i, times[i],
-                          "later than the previous trigger + width_s (%r s): the line must "
-                          "return to idle between triggers" % (width_s,))
+                _rig_fail(
+                    "trigger_source.times_s[%d]" % i,
+                    times[i],
+                    "later than the previous trigger + width_s (%r s): the line must "
+                    "return to idle between triggers" % (width_s,),
+                )
         return (cycles, None, None, None, width)
     period_s = src.get("period_s")
     if not (_is_number(period_s) and period_s > 0):
-        _rig_fail("trigger_source.period_s", period_s,
-                  "a number of seconds > 0 (or give times_s instead)")
+        _rig_fail(
+            "trigger_source.period_s",
+            period_s,
+            "a number of seconds > 0 (or give times_s instead)",
+        )
     period = _cycles(period_s, sysclk)
     if period <= width:
-        _rig_fail("trigger_source.period_s", period_s,
-                  "longer than width_s (%r s): the line must return to idle" % (width_s,))
+        _rig_fail(
+            "trigger_source.period_s",
+            period_s,
+            "longer than width_s (%r s): the line must return to idle" % (width_s,),
+        )
     first_s = src.get("first_s", period_s)
     if not (_is_number(first_s) and first_s >= 0):
         _rig_fail("trigger_source.first_s", first_s, "a number of seconds >= 0 after power-up")
@@ -205,8 +228,9 @@ def _is_int(v):
 
 
 def _is_number(v):
-    return (_is_int(v) or isinstance(v, float)) and v == v and v not in (
-        float("inf"), float("-inf"))
+    return (
+        (_is_int(v) or isinstance(v, float)) and v == v and v not in (float("inf"), float("-inf"))
+    )
 
 
 def _cycles(seconds, sysclk):
@@ -257,10 +281,12 @@ class _DelayLine:
     def __init__(self, board, src, dst, delay):
         board.drive(dst, board.level(src))
         # One watch per edge direction: the level comes with the edge, never read late.
-        board.watch_edges(src, lambda pin, cycle: board.drive(dst, 1, at=cycle + delay),
-                          falling=False)
-        board.watch_edges(src, lambda pin, cycle: board.drive(dst, 0, at=cycle + delay),
-                          rising=False)
+        board.watch_edges(
+            src, lambda pin, cycle: board.drive(dst, 1, at=cycle + delay), falling=False
+        )
+        board.watch_edges(
+            src, lambda pin, cycle: board.drive(dst, 0, at=cycle + delay), rising=False
+        )
 
 
 class _RigLog:

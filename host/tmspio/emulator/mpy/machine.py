@@ -59,9 +59,7 @@ class _Mem:
     def _addr(self, addr):
         addr &= 0xFFFFFFFF
         if addr & (self._width - 1):
-            raise ValueError(
-                "address %08x is not aligned to %d bytes" % (addr, self._width)
-            )
+            raise ValueError("address %08x is not aligned to %d bytes" % (addr, self._width))
         return addr
 
     def __getitem__(self, addr):
@@ -112,8 +110,9 @@ def freq(hz=None, peri_hz=None):
     if hz is None:
         return board.sysclk
     if not isinstance(hz, int) or (peri_hz is not None and not isinstance(peri_hz, int)):
-        raise TypeError("can't convert %s to int" % type(hz if not isinstance(hz, int)
-                                                          else peri_hz).__name__)
+        raise TypeError(
+            "can't convert %s to int" % type(hz if not isinstance(hz, int) else peri_hz).__name__
+        )
     khz = hz // 1000
     if not _pll_achievable(khz):
         raise ValueError("cannot change frequency")

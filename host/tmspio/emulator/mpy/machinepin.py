@@ -26,8 +26,17 @@ except ImportError:
 SIO_BASE = regs.SIO_BASE
 GPIO_FUNC_SIO = regs.GPIO_FUNC_SIO
 # machine_pin.c's ALT_* constants of the RP2040 build
-_ALT_FUNCTIONS = {"ALT_SPI": 1, "ALT_UART": 2, "ALT_I2C": 3, "ALT_PWM": 4, "ALT_SIO": 5,
-                  "ALT_PIO0": 6, "ALT_PIO1": 7, "ALT_GPCK": 8, "ALT_USB": 9}
+_ALT_FUNCTIONS = {
+    "ALT_SPI": 1,
+    "ALT_UART": 2,
+    "ALT_I2C": 3,
+    "ALT_PWM": 4,
+    "ALT_SIO": 5,
+    "ALT_PIO0": 6,
+    "ALT_PIO1": 7,
+    "ALT_GPCK": 8,
+    "ALT_USB": 9,
+}
 
 _UNSET = object()
 
@@ -297,8 +306,11 @@ class Pin:
                 if trigger & event:
                     irq._watches.append(
                         board.watch_edges(
-                            self._id, _make_edge_callback(st, irq, event), rising=rising,
-                            falling=not rising, cpu=True,
+                            self._id,
+                            _make_edge_callback(st, irq, event),
+                            rising=rising,
+                            falling=not rising,
+                            cpu=True,
                         )
                     )
         _charge(board)
@@ -321,5 +333,3 @@ def _make_edge_callback(st, irq, event):
 
 def _dispatch(irq, arg):
     softirq.dispatch(irq, arg)
-
-

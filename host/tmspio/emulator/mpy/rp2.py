@@ -470,7 +470,9 @@ class StateMachine:
         signed = code in ("b", "h", "i")  # elements store the low bits as the array's type
         for i in range(len(buf)):
             self._wait(board, self._rx_empty, "get", "RX FIFO empty")
-            value = (_rd(board, self._base + regs.RXF0 + 4 * self._sm) >> shift) & ((1 << bits) - 1)
+            value = (_rd(board, self._base + regs.RXF0 + 4 * self._sm) >> shift) & (
+                (1 << bits) - 1
+            )
             if signed and value >> (bits - 1):
                 value -= 1 << bits
             buf[i] = value
@@ -623,4 +625,3 @@ Flash = _unmodelled("Flash")
 bootsel_button = _unmodelled("bootsel_button")
 country = _unmodelled("country")
 DMATimer = _unmodelled("DMATimer")
-

@@ -208,8 +208,11 @@ class DMA:
 
     def config(self, *, read=None, write=None, count=None, ctrl=None, trigger=False):
         board = self._open()
-        given = [(attr, value) for attr, value in zip(_ATTRS, (read, write, count, ctrl))
-                 if value is not None]
+        given = [
+            (attr, value)
+            for attr, value in zip(_ATTRS, (read, write, count, ctrl))
+            if value is not None
+        ]
         if trigger and not given:
             self._start(board)
             _charge(board)
@@ -300,7 +303,9 @@ class DMA:
     @staticmethod
     def unpack_ctrl(value):
         _board()
-        return {name: (value >> shift) & ((1 << width) - 1) for name, shift, width, _ in _CTRL_FIELDS}
+        return {
+            name: (value >> shift) & ((1 << width) - 1) for name, shift, width, _ in _CTRL_FIELDS
+        }
 
 
 def close_channel(board, channel, timed=True):
