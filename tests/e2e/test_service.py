@@ -399,13 +399,6 @@ def test_edge_numbers_restart_at_each_hello_and_arm():
     assert firsts == [[0], [0]]  # 6 edges in the first session; the second starts at 0 again
 
 
-def test_unsupported_selftest_says_so():
-    h = Harness()
-    h.hello()
-    code, _, text = error_of(h.send(wire.SELFTEST)[0])
-    assert (code, text) == (wire.E_UNSUPPORTED, "selftest: this firmware's engine has no selftest")
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400))
 def test_random_bytes_never_arm_or_start(data):

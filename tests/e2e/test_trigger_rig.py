@@ -12,7 +12,8 @@ import plan  # firmware/plan.py (conftest puts firmware/ on sys.path)
 import pytest
 import timing  # firmware/timing.py
 from tmspio import cli, compile, link, logs
-from tmspio.emulator.serial_board import RigError, SerialBoard, check_rig, populate_flash
+from tmspio.emulator.serial_board import SerialBoard, check_rig, populate_flash
+from tmspio.errors import InputError
 from tmspio.protocols import parser
 
 pytestmark = pytest.mark.timeout(60)
@@ -300,7 +301,7 @@ def test_rig_entries_are_validated_naming_field_value_and_rule(
     if isinstance(rig, str):
         monkeypatch.setenv("TMSPIO_EMU_RIG", rig)
         rig = None
-    with pytest.raises(RigError) as e:
+    with pytest.raises(InputError) as e:
         check_rig(str(tmp_path), rig)
     assert str(e.value) == message
 
@@ -310,7 +311,7 @@ def test_confirm_delay_needs_a_loopback_into_confirm_in(tmp_path):
     cfg = json.loads((tmp_path / "board.json").read_text())
     cfg["loopback"] = [[2, 10]]
     (tmp_path / "board.json").write_text(json.dumps(cfg))
-    with pytest.raises(RigError) as e:
+    with pytest.raises(InputError) as e:
         check_rig(str(tmp_path), {"confirm_delay_s": 0.001})
     assert str(e.value) == (
         "rig.confirm_delay_s = 0.001: needs a loopback jumper into "
@@ -371,3 +372,14 @@ def test_flash_board_file_rig_with_the_environment_overriding_key_by_key(tmp_pat
     triggers = _rig_edges(log, "trigger_in")
     assert triggers[:2] == [300 * MS, 600 * MS]
     assert _rig_edges(log, "trigger[0]")[0] - timing.TRIGGER_LATENCY in triggers
+
+
+def test_an_unknown_board_name_is_user_input_naming_the_allowed_boards(tmp_path):
+    from tmspio import firmware
+
+    with pytest.raises(InputError) as e:
+        populate_flash(str(tmp_path), "nope")
+    assert str(e.value) == (
+        f"--board = 'nope': no board file {firmware.BOARDS_DIR}/nope.json; allowed: emulated, "
+        "feather_rp2040, pico, pico2, pico_w, rp2040_zero, xiao_rp2040"
+    )

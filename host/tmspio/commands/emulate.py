@@ -132,21 +132,16 @@ def run(args):
 
 
 def _serve(args, rig, log, stop):
-    from ..emulator.serial_board import EmulatorError, RigError, SerialBoard
+    from ..emulator.serial_board import SerialBoard
 
-    try:
-        board = SerialBoard(
-            speed=args.speed,
-            flash=args.flash,
-            board=args.board,
-            interpreter="cpython" if args.cpython else None,
-            log=log,
-            rig=rig,
-        )
-    except RigError:
-        raise
-    except EmulatorError as e:
-        raise InputError(f"--board = {args.board!r}: {e}") from None
+    board = SerialBoard(
+        speed=args.speed,
+        flash=args.flash,
+        board=args.board,
+        interpreter="cpython" if args.cpython else None,
+        log=log,
+        rig=rig,
+    )
     with board:
         print(board.path, flush=True)
         print(
