@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 firmware-check: $(STAMP)
 	$(BIN)/python -m tmspio.tools.firmware_check firmware host/tmspio/emulator/mpy
 
-test: $(STAMP) firmware-check
+test: $(STAMP) lint firmware-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -214,7 +214,7 @@ class Service:
         # the echo is a digest of what this board stored, so the host can tell two programs
         # apart (a CRC over bytes that end with their own CRC is a constant)
         digest = hashlib.sha256(data).digest()
-        self.engine.load(data, self._progress(seq))
+        self.engine.load(data, self._progress(seq), owned=True)  # load_buf is None: ours no more
         self.phase = "loaded"
         self._send(wire.LOADED, seq, wire.loaded(len(data), digest))
 

@@ -98,8 +98,12 @@ def test_trigger_start_first_onset_is_the_trigger_edge_plus_the_latency(tmp_path
     assert cli.main(["run", proto, "--emulator", "--out", str(out), "--quiet"]) == 0
     c = compile.compile_protocol(parser.resolve(proto), SYSCLK)
     triggers = _rig_edges(rig_log, "trigger_in")
-    assert triggers[:3] == [500 * MS, 1000 * MS, 1500 * MS]  # board time, from power-up
-    assert _rig_edges(rig_log, "trigger_in", 0)[:3] == [501 * MS, 1001 * MS, 1501 * MS]
+    # board time from power-up; how many edges the rig made before the host powered the board
+    # off depends on the host's pace, their places do not
+    assert len(triggers) >= 2
+    assert triggers == [500 * MS * (k + 1) for k in range(len(triggers))]
+    falls = _rig_edges(rig_log, "trigger_in", 0)
+    assert falls[: len(triggers) - 1] == [t + MS for t in triggers[: len(triggers) - 1]]
     pads = [_rig_edges(rig_log, "trigger[0]"), _rig_edges(rig_log, "trigger[1]")]
     accepted = pads[0][0] - timing.TRIGGER_LATENCY  # channel a has no delay
     assert accepted in triggers

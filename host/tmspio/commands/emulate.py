@@ -23,8 +23,9 @@ def add_arguments(p):
     p.add_argument(
         "--flash",
         metavar="DIR",
-        help="directory kept as the board's filesystem (default: a fresh temporary "
-        "one with the firmware from this checkout)",
+        help="directory kept as the board's filesystem (default: a fresh temporary one "
+        "holding the firmware this tmspio carries, from $TMSPIO_FIRMWARE_DIR, the installed "
+        "package or the checkout)",
     )
     p.add_argument("--board", default="emulated", help="board file name (default: emulated)")
     p.add_argument(

@@ -46,7 +46,7 @@ class BoardStartError(DeviceError):
     """The emulated board's interpreter could not be started (exit status 1).
 
     Malformed user input (a board name, a rig entry) is an InputError instead; failures inside
-    the emulated chip are the model's own EmulatorError (emulator/mpy/emuerror.py)."""
+    the emulated chip are the model's own EmulatorError (emulator/mpy/rp2040/errors.py)."""
 
 
 def _emurun():
