@@ -1,5 +1,4 @@
-"""Helpers for the hardware-model tests (imported as `simrig`: a module named conftest would
-collide with tests/firmware/conftest.py when the whole suite runs): assemble with adafruit_pioasm (an independent
+"""Helpers for the hardware-model tests: assemble with adafruit_pioasm (an independent
 assembler), configure state machines by writing registers through the bus, and snapshot the
 whole board so the fast path can be compared with single-step execution."""
 

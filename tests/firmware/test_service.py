@@ -5,10 +5,11 @@ import json
 import struct
 import sys
 
+import progformat  # firmware/ and tests/support are on pytest's pythonpath (pyproject.toml)
 import pytest
-import service  # firmware/service.py (fake_engine put firmware/ on sys.path)
+import service
 import wire
-from fake_engine import FakeEngine, progformat
+from fakefw.fakeengine import FakeEngine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +34,7 @@ class Harness:
         cfg = dict(BOARD)
         if heartbeat_ms is not None:
             cfg["heartbeat_ms"] = heartbeat_ms
-        self.engine = FakeEngine(cfg)
+        self.engine = FakeEngine(cfg, manual=True)
         self.clock = Clock()
         self.out = bytearray()
         self.svc = service.Service(
