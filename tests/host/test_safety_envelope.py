@@ -650,7 +650,7 @@ def test_every_finding_names_rule_kind_value_limit_and_source():
             assert f.kind in ("safety", "method")
             assert (f.outcome == "refuse") == bool(f.fix)
             assert set(f.as_dict()) == {
-                "rule", "kind", "outcome", "value", "limit", "source", "detail", "fix"
+                "rule", "rule_kind", "outcome", "value", "limit", "source", "detail", "fix"
             }  # fmt: skip
             assert "tms-domain" not in f.source and "safety.json" not in f.source
 

@@ -61,7 +61,8 @@ class Finding:
     def as_dict(self):
         return {
             "rule": self.rule,
-            "kind": self.kind,
+            # not "kind": the session's event log writes these as fields of a "safety" event
+            "rule_kind": self.kind,
             "outcome": self.outcome,
             "value": self.value,
             "limit": self.limit,
