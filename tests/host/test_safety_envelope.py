@@ -663,3 +663,36 @@ def test_gated_protocols_are_checked_in_their_densest_case():
     assert f.fix == "pauses of at least 5 s between trains"  # joined at 100%: 38 s, refused
     loose = protocol(start={"mode": "gated", "refractory": "7 s"}, timing=timing)
     assert rule(safety.check(loose, at(110)), "chen-inter-train-interval").outcome == "pass"
+
+
+def test_the_interval_convention_is_refused_where_it_means_nothing():
+    from tmspio.errors import InputError as Bad
+
+    with pytest.raises(Bad) as e:
+        rtms(40, "10 Hz", inter_train_interval_from="last-pulse")
+    assert str(e.value) == (
+        't.toml: timing.inter_train_interval_from = "last-pulse": "onset" unless '
+        "inter_train_interval is given"
+    )
+    with pytest.raises(Bad) as e:
+        rtms(40, "10 Hz", "1 ms", 3, inter_train_interval_from="last-pulse")
+    assert str(e.value) == (
+        't.toml: timing.inter_train_interval = "1 ms": longer than pulse_width (1 ms): it '
+        "counts from the train's last pulse"
+    )
+    with pytest.raises(Bad) as e:
+        rtms(40, "10 Hz", "3.9 s", 3)  # onset to onset: must clear the whole train
+    assert str(e.value) == (
+        't.toml: timing.inter_train_interval = "3.9 s": longer than one train plus pulse_width '
+        "(3.901 s)"
+    )
+
+
+def test_large_protocols_are_judged_in_seconds():
+    import time
+
+    big = rtms(50, "10 Hz", "8 s", 2000)  # 100,000 pulses, 3 s pauses
+    start = time.process_time()
+    found = safety.check(big, at(200, "MT"))
+    assert refusals(found) == ["wassermann-train-duration", "chen-inter-train-interval"]
+    assert time.process_time() - start < 30

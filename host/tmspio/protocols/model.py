@@ -372,15 +372,14 @@ class Protocol(Strict):
         # that pulse's width
         span = t.train_span() if t.inter_train_interval_from == "onset" else 0
         if t.trains_in_protocol > 1 and lowest(t.inter_train_interval) <= span + w:
-            what = (
-                "one train plus pulse_width"
-                if span
-                else "pulse_width (counted from the last pulse)"
-            )
+            if t.inter_train_interval_from == "onset":
+                allowed = "longer than one train plus pulse_width (%s)"
+            else:
+                allowed = "longer than pulse_width (%s): it counts from the train's last pulse"
             _fail(
                 "timing.inter_train_interval",
                 _show(t.inter_train_interval),
-                "longer than %s (%s)" % (what, units.format_seconds(span + w)),
+                allowed % units.format_seconds(span + w),
             )
 
     def train_interval(self):

@@ -8,6 +8,7 @@ whole length (last onset - first onset + that interval, the table's n/f conventi
 a train into pieces, or slowing part of it, can never turn a refusal into a pass.
 """
 
+from bisect import bisect_left, bisect_right
 from fractions import Fraction
 from math import floor
 
@@ -92,10 +93,10 @@ def _min_pause():
     return Fraction(data()["chen_inter_train"]["min_pause_s"])
 
 
-def _pauses(onsets, train_starts, bl):
-    """Every pause between trains: at a train start of the protocol, or where a gap is longer
-    than its train's interval. Each pause is the gap minus the train's interval."""
-    starts = set(train_starts)
+def _pauses(onsets, starts, bl):
+    """Every pause between trains: at a train start of the protocol (`starts`, a set), or where
+    a gap is longer than its train's interval. Each pause is the gap minus the train's
+    interval."""
     pauses = []
     for i, j, m in bl:
         for k in range(i + 1, j):
@@ -108,32 +109,49 @@ def _pauses(onsets, train_starts, bl):
 
 
 class _Train:
-    def __init__(self, onsets, i, j, m, percent, train_starts):
+    """One train as the table reads it (independent of the intensity)."""
+
+    def __init__(self, onsets, i, j, m, starts):
         self.pulses = j - i
         self.interval = m
         self.frequency = 1 / m
         self.duration = onsets[j - 1] - onsets[i] + m
-        self.limit = wassermann_limit(self.frequency, percent)
-        self.trains = 1 + sum(1 for k in train_starts if i < k < j)
-        self.refused = self.limit is None or self.duration > self.limit
+        self.trains = 1 + bisect_left(starts, j) - bisect_right(starts, i)
 
-    def margin(self):
-        return self.duration / self.limit
+    def limit(self, percent):
+        return wassermann_limit(self.frequency, percent)
 
-
-def _trains(onsets, percent, train_starts):
-    return [
-        _Train(onsets, i, j, m, percent, train_starts)
-        for i, j, m in blocks(onsets, _min_pause())
-        if m is not None
-    ]
+    def refused(self, percent):
+        limit = self.limit(percent)
+        return limit is None or self.duration > limit
 
 
-def _worst(trains):
-    bad = [t for t in trains if t.refused]
-    if bad:
-        return max(bad, key=lambda t: (t.limit is None, t.duration))
-    return max(trains, key=_Train.margin) if trains else None
+class _Analysis:
+    """The trains and pauses of a set of head onsets, computed once: only the limits depend on
+    the intensity, so trying other intensities (the nearest passing change) costs no rescan."""
+
+    def __init__(self, onsets, train_starts):
+        self.onsets = onsets
+        starts = sorted(train_starts)
+        bl = blocks(onsets, _min_pause())
+        self.trains = [_Train(onsets, i, j, m, starts) for i, j, m in bl if m is not None]
+        pauses = _pauses(onsets, set(starts), bl) if onsets else []
+        self.least_pause = min(pauses) if pauses else None
+
+    def worst(self, percent):
+        bad = [t for t in self.trains if t.refused(percent)]
+        if bad:
+            return max(bad, key=lambda t: (t.limit(percent) is None, t.duration))
+        if not self.trains:
+            return None
+        return max(self.trains, key=lambda t: t.duration / t.limit(percent))
+
+    def passes(self, percent):
+        rule = data()["chen_inter_train"]
+        if any(t.refused(percent) for t in self.trains):
+            return False
+        pause_bad = self.least_pause is not None and self.least_pause < _min_pause()
+        return not (pause_bad and percent > rule["above_percent_mt"])
 
 
 def _regular(protocol):
@@ -160,23 +178,20 @@ def _iti_for_pause(protocol, pause):
     return s(n * ipi + pause)
 
 
-def _passes(onsets, declared, train_starts):
-    return not [f for f in rtms_findings(onsets, declared, train_starts) if f.outcome == REFUSE]
-
-
-def _lower_intensity(onsets, declared, train_starts):
+def _lower_intensity(analysis, declared):
     """The highest table column below the declaration at which nothing rtms refuses."""
     for col in reversed(data()["wassermann"]["intensity_percent_mt"]):
-        if col < declared.percent and _passes(onsets, declared.with_percent(col), train_starts):
+        if col < declared.percent and analysis.passes(Fraction(col)):
             return "at most %s%% %s" % (col, declared.reference)
     return None
 
 
-def _train_fix(protocol, onsets, declared, train_starts, worst):
+def _train_fix(protocol, analysis, declared, worst):
     options = []
     pause = _min_pause()
     regular = _regular(protocol)
-    if worst.limit is None:
+    limit = worst.limit(declared.percent)
+    if limit is None:
         if worst.frequency > 25:
             options.append("at most 25 Hz")
     elif worst.trains > 1 and regular:
@@ -191,11 +206,11 @@ def _train_fix(protocol, onsets, declared, train_starts, worst):
         elif one is not None and floor(one / ipi) >= 1:
             options.append("at most %d pulses per train and %s" % (floor(one / ipi), gap))
     else:
-        most = floor(worst.limit / worst.interval)
+        most = floor(limit / worst.interval)
         if most >= 1:
             what = "per train" if worst.trains == 1 else "without a pause of %s" % s(pause)
             options.append("at most %d pulses %s" % (most, what))
-    lower = _lower_intensity(onsets, declared, train_starts)
+    lower = _lower_intensity(analysis, declared)
     if lower:
         options.append(lower)
     return ", or ".join(options)
@@ -208,8 +223,8 @@ def rtms_findings(onsets, declared, train_starts=(), protocol=None):
     src = source(table["source"], table["unverified"])
     rule = data()["chen_inter_train"]
     pause = _min_pause()
-    trains = _trains(onsets, declared.percent, train_starts)
-    worst = _worst(trains)
+    analysis = _Analysis(onsets, train_starts)
+    worst = analysis.worst(declared.percent)
     found = []
     reading = "AMT treated as %MT (conservative)" if declared.reference == "AMT" else ""
     if worst is None:
@@ -223,13 +238,16 @@ def rtms_findings(onsets, declared, train_starts=(), protocol=None):
             )
         )
     else:
+        limit = worst.limit(declared.percent)
+        refused = worst.refused(declared.percent)
         value = "train %s at %s, %s" % (s(worst.duration), hz(worst.frequency), declared)
         if worst.trains > 1:
             value += " (%d trains judged as one: pauses under %s)" % (worst.trains, s(pause))
         detail = "; ".join(
             x for x in [reading] + disagreements(worst.frequency, declared.percent) if x
         )
-        if worst.limit is None:
+        fix = _fix(protocol, analysis, declared, worst) if refused else ""
+        if limit is None:
             found.append(
                 Finding(
                     "wassermann-train-duration",
@@ -238,36 +256,35 @@ def rtms_findings(onsets, declared, train_starts=(), protocol=None):
                     "table covers 1-25 Hz and 90-220% MT",
                     src,
                     "outside the table" + ("; " + detail if detail else ""),
-                    fix=_fix(protocol, onsets, declared, train_starts, worst),
+                    fix=fix,
                 )
             )
             return found
         found.append(
             Finding(
                 "wassermann-train-duration",
-                REFUSE if worst.refused else PASS,
+                REFUSE if refused else PASS,
                 value,
-                s(worst.limit),
+                s(limit),
                 src,
                 detail,
-                fix=_fix(protocol, onsets, declared, train_starts, worst) if worst.refused else "",
+                fix=fix,
             )
         )
         chen = data()["chen_shortening"]
-        shorter = worst.limit * Fraction(str(chen["factor"]))
+        shorter = limit * Fraction(str(chen["factor"]))
         found.append(
             Finding(
                 "chen-train-shortening",
                 WARN if worst.duration > shorter else PASS,
                 value,
-                "%s (%s of %s)" % (s(shorter), chen["factor"], s(worst.limit)),
+                "%s (%s of %s)" % (s(shorter), chen["factor"], s(limit)),
                 source(chen["source"]),
                 "advice, not a refusal",
             )
         )
-    pauses = _pauses(onsets, train_starts, blocks(onsets, pause)) if onsets else []
-    if pauses:
-        least = min(pauses)
+    least = analysis.least_pause
+    if least is not None:
         applies = declared.percent > rule["above_percent_mt"]
         bad = applies and least < pause
         if applies:
@@ -289,8 +306,7 @@ def rtms_findings(onsets, declared, train_starts=(), protocol=None):
                 )
             else:
                 options.append("pauses of at least %s between trains" % s(pause))
-            lower = declared.with_percent(rule["above_percent_mt"])
-            if _passes(onsets, lower, train_starts):
+            if analysis.passes(Fraction(rule["above_percent_mt"])):
                 options.append("at most %s%% %s" % (rule["above_percent_mt"], declared.reference))
             fix = ", or ".join(options)
         found.append(
@@ -307,10 +323,10 @@ def rtms_findings(onsets, declared, train_starts=(), protocol=None):
     return found
 
 
-def _fix(protocol, onsets, declared, train_starts, worst):
+def _fix(protocol, analysis, declared, worst):
     if protocol is None:
         return ""
-    return _train_fix(protocol, onsets, declared, train_starts, worst)
+    return _train_fix(protocol, analysis, declared, worst)
 
 
 def min_pause():
