@@ -696,3 +696,22 @@ def test_large_protocols_are_judged_in_seconds():
     found = safety.check(big, at(200, "MT"))
     assert refusals(found) == ["wassermann-train-duration", "chen-inter-train-interval"]
     assert time.process_time() - start < 30
+
+
+@pytest.mark.parametrize(
+    "p, declared",
+    [
+        (rtms(40, "20 Hz", "2 s", 100), at(230, "MT")),  # above the table, trains joined
+        (rtms(2000, "20 Hz"), at(230, "MT")),
+        (rtms(10, "30 Hz", "1 s", 10), at(100)),
+        (rtms(60, {"uniform": ["100 ms", "200 ms"], "seed": 1}), at(100)),
+        (rtms(5, "10 Hz", "1 s", 50, inter_train_interval_from="last-pulse"), at(150)),
+        (tbs(ipi="10 ms", bursts=400, trains=1), at(150)),
+        (protocol(family="custom"), at(100)),
+    ],
+)
+def test_every_refusal_names_a_change_that_would_pass(p, declared):
+    """(The first case's fix: 'at most 220% MT and at most 2 pulses without a pause of 5 s'.)"""
+    bad = [f for f in safety.check(p, declared, "magstim-rapid2") if f.outcome == "refuse"]
+    assert bad
+    assert all(f.fix for f in bad), [str(f) for f in bad if not f.fix]

@@ -213,6 +213,18 @@ def _train_fix(protocol, analysis, declared, worst):
     lower = _lower_intensity(analysis, declared)
     if lower:
         options.append(lower)
+    if not options:
+        # nothing alone passes: the table's top column with the pulses it allows there
+        top = max(data()["wassermann"]["intensity_percent_mt"])
+        cap = wassermann_limit(min(worst.frequency, 25), min(declared.percent, top))
+        most = max(1, floor(cap * min(worst.frequency, 25)))
+        parts = []
+        if declared.percent > top:
+            parts.append("at most %s%% %s" % (top, declared.reference))
+        if worst.frequency > 25:
+            parts.append("at most 25 Hz")
+        parts.append("at most %d pulses without a pause of %s" % (most, s(pause)))
+        options.append(" and ".join(parts))
     return ", or ".join(options)
 
 
@@ -221,7 +233,6 @@ def rtms_findings(onsets, declared, train_starts=(), protocol=None):
     name the nearest passing change in the protocol's own terms."""
     table = data()["wassermann"]
     src = source(table["source"], table["unverified"])
-    rule = data()["chen_inter_train"]
     pause = _min_pause()
     analysis = _Analysis(onsets, train_starts)
     worst = analysis.worst(declared.percent)
@@ -259,30 +270,40 @@ def rtms_findings(onsets, declared, train_starts=(), protocol=None):
                     fix=fix,
                 )
             )
-            return found
-        found.append(
-            Finding(
-                "wassermann-train-duration",
-                REFUSE if refused else PASS,
-                value,
-                s(limit),
-                src,
-                detail,
-                fix=fix,
-            )
-        )
-        chen = data()["chen_shortening"]
-        shorter = limit * Fraction(str(chen["factor"]))
-        found.append(
-            Finding(
-                "chen-train-shortening",
-                WARN if worst.duration > shorter else PASS,
-                value,
-                "%s (%s of %s)" % (s(shorter), chen["factor"], s(limit)),
-                source(chen["source"]),
-                "advice, not a refusal",
-            )
-        )
+        else:
+            found += _table_findings(worst, limit, refused, value, src, detail, fix)
+    found += _pause_findings(analysis, declared, protocol)
+    return found
+
+
+def _table_findings(worst, limit, refused, value, src, detail, fix):
+    chen = data()["chen_shortening"]
+    shorter = limit * Fraction(str(chen["factor"]))
+    return [
+        Finding(
+            "wassermann-train-duration",
+            REFUSE if refused else PASS,
+            value,
+            s(limit),
+            src,
+            detail,
+            fix=fix,
+        ),
+        Finding(
+            "chen-train-shortening",
+            WARN if worst.duration > shorter else PASS,
+            value,
+            "%s (%s of %s)" % (s(shorter), chen["factor"], s(limit)),
+            source(chen["source"]),
+            "advice, not a refusal",
+        ),
+    ]
+
+
+def _pause_findings(analysis, declared, protocol):
+    rule = data()["chen_inter_train"]
+    pause = _min_pause()
+    found = []
     least = analysis.least_pause
     if least is not None:
         applies = declared.percent > rule["above_percent_mt"]
