@@ -715,3 +715,28 @@ def test_every_refusal_names_a_change_that_would_pass(p, declared):
     bad = [f for f in safety.check(p, declared, "magstim-rapid2") if f.outcome == "refuse"]
     assert bad
     assert all(f.fix for f in bad), [str(f) for f in bad if not f.fix]
+
+
+def pair(offset, iti="5 s"):
+    return protocol(
+        family="paired-pulse",
+        channels=[
+            {"name": "c", "polarity": "active-high"},
+            {"name": "t", "polarity": "active-high", "offset": offset},
+        ],
+        timing={"inter_train_interval": iti, "trains_in_protocol": 20},
+    )
+
+
+def test_a_40_ms_pair_is_a_method_warning_and_a_60_ms_pair_two_pulses_60_ms_apart():
+    lihi = safety.check(pair("40 ms"), at(120))
+    assert refusals(lihi) == []
+    f = rule(lihi, "published-variant")
+    assert (f.outcome, f.value, f.limit) == (
+        "warn",
+        "inter_pulse_interval 40 ms",
+        "inter_pulse_interval 1-15 ms",
+    )
+    wide = safety.check(pair("60 ms"), at(120))
+    assert refusals(wide) == ["burst-spacing"]
+    assert rule(wide, "burst-spacing").value == "bursts 0.06 s apart (onset to onset)"

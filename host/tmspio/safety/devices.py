@@ -62,7 +62,7 @@ def stimulator_findings(protocol, stim, sched, default, declared):
             )
         )
     peak = _max_in_window(sched.onsets, RATE_WINDOW)
-    value = "%d pulses in 1 s" % peak
+    value = "%d pulse%s in 1 s" % (peak, "" if peak == 1 else "s")
     if stim.max_rate_hz is None:
         found.append(Finding("stimulator-max-rate", WARN, value, "UNKNOWN", stim.source_text()))
     else:

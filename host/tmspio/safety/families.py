@@ -70,8 +70,11 @@ def envelope_findings(protocol, declared, onsets):
     shape = env["burst"]
     most = max((j - i for i, j in groups), default=0)
     fastest = shortest(onsets)
-    value = "%d pulses per burst" % most
-    limit = "at most %d pulses per burst" % shape["max_pulses"]
+    value = "%d pulse%s per burst" % (most, "" if most == 1 else "s")
+    limit = "at most %d pulse%s per burst" % (
+        shape["max_pulses"],
+        "" if shape["max_pulses"] == 1 else "s",
+    )
     bad = most > shape["max_pulses"]
     if shape.get("min_interval_ms") is not None:
         least = Fraction(str(shape["min_interval_ms"])) / 1000
