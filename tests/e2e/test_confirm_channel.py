@@ -19,7 +19,7 @@ family = "rtms"
 pulse_width = "200 us"
 channels = [
   { name = "a", polarity = "active-high" },
-  { name = "b", polarity = "active-high", offset = "1 ms" },
+  { name = "b", polarity = "active-high", offset = "1 ms", role = "other" },
 ]
 %s
 intensity = { percent = 50, reference = "RMT" }

@@ -28,7 +28,7 @@ family = "rtms"
 pulse_width = "1 ms"
 channels = [
   { name = "a", polarity = "active-high" },
-  { name = "b", polarity = "active-high", offset = "10 ms" },
+  { name = "b", polarity = "active-high", offset = "10 ms", role = "other" },
 ]
 intensity = { percent = 50, reference = "RMT" }
 [start]

@@ -740,3 +740,30 @@ def test_a_40_ms_pair_is_a_method_warning_and_a_60_ms_pair_two_pulses_60_ms_apar
     wide = safety.check(pair("60 ms"), at(120))
     assert refusals(wide) == ["burst-spacing"]
     assert rule(wide, "burst-spacing").value == "bursts 0.06 s apart (onset to onset)"
+
+
+def test_simultaneous_tms_pulses_are_refused_not_divided_by_zero():
+    two = protocol(
+        channels=[
+            {"name": "a", "polarity": "active-high"},
+            {"name": "b", "polarity": "active-high", "offset": "0 s"},
+        ]
+    )
+    f = rule(safety.check(two, at(100)), "wassermann-train-duration")
+    assert (f.outcome, f.value) == (
+        "refuse",
+        "two pulses at the same instant at the head (TMS channels with equal offsets)",
+    )
+    other = protocol(
+        channels=[
+            {"name": "a", "polarity": "active-high"},
+            {"name": "b", "polarity": "active-high", "offset": "0 s", "role": "other"},
+        ]
+    )
+    assert refusals(safety.check(other, at(100))) == []
+    single = protocol(
+        family="single-pulse",
+        channels=two.model_dump()["channels"],
+        timing={"trains_in_protocol": 5, "inter_train_interval": "2 s"},
+    )
+    assert refusals(safety.check(single, at(100))) == ["burst-shape"]

@@ -234,6 +234,19 @@ def rtms_findings(onsets, declared, train_starts=(), protocol=None):
     table = data()["wassermann"]
     src = source(table["source"], table["unverified"])
     pause = _min_pause()
+    if any(a == b for a, b in zip(onsets, onsets[1:])):
+        return [
+            Finding(
+                "wassermann-train-duration",
+                REFUSE,
+                "two pulses at the same instant at the head (TMS channels with equal offsets)",
+                "pulses 1-25 Hz apart",
+                src,
+                "outside the table",
+                fix='different channel offsets, or role = "other" for a channel that does not '
+                "trigger a TMS stimulator",
+            )
+        ]
     analysis = _Analysis(onsets, train_starts)
     worst = analysis.worst(declared.percent)
     found = []
