@@ -7,10 +7,6 @@ examples import the real modules and never this file."""
 import sys
 import time
 
-print(
-    "PsychoPy stand-in: no window, keys answered by examples/_psychopy_standin.py", file=sys.stderr
-)
-
 
 class _Core:
     class Clock:
@@ -36,6 +32,10 @@ class _Visual:
     class Window:
         def __init__(self, size=(800, 600), fullscr=False, color="black", units="height"):
             self.size = size
+            print(
+                "PsychoPy stand-in: no window, keys answered by examples/_psychopy_standin.py",
+                file=sys.stderr,
+            )
             print(
                 "PsychoPy stand-in: no window, keys answered by examples/_psychopy_standin.py",
                 file=sys.stderr,
