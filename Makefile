@@ -28,8 +28,8 @@ test: $(STAMP) firmware-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check host tests bench firmware
-	$(BIN)/ruff format --check host tests bench firmware
+	$(BIN)/ruff check host tests bench firmware examples
+	$(BIN)/ruff format --check host tests bench firmware examples
 
 demo: $(STAMP)
 	$(BIN)/tmspio run itbs --emulator --speed max --out runs/demo-itbs

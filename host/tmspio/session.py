@@ -969,10 +969,6 @@ class Session:
         if self._outlet is not None:
             self._outlet.close()
         self._state = "finished"
-        if self.plots and not self.fire_mode:
-            from . import plot
-
-            self.plot_files = plot.write_plots(self.out)
 
     def _finish_fires(self, aborted, reason):
         names = {i: ch["name"] for i, ch in enumerate(self.template["channels"])}
@@ -1096,7 +1092,10 @@ class Session:
 
     def close(self):
         """Stop anything running, write the run directory, release the port (and power the
-        emulated board off). Safe to call twice."""
+        emulated board off), then draw the plots of a protocol run. Safe to call twice."""
+        self._close(True)
+
+    def _close(self, plots):
         if self._state == "closed":
             return
         try:
@@ -1112,7 +1111,13 @@ class Session:
             if self._sync_thread is not None:
                 self._sync_thread.join(5)
             close_board(self.link, self.board)
+            finished = self._state == "finished"
             self._state = "closed"
+        # after the board is released (an emulated board stops with it)
+        if finished and plots and self.plots and not self.fire_mode:
+            from . import plot
+
+            self.plot_files = plot.write_plots(self.out)
 
     def __enter__(self):
         return self
@@ -1121,7 +1126,7 @@ class Session:
         if exc_type is KeyboardInterrupt and self._state == "started":
             self._stop("operator interrupt (Ctrl-C)")
             self._finish(True, "operator interrupt (Ctrl-C)")
-        self.close()
+        self._close(exc_type is None)  # no plots after an error: the error is what matters
 
     def _plan(self, start, reference, edges):
         """(planned onsets per channel index, their time zero on the capture clock,
