@@ -346,6 +346,8 @@ class Session:
         self._hb = None
         self._board_name = "emulated" if emulator else None
         self._by_fire = {}  # fire number -> PulseRecord
+        self._live_pending = []  # onsets that arrived before start()'s ack was parsed
+        self._finish_lock = threading.Lock()
 
     # ---- the run directory and the board --------------------------------------------------
 
@@ -468,7 +470,7 @@ class Session:
         except LinkError:
             return None
         kept = self.clock.add(ex)
-        if self.log is not None:
+        if self.log is not None and self.summary is None:
             self.log.write(
                 "sync", host_send_ns=ex[0], board_us=ex[1], host_recv_ns=ex[2], used=kept
             )
@@ -510,7 +512,12 @@ class Session:
             self._idle = {ch.index: ch.idle_level for ch in self.compiled.program.channels}
             self._open_bar()
             self._state = "started"
-            self._started = self.link.run(self._hb)
+            started = self.link.run(self._hb)
+            with self._lock:
+                self._started = started
+                pending, self._live_pending = self._live_pending, []
+            for output, k, cycle in pending:
+                self._live_pulse(output, k, cycle)
             started = (
                 {}
                 if self._started is None
@@ -541,6 +548,8 @@ class Session:
             raise SessionError(f"wait: nothing was started (the session is {self._state})")
         try:
             final = self.link.wait(timeout)
+            if self.summary is not None:  # abort() from another thread finished it
+                return self.summary
         except KeyboardInterrupt:
             self._interrupted()
         except LinkError as e:
@@ -625,9 +634,9 @@ class Session:
         if self._state != "open":
             raise SessionError(f"fire: the session is {self._state}")
         ci = self._channel(channel)
-        # the previous fire's one-pulse run ends microseconds after its onset; its report
-        # may still be on its way
-        if self.link.last_state and self.link.last_state.get("state") in wire.ACTIVE_STATES:
+        if self._fires:
+            # the previous fire's one-pulse run ends a pulse width after its onset; wait for
+            # the board's report of it (the board refuses a fire while a run is active)
             self.link.wait(timeout=2)
         now_ns = time.perf_counter_ns()
         onsets = [
@@ -860,6 +869,10 @@ class Session:
         get their plan at once; trigger and gated runs get it at the end (wait())."""
         if self.on_pulse is None and self._outlet is None:
             return
+        with self._lock:
+            if self._started is None:  # the ack with the start times is still being parsed
+                self._live_pending.append((output, k, cycle))
+                return
         c = self.compiled
         hz = c.sysclk_hz
         ci = self._index_of(output)
@@ -951,6 +964,12 @@ class Session:
         return None
 
     def _finish(self, aborted, reason):
+        with self._finish_lock:  # abort() from another thread while wait() returns
+            if self.summary is not None:
+                return
+            self._finish_locked(aborted, reason)
+
+    def _finish_locked(self, aborted, reason):
         self._sync_stop.set()
         if self._sync_thread is not None:
             self._sync_thread.join(5)
@@ -1231,14 +1250,23 @@ def _utc():
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
-def open_board(port=None, emulator=False, speed="max", hello_timeout=None, scale=None):
-    """(link, emulated_board_or_None). The emulated board is powered off by close_board().
-    scale: factor for every link timeout (None: $TMSPIO_TIMEOUT_SCALE or 1)."""
+def open_board(
+    port=None, emulator=False, speed="max", hello_timeout=None, scale=None, board_file=None
+):
+    """(link, emulated_board_or_None): the one way a session or a command opens a board, a
+    real one on `port` (None: the one Pico attached) or, with emulator=True, the emulated
+    board (`board_file`: its board file, default boards/emulated.json). The emulated board is
+    powered off by close_board(). scale: factor for every link timeout (None:
+    $TMSPIO_TIMEOUT_SCALE or 1)."""
     board = None
     if emulator:
         from .emulator.serial_board import SerialBoard
 
-        board = SerialBoard(speed=speed)
+        board = (
+            SerialBoard(speed=speed)
+            if board_file is None
+            else SerialBoard(speed=speed, board=board_file)
+        )
         port = board.start()
     try:
         link = connect(port, hello_timeout=hello_timeout or (20 if emulator else 3), scale=scale)
