@@ -46,6 +46,13 @@ PROGRESS_MS = 250  # while a request keeps the board busy, a PROGRESS frame at l
 PROGRESS_CALLS = 8  # ... or every 8 progress calls (8192 onsets checked)
 MAINTENANCE = "maintenance"  # what run() returns when the host asked for the REPL
 _CTRL_C = 3
+# The state SYNC and FIRE add lives here, allocated at import, not on the Service instance:
+# more attributes there grow its member table inside the heap a program is loaded into (on the
+# firmware before SYNC/FIRE, two more int attributes were enough to make the Pico-shaped
+# replacing load of tests/e2e/test_program_size_run.py fail). Service() resets both without
+# allocating.
+_CLK = [None, 0, 0, 0, 0]  # ticks_us, its last reading, board_us, previous frame (ms), t_before
+_FIRES = []  # board_us of the latest fires (at most the rate limit's count)
 
 
 def _heap_free():
@@ -98,14 +105,16 @@ class Service:
         self._last_fault = None  # an engine error is reported once, not every loop turn
         # the board clock (SYNC): microseconds since this loop started, unwrapped from ticks_us
         # at every loop turn (ticks_us wraps every 2**30 us, the loop turns every <= 50 ms)
-        self.ticks_us = ticks_us or (_ticks_us if ticks_ms is _ticks_ms else None)
-        if self.ticks_us is None:  # a test clock in ms: the board clock follows it
-            self.ticks_us = lambda: ticks_ms() * 1000
-        self._us_last = self.ticks_us()
-        self._us = 0
-        self.prev_rx = now  # the valid frame before the current one (fire's staleness check)
-        self.fires = []  # board_us of the last fires (at most the rate limit's count)
-        self._t_before = 0
+        us = ticks_us or (_ticks_us if ticks_ms is _ticks_ms else None)
+        if us is None:  # a test clock in ms: the board clock follows it
+            us = lambda: ticks_ms() * 1000  # noqa: E731
+        _CLK[0] = us
+        _CLK[1] = us()
+        _CLK[2] = 0
+        _CLK[3] = now  # the valid frame before the current one (fire's staleness check)
+        _CLK[4] = 0
+        while _FIRES:
+            _FIRES.pop()
 
     # ---- input ----
 
@@ -120,7 +129,7 @@ class Service:
             if self.maintenance:
                 return  # the REPL takes what follows the request
             if item[0] == "frame":
-                self.prev_rx = self.last_rx
+                _CLK[3] = self.last_rx
                 self.last_rx = self.ticks_ms()
                 self._frame(item[1], item[2], item[3])
             else:
@@ -273,7 +282,7 @@ class Service:
         self._require(seq, wire.START_RUN, ("armed",))
         if payload:
             raise wire.WireError("start payload: %d bytes, expected 0" % len(payload))
-        self._t_before = self.board_us()
+        _CLK[4] = self.board_us()
         self.engine.start()
         self._started(seq, wire.START_RUN, t_req)
 
@@ -283,7 +292,7 @@ class Service:
         t_after = self.board_us()
         self.last_rx = self.ticks_ms()  # silence is counted from the start, not the request
         self.phase = "running"
-        self._send(wire.ACK, seq, bytes([mtype]) + wire.started(t_req, self._t_before, t_after))
+        self._send(wire.ACK, seq, bytes([mtype]) + wire.started(t_req, _CLK[4], t_after))
         self.tick()
         return t_after
 
@@ -312,13 +321,12 @@ class Service:
         self.phase = "armed"
         self.event_index = 0
         self.last_state = None
-        self._t_before = self.board_us()
+        _CLK[4] = self.board_us()
         self.engine.start()
         t = self._started(seq, wire.FIRE, t_req)
-        self.fires.append(t)
-        k = self._rate_count()
-        if len(self.fires) > k:
-            self.fires = self.fires[-k:]
+        _FIRES.append(t)
+        if len(_FIRES) > self._rate_count():
+            _FIRES.pop(0)
 
     def _rate_count(self):
         lim = self.cfg.get("limits", {})
@@ -337,15 +345,15 @@ class Service:
                 "fire heartbeat_ms 0: a fire needs the heartbeat on a board in real time; "
                 "allowed 1..%d" % wire.MAX_HEARTBEAT_MS
             )
-        silent = self.ticks_diff(self.last_rx, self.prev_rx)
+        silent = self.ticks_diff(self.last_rx, _CLK[3])
         if hb and silent > hb:
             return (
                 "fire: the host was silent for %d ms before it, above heartbeat_ms = %d; "
                 "a late command is not obeyed" % (silent, hb)
             )
         lim = self.cfg.get("limits", {})
-        if self.fires:
-            gap = now - self.fires[-1]
+        if _FIRES:
+            gap = now - _FIRES[-1]
             min_us = lim.get("min_interval_us", 0)
             if gap < min_us:
                 return (
@@ -354,7 +362,7 @@ class Service:
                 )
         k = self._rate_count()
         window_s = lim.get("max_rate_window_s", 10)
-        if len(self.fires) >= k and now - self.fires[-k] < window_s * 1000000:
+        if len(_FIRES) >= k and now - _FIRES[-k] < window_s * 1000000:
             return (
                 "fire: %d pulses within %d s would exceed limits.max_rate_hz = %d over "
                 "limits.max_rate_window_s = %d"
@@ -364,10 +372,10 @@ class Service:
 
     def board_us(self):
         """The board clock: microseconds since the loop started (64-bit, never wraps)."""
-        now = self.ticks_us()
-        self._us += self.ticks_diff(now, self._us_last)
-        self._us_last = now
-        return self._us
+        now = _CLK[0]()
+        _CLK[2] += self.ticks_diff(now, _CLK[1])
+        _CLK[1] = now
+        return _CLK[2]
 
     def _stop(self, seq, payload):
         reason = bytes(payload).decode() or "host stop"

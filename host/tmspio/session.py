@@ -276,6 +276,7 @@ class Session:
         pulse_width="1 ms",
         family="single-pulse",
         console=False,
+        progress_bar=False,
         plots=True,
     ):
         if port is not None and emulator:
@@ -285,7 +286,8 @@ class Session:
         self.speed = _speed(speed, emulator, protocol is None)
         self.timeout_scale = timeout_scale
         self.on_pulse = on_pulse  # callback(PulseRecord) from the link's reader thread
-        self.console = console  # progress bar and notices on stderr (tmspio run)
+        self.console = console  # notices and faults on stderr (tmspio run)
+        self.progress_bar = progress_bar  # a tqdm bar on stderr while a protocol runs
         self.plots = plots
         self.plot_files = None  # (timing.png, deviation.png) once written
         self.fire_mode = protocol is None
@@ -530,7 +532,7 @@ class Session:
             self._fail(e)
             raise
         mode = self.protocol.start.mode
-        if mode != "immediate" and self.console:
+        if mode != "immediate" and self.progress_bar:
             print(
                 f"armed: waiting for the external trigger ({mode} start) on the board's "
                 "trigger input; Ctrl-C cancels",
@@ -916,7 +918,7 @@ class Session:
             print(text, file=sys.stderr)
 
     def _open_bar(self):
-        if not self.console:
+        if not self.progress_bar:
             return
         from tqdm import tqdm
 

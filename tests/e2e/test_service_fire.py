@@ -3,6 +3,7 @@ limits refuse a fire whatever the host sends, each with its exact text."""
 
 import json
 
+import service
 import wire
 from fake_engine import progformat
 from test_service import Harness, error_of
@@ -53,7 +54,7 @@ def test_fire_arms_and_starts_the_one_pulse_program_and_acks_the_start_times():
         bytes([wire.FIRE]) + wire.started(2_000_000, 2_000_000, 2_000_000),
     )
     assert h.engine.calls[-2:] == ["arm", "start"]
-    assert h.svc.fires == [2_000_000]
+    assert service._FIRES == [2_000_000]
 
 
 def test_fire_below_the_minimum_interval_is_refused_by_the_board():
@@ -64,7 +65,7 @@ def test_fire_below_the_minimum_interval_is_refused_by_the_board():
     h.svc.tick()  # the pulse ends: the program is done
     assert h.engine.state == "done"
     h.replies()
-    h.svc.ticks_us = lambda: 10_000 + 999  # 999 us after the first fire, same ms
+    service._CLK[0] = lambda: 10_000 + 999  # 999 us after the first fire, same ms
     (r,) = fire(h)
     assert error_of(r) == (
         wire.E_LIMIT,

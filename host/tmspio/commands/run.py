@@ -88,7 +88,8 @@ def run(args):
             selftest=args.selftest,
             selftest_max_age_h=max_age,
             timeout_scale=scale,
-            console=not args.quiet,
+            console=True,
+            progress_bar=not args.quiet,
         )
     except SafetyRefused as e:
         print("\n".join(getattr(e, "report", ())))
