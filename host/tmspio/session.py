@@ -1144,7 +1144,9 @@ class Session:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is KeyboardInterrupt and self._state == "started":
+        if exc_type is KeyboardInterrupt and (
+            self._state == "started" or (self.fire_mode and self._state == "open")
+        ):
             self._stop("operator interrupt (Ctrl-C)")
             self._finish(True, "operator interrupt (Ctrl-C)")
         self._close(exc_type is None)  # no plots after an error: the error is what matters
