@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,lsl]'
 	$(BIN)/pip install --quiet --no-deps $(NODEPS)
 	touch $(STAMP)
 
@@ -28,8 +28,8 @@ test: $(STAMP) lint firmware-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check host tests bench firmware
-	$(BIN)/ruff format --check host tests bench firmware
+	$(BIN)/ruff check host tests bench firmware examples
+	$(BIN)/ruff format --check host tests bench firmware examples
 
 demo: $(STAMP)
 	$(BIN)/tmspio run itbs --emulator --speed max --out runs/demo-itbs

@@ -350,6 +350,20 @@ class Engine:
             "start_cycle": self._rec.start_cycle,
         }
 
+    def waiting_for_trigger(self):
+        """True while a running trigger or gated program's generator sits at its trigger
+        wait (pulse_gen's trig_rising/trig_falling WAIT instructions): the host can tell
+        "waiting for the trigger" from "pulsing"."""
+        if self._state != "running" or self._prog.start_mode == progformat.START_IMMEDIATE:
+            return False
+        for n, sm, feed, idle, base in self._gens:
+            pc = (mem32[self._pio_base[0] + _SM_ADDR + 0x18 * n] & 0x1F) - base
+            if T.GEN_TRIG_RISING <= pc < T.GEN_TRIG_RISING + 2:
+                return True
+            if T.GEN_TRIG_FALLING <= pc < T.GEN_TRIG_FALLING + 2:
+                return True
+        return False
+
 
 PIO_OUT_LOW = rp2.PIO.OUT_LOW
 PIO_OUT_HIGH = rp2.PIO.OUT_HIGH

@@ -15,12 +15,16 @@ try:
     import time
 
     _ticks_ms = time.ticks_ms
+    _ticks_us = time.ticks_us
     _ticks_diff = time.ticks_diff
 except AttributeError:  # CPython without the stand-in: only used by host-side unit tests
     import time
 
     def _ticks_ms():
         return int(time.monotonic() * 1000)
+
+    def _ticks_us():
+        return int(time.monotonic() * 1000000)
 
     def _ticks_diff(a, b):
         return a - b
@@ -42,6 +46,13 @@ PROGRESS_MS = 250  # while a request keeps the board busy, a PROGRESS frame at l
 PROGRESS_CALLS = 8  # ... or every 8 progress calls (8192 onsets checked)
 MAINTENANCE = "maintenance"  # what run() returns when the host asked for the REPL
 _CTRL_C = 3
+# The state SYNC and FIRE add lives here, allocated at import, not on the Service instance:
+# more attributes there grow its member table inside the heap a program is loaded into (on the
+# firmware before SYNC/FIRE, two more int attributes were enough to make the Pico-shaped
+# replacing load of tests/e2e/test_program_size_run.py fail). Service() resets both without
+# allocating.
+_CLK = [None, 0, 0, 0, 0]  # ticks_us, its last reading, board_us, previous frame (ms), t_before
+_FIRES = []  # board_us of the latest fires (at most the rate limit's count)
 
 
 def _heap_free():
@@ -66,7 +77,9 @@ def _board_speed():
 class Service:
     """The protocol state machine. receive() takes host bytes, tick() services the engine."""
 
-    def __init__(self, engine, board_cfg, write, ticks_ms=_ticks_ms, ticks_diff=_ticks_diff):
+    def __init__(
+        self, engine, board_cfg, write, ticks_ms=_ticks_ms, ticks_diff=_ticks_diff, ticks_us=None
+    ):
         self.engine = engine
         self.cfg = board_cfg
         self.write = write
@@ -90,6 +103,18 @@ class Service:
         self.last_state = None
         self.maintenance = False  # set by the maintenance request: run() returns
         self._last_fault = None  # an engine error is reported once, not every loop turn
+        # the board clock (SYNC): microseconds since this loop started, unwrapped from ticks_us
+        # at every loop turn (ticks_us wraps every 2**30 us, the loop turns every <= 50 ms)
+        us = ticks_us or (_ticks_us if ticks_ms is _ticks_ms else None)
+        if us is None:  # a test clock in ms: the board clock follows it
+            us = lambda: ticks_ms() * 1000  # noqa: E731
+        _CLK[0] = us
+        _CLK[1] = us()
+        _CLK[2] = 0
+        _CLK[3] = now  # the valid frame before the current one (fire's staleness check)
+        _CLK[4] = 0
+        while _FIRES:
+            _FIRES.pop()
 
     # ---- input ----
 
@@ -104,6 +129,7 @@ class Service:
             if self.maintenance:
                 return  # the REPL takes what follows the request
             if item[0] == "frame":
+                _CLK[3] = self.last_rx
                 self.last_rx = self.ticks_ms()
                 self._frame(item[1], item[2], item[3])
             else:
@@ -163,6 +189,8 @@ class Service:
             "platform": sys.platform,  # "rp2" on a Pico; anything else is an emulated board
             "speed": _board_speed(),
             "heap_free": _heap_free(),
+            "features": list(wire.FEATURES),
+            "board_us": self.board_us(),
         }
         self._send(wire.HELLO_R, seq, json.dumps(info).encode())
 
@@ -250,14 +278,104 @@ class Service:
         self._send(wire.ACK, seq, bytes([wire.ARM]))
 
     def _start(self, seq, payload):
+        t_req = self.board_us()
         self._require(seq, wire.START_RUN, ("armed",))
         if payload:
             raise wire.WireError("start payload: %d bytes, expected 0" % len(payload))
+        _CLK[4] = self.board_us()
         self.engine.start()
+        self._started(seq, wire.START_RUN, t_req)
+
+    def _started(self, seq, mtype, t_req):
+        # engine.start() enables the capture state machines with its last writes: the capture
+        # clock's zero lies between t_before and t_after (a few microseconds apart)
+        t_after = self.board_us()
         self.last_rx = self.ticks_ms()  # silence is counted from the start, not the request
         self.phase = "running"
-        self._send(wire.ACK, seq, bytes([wire.START_RUN]))
+        self._send(wire.ACK, seq, bytes([mtype]) + wire.started(t_req, _CLK[4], t_after))
         self.tick()
+        return t_after
+
+    def _sync(self, seq, payload):
+        if payload:
+            raise wire.WireError("sync payload: %d bytes, expected 0" % len(payload))
+        self._send(wire.SYNC_R, seq, wire.u64(self.board_us()))
+
+    def _fire(self, seq, payload):
+        """One pulse on command: the loaded program (exactly one pulse) armed and started, but
+        only within the board's own limits, whatever the host asks (docs/wire-protocol.md)."""
+        t_req = self.board_us()
+        self._require(seq, wire.FIRE, ("loaded",))
+        hb = wire.parse_u32(payload, "fire")
+        if hb > wire.MAX_HEARTBEAT_MS:
+            raise wire.WireError(
+                "fire heartbeat_ms %d: allowed 1..%d (0 only at emulator speed max)"
+                % (hb, wire.MAX_HEARTBEAT_MS)
+            )
+        refusal = self._fire_refusal(hb, t_req)
+        if refusal is not None:
+            self._error(seq, wire.E_LIMIT, wire.FIRE, refusal)
+            return
+        self.engine.arm()
+        self.heartbeat_ms = hb
+        self.phase = "armed"
+        self.event_index = 0
+        self.last_state = None
+        _CLK[4] = self.board_us()
+        self.engine.start()
+        t = self._started(seq, wire.FIRE, t_req)
+        _FIRES.append(t)
+        if len(_FIRES) > self._rate_count():
+            _FIRES.pop(0)
+
+    def _rate_count(self):
+        lim = self.cfg.get("limits", {})
+        return max(1, lim.get("max_rate_hz", 100) * lim.get("max_rate_window_s", 10))
+
+    def _fire_refusal(self, hb, now):
+        """Why this fire breaks a board limit (text naming value and limit), or None."""
+        planned = self.engine.status().get("pulses_planned")
+        if planned != 1:
+            return (
+                "fire: the loaded program has %s pulses; fire starts only a one-pulse program"
+                % (planned,)
+            )
+        if hb == 0 and _board_speed() != "max":
+            return (
+                "fire heartbeat_ms 0: a fire needs the heartbeat on a board in real time; "
+                "allowed 1..%d" % wire.MAX_HEARTBEAT_MS
+            )
+        silent = self.ticks_diff(self.last_rx, _CLK[3])
+        if hb and silent > hb:
+            return (
+                "fire: the host was silent for %d ms before it, above heartbeat_ms = %d; "
+                "a late command is not obeyed" % (silent, hb)
+            )
+        lim = self.cfg.get("limits", {})
+        if _FIRES:
+            gap = now - _FIRES[-1]
+            min_us = lim.get("min_interval_us", 0)
+            if gap < min_us:
+                return (
+                    "fire: %d us after the previous fire, below limits.min_interval_us = %d us"
+                    % (gap, min_us)
+                )
+        k = self._rate_count()
+        window_s = lim.get("max_rate_window_s", 10)
+        if len(_FIRES) >= k and now - _FIRES[-k] < window_s * 1000000:
+            return (
+                "fire: %d pulses within %d s would exceed limits.max_rate_hz = %d over "
+                "limits.max_rate_window_s = %d"
+                % (k + 1, window_s, lim.get("max_rate_hz", 100), window_s)
+            )
+        return None
+
+    def board_us(self):
+        """The board clock: microseconds since the loop started (64-bit, never wraps)."""
+        now = _CLK[0]()
+        _CLK[2] += self.ticks_diff(now, _CLK[1])
+        _CLK[1] = now
+        return _CLK[2]
 
     def _stop(self, seq, payload):
         reason = bytes(payload).decode() or "host stop"
@@ -295,6 +413,7 @@ class Service:
     def tick(self):
         """Drop stalled frames, stream new edges and state changes, enforce the heartbeat."""
         now = self.ticks_ms()
+        self.board_us()  # unwrap ticks_us at least once per loop turn
         if self.decoder.pending():
             if self.ticks_diff(now, self.last_byte) > FRAME_TIMEOUT_MS:
                 self._handle(self.decoder.expire())
@@ -338,6 +457,8 @@ class Service:
         state = st.get("state")
         if self.phase in ("armed", "running") and state not in wire.ACTIVE_STATES:
             self.phase = "loaded"
+        if state == "running" and self._waiting():
+            state = "waiting"  # a STATE frame when the trigger wait begins and ends
         if state != self.last_state:
             self.last_state = state
             self._send(wire.STATE, 0, json.dumps(self.status(st)).encode())
@@ -362,7 +483,15 @@ class Service:
         st["phase"] = self.phase
         st["events_sent"] = self.event_index
         st["heartbeat_ms"] = self.heartbeat_ms
+        st["waiting_trigger"] = self._waiting() if st.get("state") == "running" else False
+        st["board_us"] = self.board_us()
         return st
+
+    def _waiting(self):
+        # a trigger or gated run whose generators sit at the trigger wait (engine without the
+        # query: never waiting)
+        fn = getattr(self.engine, "waiting_for_trigger", None)
+        return bool(fn()) if fn is not None else False
 
     # ---- output ----
 
@@ -400,6 +529,8 @@ for _t, _h in (
     (wire.STOP, Service._stop),
     (wire.HEARTBEAT, Service._heartbeat),
     (wire.BYE, Service._bye),
+    (wire.SYNC, Service._sync),
+    (wire.FIRE, Service._fire),
     (wire.MAINTENANCE, Service._maintenance),
 ):
     _MTYPE_OF[_h] = _t

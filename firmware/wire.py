@@ -24,6 +24,13 @@
 #   BYE        host->board  empty                        -> ACK; session closed
 #   MAINTENANCE host->board MAINTENANCE_KEY, only at rest -> ACK; outputs idle, the firmware ends
 #                                                           and MicroPython's REPL takes the port
+#   SYNC       host->board  empty                        -> SYNC_R u64 board_us (the board clock:
+#                                                           microseconds since the loop started)
+#   FIRE       host->board  u32 heartbeat_ms             -> ACK u8 FIRE + started() (below): the
+#                                                           loaded one-pulse program is armed and
+#                                                           started, within the board's own limits
+#   (START's ACK is u8 START + started(): u64 board_us at the request, before and after
+#    engine.start(); the capture clock's zero lies between the last two)
 #   ACK        board->host  u8 request type + request-specific bytes
 #   PROGRESS   board->host  u32 done u32 total (0 = unknown), seq of the request still being
 #                           worked on: keeps the host's reply timeout alive
@@ -56,6 +63,8 @@ START_RUN = 0x07
 STOP = 0x08
 HEARTBEAT = 0x0A
 BYE = 0x0B
+SYNC = 0x0C
+FIRE = 0x0D
 # 'M': printable, and with MAINTENANCE_KEY the whole frame holds no byte that a MicroPython REPL
 # acts on (0x01-0x05, CR, LF), so sent to a board already at the REPL it does nothing there
 MAINTENANCE = 0x4D
@@ -67,6 +76,7 @@ HELLO_R = 0x81
 STATUS_R = 0x82
 LOADED = 0x83
 PROGRESS = 0x84
+SYNC_R = 0x8C
 EVENTS = 0x90
 STATE = 0x91
 FAULT = 0x92
@@ -83,12 +93,15 @@ NAMES = {
     STOP: "stop",
     HEARTBEAT: "heartbeat",
     BYE: "bye",
+    SYNC: "sync",
+    FIRE: "fire",
     MAINTENANCE: "maintenance",
     ACK: "ack",
     HELLO_R: "hello-reply",
     STATUS_R: "status-reply",
     LOADED: "loaded",
     PROGRESS: "progress",
+    SYNC_R: "sync-reply",
     EVENTS: "events",
     STATE: "state",
     FAULT: "fault",
@@ -104,6 +117,7 @@ E_UNKNOWN = 5  # unknown message type
 E_PAYLOAD = 6  # payload has the wrong size or content
 E_ORDER = 7  # message not allowed in the current state
 E_ENGINE = 8  # the engine refused (FirmwareError); text carries its code and message
+E_LIMIT = 10  # refused by the board's own limits (fire: interval, rate, heartbeat)
 ERROR_NAMES = {
     E_CRC: "crc",
     E_OVERSIZED: "oversized",
@@ -113,7 +127,10 @@ ERROR_NAMES = {
     E_PAYLOAD: "payload",
     E_ORDER: "out-of-order",
     E_ENGINE: "engine",
+    E_LIMIT: "limit",
 }
+# what this firmware offers beyond wire version 2's first set (hello "features")
+FEATURES = ("sync", "fire", "waiting_trigger")
 
 # EVENTS sources (u8): trigger outputs are their channel index 0..3
 SRC_MARKER = 4
@@ -303,6 +320,33 @@ def parse_progress(payload):
     if len(payload) != 8:
         raise WireError("progress payload: %d bytes, expected 8" % len(payload))
     return struct.unpack("<II", payload)
+
+
+def u64(value):
+    return struct.pack("<Q", value)
+
+
+def parse_u64(payload, what):
+    if len(payload) != 8:
+        raise WireError("%s payload: %d bytes, expected 8" % (what, len(payload)))
+    return struct.unpack("<Q", payload)[0]
+
+
+STARTED_SIZE = 24
+
+
+def started(t_request, t_before, t_after):
+    """START/FIRE ack body after the type byte: board_us when the request was handled, just
+    before and just after engine.start() (the capture clock starts between the last two)."""
+    return struct.pack("<QQQ", t_request, t_before, t_after)
+
+
+def parse_started(body):
+    """(t_request, t_before, t_after) from an ACK of START or FIRE; None for a firmware that
+    sends the bare ack (before the sync feature)."""
+    if len(body) != 1 + STARTED_SIZE:
+        return None
+    return struct.unpack("<QQQ", body[1:])
 
 
 def maintenance_frame():

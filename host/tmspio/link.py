@@ -52,6 +52,8 @@ _REPLY = {
     wire.STOP: wire.STATUS_R,
     wire.BYE: wire.ACK,
     wire.MAINTENANCE: wire.ACK,
+    wire.SYNC: wire.SYNC_R,
+    wire.FIRE: wire.ACK,
 }
 
 
@@ -153,6 +155,7 @@ class Link:
         self.last_state = None
         self.raw_tail = b""  # last bytes that were not frames (REPL banner, traceback)
         self._replies = {}
+        self._rx_ns = {}  # seq -> perf_counter_ns() when its reply was decoded (<= 255 kept)
         self._cond = threading.Condition()
         self._seq = 0
         self._write_lock = threading.Lock()
@@ -310,6 +313,7 @@ class Link:
             self.board_errors.append(wire.parse_error(payload))
             return
         with self._cond:
+            self._rx_ns[seq] = time.perf_counter_ns()
             self._replies[seq] = (mtype, payload)
             self._cond.notify_all()
 
@@ -395,11 +399,14 @@ class Link:
         self._await(seq, wire.ARM)
 
     def start(self):
-        self.request(wire.START_RUN)
+        """Start the armed program. Returns (t_request, t_before, t_after): the board clock
+        (us, see sync()) when the board handled it and around engine.start(), whose last writes
+        start the capture clock; None from a firmware without the sync feature."""
+        return wire.parse_started(self.request(wire.START_RUN)[1])
 
     def run(self, heartbeat_ms=None):
         self.arm(heartbeat_ms)
-        self.start()
+        return self.start()
 
     def stop(self, reason="host stop"):
         return json.loads(self.request(wire.STOP, reason.encode())[1])
@@ -439,6 +446,41 @@ class Link:
                     continue
             with self._cond:
                 self._cond.wait(poll_s)
+
+    def features(self):
+        """What the connected firmware offers beyond wire version 2's first set (hello)."""
+        return tuple((self.info or {}).get("features") or ())
+
+    def sync(self):
+        """One clock exchange: (host_send_ns, board_us, host_recv_ns). host_*: time.perf_counter_ns()
+        just before the request was written and when the reply was decoded; board_us: the board
+        clock (microseconds since its command loop started) while it handled the request."""
+        with self._write_lock:  # the send time is taken under the lock: no other frame between
+            self._seq = self._seq % 255 + 1
+            seq = self._seq
+            with self._cond:
+                self._replies.pop(seq, None)
+            sent = time.perf_counter_ns()
+            try:
+                self.ser.write(wire.frame(wire.SYNC, seq))
+            except (serial.SerialException, OSError) as e:
+                raise LinkError(f"write to {self.port} failed: {e}") from None
+        rtype, body = self._await(seq, wire.SYNC)
+        with self._cond:
+            received = self._rx_ns.pop(seq)
+        return sent, wire.parse_u64(body, "sync-reply"), received
+
+    def fire(self, heartbeat_ms):
+        """Arm and start the loaded one-pulse program in one request. The board refuses it
+        (BoardRefused, code wire.E_LIMIT) outside its own limits: minimum interval and rate
+        window since the previous fires, host silence above `heartbeat_ms` before the request,
+        a program of more than one pulse. Returns (t_request, t_before, t_after) as start()."""
+        # the board numbers this run's edges from 0 (as at arm); its frames come after the ack
+        self.edges.clear()
+        self._next_edge = 0
+        self.last_state = None
+        seq = self._send(wire.FIRE, wire.u32(heartbeat_ms))
+        return wire.parse_started(self._await(seq, wire.FIRE)[1])
 
     def maintenance(self, timeout=REPLY_TIMEOUT_S):
         """Stop the firmware (outputs idle; refused while armed or running) and hand the port

@@ -287,31 +287,22 @@ def test_a_failing_edge_callback_stops_the_run_and_says_why(slow_board):
 def test_run_stops_the_board_when_the_host_cannot_log(slow_board, tmp_path, monkeypatch):
     from tmspio import session
 
-    protocol, declared, findings, override, source = session.prepare("itbs")
     calls = []
 
     def failing_edges(self, recs):
         calls.append(len(recs))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(session.Run, "_edges", failing_edges)
-    with link.connect(slow_board.path, hello_timeout=10) as b:
-        run = session.Run(
-            b,
-            protocol,
-            str(tmp_path / "run"),
-            source=source,
-            findings=findings,
-            show_progress=False,
-            declared=declared,
-        )
+    monkeypatch.setattr(session.Session, "_edges", failing_edges)
+    s = session.Session("itbs", port=slow_board.path, out=str(tmp_path / "run"), plots=False)
+    with s:
         with pytest.raises(link.LinkError, match="No space left on device"):
-            run.execute()
-        assert b.status()["state"] == "stopped"
+            s.run()
+        assert s.link.status()["state"] == "stopped"
     assert calls
-    s = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert s["aborted"] is True
-    assert s["reason"].startswith("link: handling a message from")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["aborted"] is True
+    assert summary["reason"].startswith("link: handling a message from")
 
 
 def test_a_board_that_restarts_mid_run_is_reported(slow_board):

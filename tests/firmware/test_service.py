@@ -98,6 +98,8 @@ def test_hello_reports_firmware_board_clock_limits():
         "platform": sys.platform,
         "speed": 1,
         "heap_free": None,
+        "features": ["sync", "fire", "waiting_trigger"],
+        "board_us": 0,
     }
 
 
@@ -109,7 +111,7 @@ def test_full_session_streams_every_edge_and_the_final_state():
     assert loaded == (wire.LOADED, h.seq, wire.loaded(len(data), hashlib.sha256(data).digest()))
     assert h.send(wire.ARM, wire.u32(0)) == [(wire.ACK, h.seq, bytes([wire.ARM]))]
     replies = h.send(wire.START_RUN)
-    assert replies[0] == (wire.ACK, h.seq, bytes([wire.START_RUN]))
+    assert replies[0] == (wire.ACK, h.seq, bytes([wire.START_RUN]) + wire.started(0, 0, 0))
     assert json.loads(replies[1][2])["state"] == "running"
     h.engine.now = 10_000
     h.svc.tick()

@@ -363,12 +363,15 @@ def test_run_takes_the_same_envelope_options_as_check(capsys):
     )
 
 
-def test_session_prepare_takes_the_same_declaration_as_run():
-    from tmspio import session
+def test_the_envelope_step_takes_the_same_declaration_as_run():
+    from tmspio import envelope
 
-    protocol, declared, findings, reason, source = session.prepare(
-        "ctbs600", 130, override="IRB 7", reference="RMT"
+    a = envelope.assess("ctbs600", {"intensity": 130, "reference": "RMT", "override": "IRB 7"})
+    assert (str(a.declared), a.override, a.verdict_text()) == (
+        "130% RMT",
+        "IRB 7",
+        "REFUSED, OVERRIDDEN",
     )
-    assert (str(declared), reason) == ("130% RMT", "IRB 7")
-    assert [f.rule for f in findings if f.outcome == "refuse"] == ["family-intensity"]
-    assert source.endswith("host/tmspio/data/protocols/ctbs600.toml")
+    assert [f.rule for f in a.findings if f.outcome == "refuse"] == ["family-intensity"]
+    assert a.source.endswith("host/tmspio/data/protocols/ctbs600.toml")
+    assert a.report()[-1] == "OVERRIDDEN by the operator: IRB 7"

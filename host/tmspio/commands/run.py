@@ -1,12 +1,16 @@
-"""tmspio run: safety envelope, then the protocol on a board (or the emulated one), logged."""
+"""tmspio run: the protocol on a board (or the emulated one) through tmspio.Session, logged.
+
+This command only parses its options, calls Session and prints: the envelope, the certificate
+and board checks, the run directory and the summary are Session's (docs/api.md)."""
 
 import os
 
-from .. import plot, safety, session
-from ..errors import InputError
-from ._common import add_link_argument, link_scale, number
+from ..errors import InputError, SafetyRefused
+from ..session import Session
+from ._common import add_link_argument, add_safety_arguments, link_scale, number
 
 HELP = "run a protocol on the board (or --emulator) and log every pulse's timing"
+SELFTEST_MAX_AGE_H = 24
 
 
 def add_arguments(p):
@@ -20,7 +24,7 @@ def add_arguments(p):
     where.add_argument(
         "--emulator", action="store_true", help="run on the emulated board (no hardware)"
     )
-    safety.add_envelope_arguments(p)
+    add_safety_arguments(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<protocol>-<UTC>)")
     p.add_argument(
         "--speed",
@@ -45,14 +49,9 @@ def add_arguments(p):
     add_link_argument(p)
 
 
-SELFTEST_MAX_AGE_H = 24
-
-
 def _speed(args):
-    if args.speed is None:
-        return "max" if args.emulator else None
-    if args.speed == "max":
-        return "max"
+    if args.speed is None or args.speed == "max":
+        return args.speed
     allowed = "a positive number or max"
     value = number("--speed", args.speed, allowed)  # refuses nan and inf too
     if not value > 0:
@@ -60,58 +59,48 @@ def _speed(args):
     return value
 
 
-def _certificate(args):
-    """The --selftest file read and parsed before any port is opened (None without it); it is
-    checked against the board once connected (session.Run)."""
+def _max_age(args):
     allowed = "a number of hours, 0 or more"
     hours = number("--selftest-max-age", args.selftest_max_age, allowed)
     if hours < 0:
         raise InputError(f"--selftest-max-age = {args.selftest_max_age!r}: {allowed}")
-    if args.selftest is None:
-        return None
-    return session.TimingCertificate(args.selftest, hours * 3600)
+    return hours
 
 
 def run(args):
     speed = _speed(args)
     scale = link_scale(args)
-    verdict = safety.judge(args.protocol, args)  # the report; SafetyRefused (exit 3) if refused
-    protocol, declared, findings, override = (
-        verdict.protocol,
-        verdict.declared,
-        verdict.findings,
-        verdict.override,
-    )
-    source = session.source_path(args.protocol)
-    out = args.out or os.path.join(
-        "runs", f"{protocol.name}-{session._utc()[:19]}".replace(":", "")
-    )
-    # before any board is touched; the directory itself is made only after the board's limits
-    # passed (session.Run), so a refused protocol leaves nothing behind
-    session.check_out_dir(out)
-    certificate = _certificate(args)
-    link, board = session.open_board(args.port, args.emulator, speed, scale=scale)
+    intensity = None
+    if args.intensity is not None:
+        intensity = number("--intensity", args.intensity, "a number (percent of motor threshold)")
+    max_age = _max_age(args)
     try:
-        run = session.Run(
-            link,
-            protocol,
-            out,
-            source=source,
-            findings=findings,
-            override=override,
+        session = Session(
+            args.protocol,
+            port=args.port,
+            emulator=args.emulator,
             speed=speed,
-            show_progress=not args.quiet,
-            declared=declared,
-            board_name="emulated" if args.emulator else None,
-            certificate=certificate,
+            intensity=intensity,
+            reference=args.reference,
+            output=args.output,
+            stimulator=args.stimulator,
+            policy=args.policy,
+            override=args.override,
+            operator=args.operator,
+            out=args.out,
+            selftest=args.selftest,
+            selftest_max_age_h=max_age,
+            timeout_scale=scale,
+            console=True,
+            progress_bar=not args.quiet,
         )
-        summary = run.execute()
-    finally:
-        session.close_board(link, board)
-        if os.path.isdir(out):
-            verdict.record(out)  # an override: override.json here and a line in the site log
-    plots = plot.write_plots(out)
-    print_summary(summary, out, plots)
+    except SafetyRefused as e:
+        print("\n".join(getattr(e, "report", ())))
+        raise
+    print("\n".join(session.assessment.report()))
+    with session:
+        summary = session.run()
+    print_summary(summary, session.out, session.plot_files)
     return 1 if summary["aborted"] else 0
 
 

@@ -48,25 +48,22 @@ def run(args):
     )
     board = boards.load_board(args.board) if args.board else None
     scale = link_scale(args)
-    if args.emulator:
-        from ..emulator.serial_board import SerialBoard
+    from ..session import close_board, open_board
 
-        name = args.board or "emulated"
-        with SerialBoard(board=boards.board_path(name)) as emu:
-            with link.connect(emu.path, hello_timeout=20, scale=scale) as conn:
-                cert = selftest.run_selftest(
-                    conn,
-                    board,
-                    tolerance,
-                    heartbeat_ms=0,  # board time outruns wall time
-                )
-    else:
-        with link.connect(args.port, scale=scale) as conn:
+    path = boards.board_path(args.board or "emulated") if args.emulator else None
+    conn, emu = open_board(args.port, args.emulator, "max", scale=scale, board_file=path)
+    try:
+        if args.emulator:
+            # board time outruns wall time: no heartbeat
+            cert = selftest.run_selftest(conn, board, tolerance, heartbeat_ms=0)
+        else:
             board = board or boards.load_board(conn.info["board"])
             _confirm_stimulator_disconnected(board, args.yes)
             cert = selftest.run_selftest(
                 conn, board, tolerance, heartbeat_ms=link.HEARTBEAT_WALL_MS
             )
+    finally:
+        close_board(conn, emu)
     for line in boards.loopback_wiring(board or boards.load_board(cert["board"])):
         print("loopback: " + line)
     if args.out:

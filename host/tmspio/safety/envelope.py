@@ -213,6 +213,13 @@ class Verdict:
         lines += ["  %s" % f for f in self.findings]
         return lines
 
+    def report(self):
+        """report_lines() and, when a refusal was overridden, the line that says so."""
+        lines = self.report_lines()
+        if self.override is not None:
+            lines.append("OVERRIDDEN by the operator: %s" % self.override)
+        return lines
+
     def as_dict(self):
         return {
             "protocol": self.protocol.name,
