@@ -60,11 +60,11 @@ def test_a_refused_protocol_ends_the_script_before_the_window_with_the_report(tm
         "--protocol",
         "ctbs600",
         "--intensity",
-        "90",
+        "200",
         "--out",
         str(tmp_path / "x"),
     )
     assert r.returncode == 3
-    assert "ctbs600 at 90% AMT on generic-ttl: REFUSED" in r.stderr
+    assert "ctbs600 at 200% AMT on generic-ttl: REFUSED" in r.stderr
     assert "PsychoPy stand-in" not in r.stderr  # the window was never opened
     assert not (tmp_path / "x").exists()

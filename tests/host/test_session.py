@@ -84,14 +84,14 @@ def test_a_refused_protocol_raises_before_any_port_and_leaves_nothing(tmp_path, 
     monkeypatch.setattr(session, "open_board", lambda *a, **k: opened.append(a))
     out = tmp_path / "never"
     with pytest.raises(tmspio.SafetyRefused) as e:
-        tmspio.Session("ctbs600", emulator=True, intensity=90, reference="AMT", out=str(out))
+        tmspio.Session("ctbs600", emulator=True, intensity=200, reference="RMT", out=str(out))
     assert str(e.value) == (
         'ctbs600 refused by the safety envelope (1 rule); --override "reason" runs it anyway '
         "and logs the reason"
     )
     assert [f.rule for f in e.value.findings] == ["family-intensity"]
     assert e.value.report[0] == (
-        "ctbs600 at 90% AMT on generic-ttl: REFUSED (6 rules, 1 refused, 3 warnings)"
+        "ctbs600 at 200% RMT on generic-ttl: REFUSED (12 rules, 1 refused, 5 warnings)"
     )
     assert opened == [] and not out.exists()
 
