@@ -343,7 +343,7 @@ def test_explicit_trigger_times_on_a_falling_edge_board(tmp_path):
     log = str(tmp_path / "rig.jsonl")
     cycles = [(400 + 500 * k) * MS for k in range(200)]
     falls = _rig_edges(log, "trigger_in", 0)
-    assert falls == cycles[: len(falls)] and len(falls) >= 2
+    assert falls == cycles[: len(falls)] and len(falls) >= 1  # as many as came before power-off
     # the first rise is the rig idling the line at power-up (cycle 0), before the firmware
     # configures the pull
     rises = _rig_edges(log, "trigger_in", 1)
