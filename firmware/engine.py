@@ -7,7 +7,6 @@ import limits
 import machine
 import pioprogs
 import progformat
-import progview
 import rp2
 import timing as T
 import words
@@ -63,16 +62,22 @@ class Engine:
         )
 
     # ---- commands -------------------------------------------------------------------------
-    def load(self, data, progress=None):
+    def load(self, data, progress=None, owned=False):
         """progress(done, total): called while the limits are checked (a long program takes
-        seconds), so the command loop can tell the host it is still working."""
+        seconds), so the command loop can tell the host it is still working. The engine keeps
+        the program in the bytes it was given (no Python object per segment): bytes as they
+        are, a bytearray copied, or kept without a copy if `owned` (the caller hands it over
+        and never touches it again: the command loop's load buffer, so a program may fill most
+        of the heap)."""
         if self._state in ("armed", "running"):
             raise FirmwareError(
                 "state", "load while %s: allowed after stop or the end of the run" % self._state
             )
         try:
-            # verified bytes must not change under the engine: keep an immutable copy
-            prog = progview.decode(data if isinstance(data, bytes) else bytes(data))
+            # verified bytes must not change under the engine: immutable, or handed over
+            if not (owned or isinstance(data, bytes)):
+                data = bytes(data)
+            prog = progformat.decode(data, True)
         except progformat.FormatError as e:
             raise FirmwareError("format", str(e)) from None
         hz = self.board["sysclk_hz"]

@@ -177,6 +177,7 @@ class Service:
                 "load-begin total_length %d: allowed 1..%d bytes" % (total, self.max_program)
             )
         self.load_buf = None  # let the previous buffer go before the new one is allocated
+        gc.collect()  # so the big block goes to the lowest hole that fits (less fragmentation)
         self.load_buf = bytearray(total)  # once: growing it chunk by chunk fragments the heap
         self.load_have = 0
         self.load_total = total
@@ -214,7 +215,8 @@ class Service:
         # the echo is a digest of what this board stored, so the host can tell two programs
         # apart (a CRC over bytes that end with their own CRC is a constant)
         digest = hashlib.sha256(data).digest()
-        self.engine.load(data, self._progress(seq))
+        # handed over: nothing here touches `data` again, so the engine keeps it without a copy
+        self.engine.load(data, self._progress(seq), owned=True)
         self.phase = "loaded"
         self._send(wire.LOADED, seq, wire.loaded(len(data), digest))
 

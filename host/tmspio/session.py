@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from . import __version__, board_limits, compile, logs, safety, selftest
+from . import __version__, board_limits, compiler, logs, safety, selftest
 from .errors import DeviceError, InputError, Interrupted
 from .link import HEARTBEAT_WALL_MS, LinkError, connect, wire
 from .protocols import parser
@@ -198,7 +198,7 @@ class Run:
                 info.get("board"), info.get("firmware"), datetime.datetime.now(datetime.UTC)
             )
         self.link.require_at_rest()
-        self.compiled = compile.compile_protocol(self.protocol, int(info["sysclk_hz"]))
+        self.compiled = compiler.compile_protocol(self.protocol, int(info["sysclk_hz"]))
         # the board's own limits (hello), before the run directory or any log is written; the
         # board checks them again at load whatever the host sends
         board_limits.check(

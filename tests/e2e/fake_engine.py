@@ -21,7 +21,7 @@ class FakeEngine:
         self.sent = 0
         self.reason = None
 
-    def load(self, data, progress=None):
+    def load(self, data, progress=None, owned=False):
         self.calls.append("load")
         if self.state in ("armed", "running"):
             raise FirmwareError("busy", "load while " + self.state)

@@ -6,7 +6,7 @@ import importlib.util
 import os
 
 import pytest
-from tmspio import board_limits, boards, cli, compile, firmware, link, session
+from tmspio import board_limits, boards, cli, compiler, firmware, link, session
 from tmspio.protocols import resolve
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -74,7 +74,7 @@ def test_the_board_reports_its_file_limit_in_hello_and_loads_a_program_at_it(tmp
     ln, board = session.open_board(None, True, "max")
     try:
         assert ln.info["limits"]["max_program_bytes"] == LIMIT
-        c = compile.compile_protocol(resolve("itbs"), ln.info["sysclk_hz"])
+        c = compiler.compile_protocol(resolve("itbs"), ln.info["sysclk_hz"])
         fits = (LIMIT - FIXED) // SEGMENT
         c.program.channels[0].segments[:] = [(1, 125_000, 0, 1_250_000, 0)] * fits  # 100 Hz
         data = c.encode()

@@ -4,8 +4,7 @@ before anything is sent (board_limits.check), and show/check --board report the 
 import json
 
 import pytest
-from tmspio import board_limits, boards, cli
-from tmspio import compile as compiler
+from tmspio import board_limits, boards, cli, compiler
 from tmspio.protocols import resolve
 
 MS = 125_000  # cycles per ms at 125 MHz
@@ -13,10 +12,11 @@ HEADER, CHANNEL, SEGMENT, CRC = 16, 16, 24, 4  # docs/program-format.md
 
 
 def compiled_with(segments):
-    """iTBS compiled for 125 MHz, its one channel replaced by `segments` one-pulse segments,
+    """iTBS compiled for 125 MHz, its one channel replaced by `segments` two-pulse segments
+    (one 24-byte record each; one-pulse segments in a row would be one interval block),
     100 Hz (every board's rate limit), so only the size can be beyond a limit."""
     compiled = compiler.compile_protocol(resolve("itbs"), 125_000_000)
-    compiled.program.channels[0].segments[:] = [(1, MS, 0, 10 * MS, 0)] * segments
+    compiled.program.channels[0].segments[:] = [(2, MS, 10 * MS, 10 * MS, 0)] * segments
     assert len(compiled.encode()) == HEADER + CHANNEL + SEGMENT * segments + CRC
     return compiled
 

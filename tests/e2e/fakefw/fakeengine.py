@@ -29,7 +29,7 @@ class FakeEngine:
     def _now(self):
         return time.ticks_diff(time.ticks_ms(), self.t0) * self.speed * (self.sysclk // 1000)
 
-    def load(self, data, progress=None):
+    def load(self, data, progress=None, owned=False):
         if self.state in ("armed", "running"):
             raise FirmwareError("busy", "load while " + self.state)
         try:
