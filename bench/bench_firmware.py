@@ -128,7 +128,10 @@ try:
 except ImportError:
     emuboard = None
 BOARD, PROG, BLOCK, SESSIONS = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-MAX_TICKS = 0 if emuboard is not None else 400  # rp2040py: stop the run after this many polls
+# stop the run after this many polls (0: run to the end); rp2040py always stops after 400
+MAX_TICKS = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+if emuboard is None:
+    MAX_TICKS = 400
 if emuboard is not None:
     emuboard.current().set_tracing([])  # the emulator's pad log is not the firmware's memory
 with open(BOARD) as f:
@@ -206,14 +209,16 @@ for n in range(SESSIONS):
         ticks += 1
         if emuboard is not None:  # (in rp2040py a sleep stalls PIO: poll instead)
             time.sleep_ms(service.RUN_POLL_MS)
-        elif ticks == MAX_TICKS:
+        if ticks == MAX_TICKS:
             send(wire.STOP, b"harness stop")
     svc.tick()
     st = eng.status()
     print("RUN", n, st["state"], st["pulses_planned"], st["reason"])
     # rp2040py: its PIO runs one instruction per CPU instruction, so a run may end in an
     # underrun there; the run's working set (arm, DMA, capture, replies) was built all the same
-    if st["state"] != "done" and emuboard is not None:
+    if st["state"] != "done" and emuboard is not None and not MAX_TICKS:
+        raise SystemExit(1)
+    if MAX_TICKS and st["reason"] not in (None, "harness stop"):
         raise SystemExit(1)
 gc.collect()
 print("OK", gc.mem_free())
@@ -235,15 +240,40 @@ def session_program(n, channels=SESSION_CHANNELS, gap=MS * 10):
     )
 
 
-def _emulated_session(n, sessions, block, tmp, channels=SESSION_CHANNELS):
+def jittered_program(n, seed=15):
+    """One channel of n one-pulse segments whose gaps are drawn from 10..20 ms (a fixed seed):
+    n - 1 distinct-as-drawn intervals in one interval block (3 bytes each) + the last segment."""
+    import random
+
+    rnd = random.Random(seed)
+    segs = [(1, SESSION_PULSE, 0, rnd.randrange(10 * MS, 20 * MS), 0) for _ in range(n - 1)]
+    segs.append((1, SESSION_PULSE, 0, 2 * SESSION_PULSE + 13, 0))
+    return pf.encode(pf.Program(125_000_000, [pf.Channel(0, 0, 0, segs)]))
+
+
+def _bench_board(tmp):
+    """boards/emulated.json with the program size limit and pulse count out of the way (what
+    is measured is what the heap holds)."""
+    with open(os.path.join(REPO, "boards", "emulated.json")) as f:
+        board = json.load(f)
+    board["limits"].update(max_program_bytes=532_480, max_pulses=10_000_000)
+    path = os.path.join(tmp, "bench-board.json")
+    with open(path, "w") as f:
+        json.dump(board, f)
+    return path
+
+
+def _emulated_session(n, sessions, block, tmp, channels=SESSION_CHANNELS, jittered=False):
     prog = os.path.join(tmp, "p.bin")
     with open(prog, "wb") as f:
-        f.write(session_program(n, channels))
+        f.write(jittered_program(n) if jittered else session_program(n, channels))
     script = os.path.join(tmp, "session.py")
     with open(script, "w") as f:
         f.write(_SESSION)
+    # a jittered program of 40,000 pulses lasts 10 minutes: its working set is built once it
+    # runs, so the harness stops it after 50 polls (1 s of board time)
     argv = runner.command(
-        script, [os.path.join(REPO, "boards", "emulated.json"), prog, block, sessions]
+        script, [_bench_board(tmp), prog, block, sessions, 50 if jittered else 0]
     )
     proc = subprocess.run(
         argv, env=runner.environment(), capture_output=True, text=True, timeout=1800
@@ -318,7 +348,7 @@ def _rp2_session(n, sessions, block, tmp, image):
     return "\nOK " in proc.stdout, proc.stdout + proc.stderr[-500:]
 
 
-def largest_session(sessions, block, image=None, lo=100, hi=8000, step=25):
+def largest_session(sessions, block, image=None, lo=100, hi=8000, step=25, jittered=False):
     """Largest segment count whose session (1 or 2) succeeds: bisection to `step` segments."""
     with tempfile.TemporaryDirectory() as tmp:
 
@@ -326,7 +356,7 @@ def largest_session(sessions, block, image=None, lo=100, hi=8000, step=25):
             if image:
                 good, out = _rp2_session(n, sessions, block, tmp, image)
             else:
-                good, out = _emulated_session(n, sessions, block, tmp)
+                good, out = _emulated_session(n, sessions, block, tmp, jittered=jittered)
             print(
                 "  %d segments, %d session(s): %s %s"
                 % (
@@ -367,6 +397,17 @@ def sessions_result(block, image=None):
     return out
 
 
+def intervals_result(block):
+    """Largest jittered program (distinct intervals, 3 bytes each) in one session and in a
+    second session replacing it, in the shaped heap."""
+    out = {"intervals_block_bytes": block}
+    for sessions, key in ((1, "first_load"), (2, "replacing_load")):
+        n = largest_session(sessions, block, lo=1000, hi=100_000, step=500, jittered=True)
+        out[key + "_intervals"] = None if n is None else n - 1
+        out[key + "_bytes"] = None if n is None else len(jittered_program(n))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -384,7 +425,16 @@ def main():
         help="run the session on this real MicroPython image "
         "in rp2040py instead of the emulated board",
     )
+    ap.add_argument(
+        "--intervals",
+        action="store_true",
+        help="only the largest jittered program (one interval per pulse) in the shaped heap",
+    )
     args = ap.parse_args()
+    if args.intervals:
+        result = intervals_result(args.block)
+        print(json.dumps(result))
+        return result
     if args.session_only:
         result = sessions_result(args.block if not args.rp2 else 0, args.rp2)
         print(json.dumps(result))

@@ -123,6 +123,19 @@ class Engine:
             self._out.force(self._pins["trigger"][ch.index], ch.idle_level)
         self._out.force(self._pins["marker"], 0)
 
+    def unload(self):
+        """Let the loaded program go (its bytes can be collected) before a new one arrives, so
+        a program may take most of the heap in every session, not only the first. The outputs
+        stay driven at their idle levels. Refused while armed or running."""
+        if self._state in ("armed", "running"):
+            raise FirmwareError(
+                "state", "unload while %s: allowed after stop or the end of the run" % self._state
+            )
+        self._release()
+        self._prog = None
+        self._planned = 0
+        self._state = "idle"
+
     def arm(self):
         if self._state not in ("loaded", "done", "stopped"):
             raise FirmwareError("state", "arm while %s: allowed after load" % self._state)

@@ -177,6 +177,9 @@ class Service:
                 "load-begin total_length %d: allowed 1..%d bytes" % (total, self.max_program)
             )
         self.load_buf = None  # let the previous buffer go before the new one is allocated
+        unload = getattr(self.engine, "unload", None)
+        if unload is not None:
+            unload()  # and the previous program (phase not armed/running: _require above)
         gc.collect()  # so the big block goes to the lowest hole that fits (less fragmentation)
         self.load_buf = bytearray(total)  # once: growing it chunk by chunk fragments the heap
         self.load_have = 0

@@ -363,7 +363,7 @@ def test_long_board_checks_send_progress_frames_with_the_request_seq():
     h.hello()
     data = program()
 
-    def slow_load(data, progress=None):  # the engine's check takes 1 s of board time
+    def slow_load(data, progress=None, owned=False):  # the engine's check takes 1 s of board time
         FakeEngine.load(h.engine, data)
         for k in range(1, 11):
             h.clock.ms += 100

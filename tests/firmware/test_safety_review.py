@@ -303,7 +303,9 @@ def test_a_refused_load_after_a_good_one_leaves_nothing_to_arm_or_start(cfg):
     )
     assert texts[4:] == texts[1:3]
     assert [t for t, p in replies].count(wire.LOADED) == 2
-    assert r["phase"] == "idle" and r["status"]["state"] == "loaded"
+    # load-begin lets the engine's previous program go (engine.unload), so nothing is loaded
+    assert r["phase"] == "idle" and r["status"]["state"] == "idle"
+    assert r["status"]["pulses_planned"] == 0
     assert r["traces"][2] == [(0, 0)]  # never driven active
 
 
