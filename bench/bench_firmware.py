@@ -226,14 +226,15 @@ print("OK", gc.mem_free())
 
 
 def session_program(n, channels=SESSION_CHANNELS, gap=MS * 10):
-    """n one-pulse segments over `channels` channels, one pulse per `gap` cycles each (100 Hz
-    at the default: every board's rate limit)."""
+    """n two-pulse segments over `channels` channels, one pulse per `gap` cycles each (100 Hz
+    at the default: every board's rate limit): one 24-byte record per segment (one-pulse
+    segments in a row would be one interval block, docs/program-format.md)."""
     per = [n // channels + (i < n % channels) for i in range(channels)]
     return pf.encode(
         pf.Program(
             125_000_000,
             [
-                pf.Channel(i, 0, 0, [(1, SESSION_PULSE, 0, gap, 0)] * per[i])
+                pf.Channel(i, 0, 0, [(2, SESSION_PULSE, gap, gap, 0)] * per[i])
                 for i in range(channels)
             ],
         )

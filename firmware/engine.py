@@ -131,7 +131,10 @@ class Engine:
             raise FirmwareError(
                 "state", "unload while %s: allowed after stop or the end of the run" % self._state
             )
-        self._release()
+        # arm() claims the state machines and DMA and every stop and the end of a run give them
+        # back (_finish); after an e-stop the next poll() does, unless this comes first
+        if self._gens:
+            self._finish()
         self._prog = None
         self._planned = 0
         self._state = "idle"

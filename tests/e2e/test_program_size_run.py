@@ -76,7 +76,9 @@ def test_the_board_reports_its_file_limit_in_hello_and_loads_a_program_at_it(tmp
         assert ln.info["limits"]["max_program_bytes"] == LIMIT
         c = compiler.compile_protocol(resolve("itbs"), ln.info["sysclk_hz"])
         fits = (LIMIT - FIXED) // SEGMENT
-        c.program.channels[0].segments[:] = [(1, 125_000, 0, 1_250_000, 0)] * fits  # 100 Hz
+        c.program.channels[0].segments[:] = [
+            (2, 125_000, 1_250_000, 1_250_000, 0)
+        ] * fits  # 100 Hz
         data = c.encode()
         assert LIMIT - SEGMENT < len(data) <= LIMIT
         board_limits.check(c, ln.info["limits"], "emulated")

@@ -40,7 +40,6 @@ POLLERR = _host.POLLERR
 POLLHUP = _host.POLLHUP
 
 SLICE_US = 1000
-SLICE_MAX_US = 5000
 IDLE_CHECK_SLICES = 8
 IDLE_WAIT_MS = 1000  # longest single host wait of an idle board (then its clock catches up)
 
@@ -103,7 +102,7 @@ class _Poll:
                 check = 0
                 continue
             if step is None or step > SLICE_US:
-                step = SLICE_US if _time.speed() is not None else SLICE_MAX_US
+                step = SLICE_US
             _time.run_servicing(board, _time.cycles_for_us(step, board))
             _time.pace(board)
 
