@@ -2,7 +2,7 @@
 # Times compare exactly as rationals: cycles * 1e6 against microseconds * sysclk_hz.
 import plan
 from fwerror import FirmwareError
-from progformat import START_GATED, records
+from progformat import _BIG, S_IMIN, S_WMAX, S_WMIN, START_GATED, SegView, records
 
 
 def _refuse(where, value, relation, limit_name, limit, unit):
@@ -66,6 +66,17 @@ def _bound_ok(prog, limits):
     k = limits["max_rate_hz"] * limits["max_rate_window_s"]
     window = limits["max_rate_window_s"] * hz
     for ch in prog.channels:
+        segs = ch.segments
+        if isinstance(segs, SegView):  # the one pass at decode gathered what this needs
+            sm = segs.summary
+            if not (min_w <= sm[S_WMIN] * 1000000 and sm[S_WMAX] * 1000000 <= max_w):
+                return False
+            m = sm[S_IMIN]
+            if m >= _BIG:
+                continue  # one pulse
+            if m * 1000000 < limits["min_interval_us"] * hz or k * m < window:
+                return False
+            continue
         m = None  # a lower bound of every onset-to-onset interval (cycles)
         last = None
         for rec in records(ch.segments):

@@ -122,12 +122,13 @@ class SegView:
     records() walks the records themselves (an interval block is one record), so a check that
     holds for a whole block is made once per block, not once per pulse."""
 
-    def __init__(self, data, off, n_records, n_segments, pulses):
+    def __init__(self, data, off, n_records, n_segments, pulses, summary):
         self._data = data
         self._off = off
         self._nrec = n_records
         self._n = n_segments
         self.pulses = pulses
+        self.summary = summary  # _scan: the minimums and maximums every check starts from
 
     def __len__(self):
         return self._n
@@ -253,6 +254,11 @@ def validate(prog):
         _check(0 <= ch.delay <= MAX_GAP, name + ".delay", ch.delay, "0..2**48-1 cycles")
         segs = ch.segments
         _check(len(segs) >= 1, name + ".segments", len(segs), "at least one segment")
+        if isinstance(segs, SegView):
+            sm = segs.summary
+            if not sm[S_ODD] and sm[S_WMIN] >= 1 and sm[S_LOWMIN] >= 1 and sm[S_SLACKMIN] >= 1:
+                if sm[S_GMAX] <= MAX_GAP:
+                    continue  # every segment is well formed (the per-segment rules below)
         si = 0
         for rec in records(segs):
             if rec[5] is None:
@@ -336,10 +342,29 @@ def encode(prog):
     return body + struct.pack("<I", crc32(body) & U32)
 
 
+_BIG = 1 << 64  # "none" in a summary's minimums
+
+# SegView.summary: what every check needs, gathered by the one pass over the records at decode
+S_WMIN = 0  # least width
+S_WMAX = 1  # largest width
+S_CMAX = 2  # largest count of a segment
+S_LOWMIN = 3  # least period - width of a segment with count > 1
+S_SLACKMIN = 4  # least gap - width (an interval block: its base - width)
+S_GMAX = 5  # largest gap of a segment record
+S_IMIN = 6  # a lower bound of every onset-to-onset interval (periods, gaps but the last, bases)
+S_MARKER = 7  # some segment raises the marker
+S_ODD = 8  # something only the per-segment walk can name (count 0, period with count 1, flags)
+
+
 def _scan(data, off, nrec, end, name):
-    """Walk a channel's records (structure only): -> (offset after them, segments, pulses)."""
+    """Walk a channel's records once: structure (refused here) and the summary the checks use.
+    -> (offset after them, segments, pulses, summary)."""
     nseg = 0
     pulses = 0
+    wmin = lowmin = slackmin = imin = _BIG
+    wmax = cmax = gmax = 0
+    marker = odd = False
+    last_gap = _BIG
     for ri in range(nrec):
         _check(
             off + SEGMENT_SIZE <= end,
@@ -364,10 +389,40 @@ def _scan(data, off, nrec, end, name):
             off += count * nb
             _check(off <= end, rname, "truncated", "count x %d bytes of intervals" % nb)
             nseg += count
+            gap = period  # the least gap of the block
+            if count > 1 and gap < imin:
+                imin = gap
+            if cmax < 1:
+                cmax = 1
         else:
             nseg += 1
+            if count > 1:
+                if period - width < lowmin:
+                    lowmin = period - width
+                if period < imin:
+                    imin = period
+            elif period != 0 or count == 0:
+                odd = True
+            if flags & ~SEGMENT_FLAGS:
+                odd = True
+            if gap > gmax:
+                gmax = gap
+            if count > cmax:
+                cmax = count
+        if last_gap < imin:
+            imin = last_gap  # the previous record's gap ends at this record's first onset
+        last_gap = gap
+        if width < wmin:
+            wmin = width
+        if width > wmax:
+            wmax = width
+        if gap - width < slackmin:
+            slackmin = gap - width
+        if flags & FLAG_MARKER:
+            marker = True
         pulses += count
-    return off, nseg, pulses
+    summary = (wmin, wmax, cmax, lowmin, slackmin, gmax, imin, marker, odd)
+    return off, nseg, pulses, summary
 
 
 def decode(data, view=False):
@@ -394,8 +449,8 @@ def decode(data, view=False):
         index, idle, _r, delay, nrec = struct.unpack_from(_CHANNEL, data, off)
         off += CHANNEL_SIZE
         start = off
-        off, nseg, pulses = _scan(data, off, nrec, n - 4, "channels[%d]" % ci)
-        segs = SegView(data, start, nrec, nseg, pulses)
+        off, nseg, pulses, summary = _scan(data, off, nrec, n - 4, "channels[%d]" % ci)
+        segs = SegView(data, start, nrec, nseg, pulses, summary)
         channels.append(Channel(index, idle, delay, segs if view else list(segs)))
     _check(off == n - 4, "length", n, "exactly %d bytes" % (off + 4))
     prog = Program(sysclk, channels, start_mode, refractory)

@@ -375,6 +375,18 @@ class Service:
     def busy(self):
         return self.phase in ("armed", "running") or self.decoder.pending()
 
+    def bulk_size(self):
+        """How many bytes run() may read in one call: the rest of the current frame once its
+        header has arrived, while loading (at rest: nothing armed or running); else 1. The host
+        writes each frame in one piece, so this only waits for bytes already on their way; a
+        frame cut short there holds the loop until more bytes come, which is harmless at rest.
+        One read per LOAD_DATA payload instead of a poll and a read per byte (80 us a byte on
+        the real image in rp2040py: the load's main cost, docs/performance.md)."""
+        d = self.decoder
+        if self.phase == "loading" and d.need > 1 and len(d.buf) >= wire.HEADER_SIZE:
+            return d.need
+        return 1
+
     def status(self, st=None):
         st = dict(self.engine.status() if st is None else st)
         st["phase"] = self.phase
@@ -472,14 +484,25 @@ def run(engine, board_cfg, fault=None):
         while not svc.maintenance:
             if poller.poll(RUN_POLL_MS if svc.busy() else IDLE_POLL_MS):
                 chunk = bytearray()
-                while len(chunk) < READ_BURST:
-                    b = inp.read(1)
+                got = 0
+                while got < READ_BURST:
+                    n = 1
+                    if svc.phase == "loading":  # bring the decoder up to date, then ask
+                        if chunk:
+                            svc.receive(bytes(chunk))
+                            chunk = bytearray()
+                        if svc.maintenance:
+                            break
+                        n = svc.bulk_size()
+                    b = inp.read(n)
                     if not b:
                         break
                     chunk.extend(b)
+                    got += len(b)
                     if not poller.poll(0):
                         break
-                svc.receive(bytes(chunk))
+                if chunk:
+                    svc.receive(bytes(chunk))
             if not svc.maintenance:
                 svc.tick()
     finally:

@@ -13,7 +13,19 @@
 #  before every segment).
 import timing as T
 from fwerror import FirmwareError
-from progformat import FLAG_MARKER, START_GATED, START_IMMEDIATE, record_segments, records
+from progformat import (
+    FLAG_MARKER,
+    S_CMAX,
+    S_LOWMIN,
+    S_MARKER,
+    S_SLACKMIN,
+    S_WMIN,
+    START_GATED,
+    START_IMMEDIATE,
+    SegView,
+    record_segments,
+    records,
+)
 
 
 def _fail(field, value, allowed):
@@ -51,6 +63,15 @@ def check_channel(prog, ci):
     name = "channels[%d]" % ci
     gated = prog.start_mode == START_GATED
     segs = ch.segments
+    if isinstance(segs, SegView) and not gated:
+        sm = segs.summary
+        if (
+            sm[S_WMIN] >= T.MIN_WIDTH
+            and sm[S_CMAX] <= T.MAX_COUNT
+            and sm[S_LOWMIN] >= T.MIN_LOW
+            and sm[S_SLACKMIN] >= T.MIN_GAP_SLACK
+        ):
+            return  # from the records' summary: every segment is playable
     si = 0
     for rec in records(segs):
         if rec[5] is None or gated or rec[3] - rec[1] < T.MIN_GAP_SLACK or rec[1] < T.MIN_WIDTH:
@@ -95,6 +116,8 @@ def marker_channel(prog):
     """Index (in prog.channels) of the one channel whose segments raise the marker, or -1."""
     found = -1
     for ci, ch in enumerate(prog.channels):
+        if isinstance(ch.segments, SegView) and not ch.segments.summary[S_MARKER]:
+            continue
         for seg in records(ch.segments):  # a block's flags are every one of its segments'
             if seg[4] & FLAG_MARKER:
                 if found >= 0 and found != ci:

@@ -71,11 +71,17 @@ def test_wait_too_short():
 
 
 def _refusal(prog, ci=0):
-    try:
-        words.check_channel(prog, ci)
-    except FirmwareError as e:
-        return e.code + ": " + e.text
-    return None
+    """The refusal text for the lists, asserted equal for the same program as the board holds
+    it (progformat.decode(view=True): checked from the records' summary)."""
+    got = []
+    for p in (prog, pf.decode(pf.encode(prog), True)):
+        try:
+            words.check_channel(p, ci)
+            got.append(None)
+        except FirmwareError as e:
+            got.append(e.code + ": " + e.text)
+    assert got[0] == got[1], got
+    return got[0]
 
 
 def test_minimums():
@@ -182,11 +188,17 @@ LIM = {
 
 
 def _limit(segs, lim=LIM, mode=0, refr=0):
-    try:
-        limits.check(pf.Program(C, [pf.Channel(0, 0, 0, segs)], mode, refr), lim)
-    except FirmwareError as e:
-        return e.code + ": " + e.text
-    return None
+    """The refusal text, asserted equal for the lists and the board's view of the bytes."""
+    prog = pf.Program(C, [pf.Channel(0, 0, 0, segs)], mode, refr)
+    got = []
+    for p in (prog, pf.decode(pf.encode(prog), True)):
+        try:
+            limits.check(p, lim)
+            got.append(None)
+        except FirmwareError as e:
+            got.append(e.code + ": " + e.text)
+    assert got[0] == got[1], got
+    return got[0]
 
 
 def test_limits_each_refusal():
@@ -339,8 +351,11 @@ def test_interval_block_refusals():
             raise AssertionError("no refusal")
     # the generator's minimum gap (width + 13) inside a block names the segment
     segs = [(1, 100, 0, 1000, 0)] * 5 + [(1, 100, 0, 112, 0), (1, 100, 0, 1000, 0)]
-    view = pf.decode(pf.encode(pf.Program(C, [pf.Channel(0, 0, 0, segs)])), True)
-    assert _refusal(view) == (
+    prog = pf.Program(C, [pf.Channel(0, 0, 0, segs)])
+    assert [
+        r[5] is not None for r in pf.records(pf.decode(pf.encode(prog), True).channels[0].segments)
+    ] == [True, False]
+    assert _refusal(prog) == (
         "timing: channels[0].segments[5].gap = 112: at least width + 13 = 113 cycles"
     )
 
