@@ -17,6 +17,8 @@ max_program_bytes raised to 532,480 so the baseline's 24-byte records are allowe
   jittered_10k   10,000 one-pulse segments, gaps 20..32 ms (bench_link.py's program)
   regular_10k    10,000 segments of 10 pulses at 10 ms, gaps 20..32 ms (100,000 pulses)
   jittered_40k   40,000 one-pulse segments, gaps drawn from 10..20 ms (fixed seed)
+  jittered_1k    the first 1,000 of jittered_10k (only with --only: bench_pico_model.py's
+                 baseline, which cannot hold the 10,000 in a Pico's heap)
 
 Run:  .venv/bin/python bench/bench_load.py [--baseline REV] [--only NAME]   one JSON line
 """
@@ -47,6 +49,7 @@ def workloads():
     jit40 = [(1, 1250, 0, rnd.randrange(10 * MS, 20 * MS), 0) for _ in range(39_999)]
     jit40.append((1, 1250, 0, 2600, 0))
     return {
+        "jittered_1k": [(1, 1250, 0, 2_500_000 + (k % 97) * 12_500, 0) for k in range(1_000)],
         "jittered_10k": [(1, 1250, 0, 2_500_000 + (k % 97) * 12_500, 0) for k in range(10_000)],
         "regular_10k": [
             (10, 1250, 1_250_000, 2_500_000 + (k % 97) * 12_500, 0) for k in range(10_000)
@@ -115,6 +118,7 @@ def timed_load(b, data):
 
 
 def run_firmware(fw, board, tmp, names):
+    names = names or [n for n in workloads() if n != "jittered_1k"]
     pf = load_module(os.path.join(fw, "progformat.py"), "bench_pf_%d" % abs(hash(fw)))
     flash = os.path.join(tmp, "flash-%d" % abs(hash(fw)))
     populate_flash(flash, board, fw)

@@ -6,10 +6,14 @@ filesystem; a script builds the Engine and the command loop (service.Service) as
 then feeds the program's LOAD_BEGIN, 1,020-byte LOAD_DATA and LOAD_END frames and ARM straight
 into Service.receive() and prints time.ticks_us() around each phase: the board's own work
 (frame decoding and copying, CRC-32, SHA-256, engine.load, engine.arm). What the model leaves
-out: the USB CDC transfer and the command loop's byte-at-a-time read (select.poll(0) +
-read(1) per byte: `per_byte_poll_us` times a poll(0) + one-byte extend loop over stdin, no
-read(1)), and the flash XIP cache (rp2040py counts instruction cycles with no cache misses),
-so these figures are a lower bound for a Pico: UNVERIFIED on hardware.
+out: the USB CDC transfer itself and the command loop's reads. While loading, the loop reads
+a frame's 5-byte header and the bytes before it one poll(0) + read(1) at a time and the rest of
+the frame in one read (service.Service.bulk_size); `per_byte_poll_us` times a poll(0) + one-byte
+extend over stdin (no read(1)), and the model adds 10 of them per frame (`board_total_s`;
+the baseline firmware read every byte so: `per_byte_poll_us` x bytes). The bulk read's own
+cost per byte (the port's C loop over the USB ring buffer) and the flash XIP cache (rp2040py
+counts instruction cycles with no cache misses) are not modelled, so these figures are a lower
+bound for a Pico: UNVERIFIED on hardware.
 
 Needs rp2040py in the interpreter running this (`python -m venv /tmp/rp && /tmp/rp/bin/pip
 install rp2040py==0.3.6 littlefs-python`):
@@ -158,9 +162,11 @@ def main(argv=None):
             data = pf.encode(pf.Program(bench_load.SYSCLK, [pf.Channel(0, 0, 1000, segs)]))
             r = run(fw, data, args.image, tmp)
             if "check_us" in r:
+                frames = -(-r["bytes"] // 1020)
+                polls = r["bytes"] if rev is not None else 10 * frames
                 r["board_total_s"] = round(
                     (r["frames_us"] + r["check_us"] + r["arm_us"]) / 1e6
-                    + r["per_byte_poll_us"] * r["bytes"] / 1e6,
+                    + r["per_byte_poll_us"] * polls / 1e6,
                     3,
                 )
             result["this" if rev is None else "base"] = r
