@@ -113,3 +113,19 @@ def test_a_program_at_the_limit_loads_arms_runs_and_is_replaced_in_a_pico_shaped
     heap = [line for line in out.splitlines() if line.startswith("HEAP")]
     assert int(heap[0].split()[2]) <= bench.PICO_BLOCK
     assert "RUN 0 done" in out and "RUN 1 done" in out
+
+
+def test_40000_jittered_intervals_load_arm_and_run_twice_in_a_pico_shaped_heap(tmp_path):
+    # a fully jittered train (intervals drawn from 10..20 ms) is one 3-byte interval per pulse:
+    # 40,000 of them, through the real command loop and engine, load, arm and run in a heap
+    # shaped like the real image's (largest free block 160,464 bytes), and a second session
+    # replacing the first does too (engine.unload at load-begin, no copy in engine.load); the
+    # harness stops each run after 50 polls (the program lasts 10 minutes)
+    bench = _bench()
+    data = bench.jittered_program(40_001)
+    assert len(data) == 16 + 16 + 24 + 40_000 * 3 + 24 + 4
+    ok, out = bench._emulated_session(40_001, 2, bench.PICO_BLOCK, str(tmp_path), jittered=True)
+    assert ok, out
+    assert "MemoryError" not in out
+    assert "RUN 0 stopped 40001 harness stop" in out, out
+    assert "RUN 1 stopped 40001 harness stop" in out, out
