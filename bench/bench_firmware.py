@@ -6,7 +6,7 @@ the start command to the first output edge.
 RAM: each size runs in a fresh MicroPython unix port with `-X heapsize=180K` (about the free heap
 of a Pico running MicroPython) holding the engine's fixed DMA buffers (4 generators x 2 x 256
 words + 4 captures x 256 words): it reads the program bytes and verifies them as engine.load()
-does (progview.decode, words.check_channel, limits.check); the program stays in its bytes. The unix port is a 64-bit build, so its objects are larger than
+does (progformat.decode(view=True), words.check_channel, limits.check); the program stays in its bytes. The unix port is a 64-bit build, so its objects are larger than
 on the RP2040 (32-bit): the figures are an upper bound for RAM per segment and a lower bound for
 the largest program. Start latency: the engine on the emulated board, from start() to the first
 pad edge, in cycles.
@@ -48,7 +48,7 @@ W = 12_500
 _LOAD = """
 import gc, sys
 from array import array
-import progview, words, limits, plan
+import progformat, words, limits, plan
 LIM = {"min_width_us": 10, "max_width_us": 10000, "min_interval_us": 1000,
        "max_pulses": 10000000, "max_rate_hz": 100, "max_rate_window_s": 10}
 bufs = [array("I", range(256)) for _ in range(12)]  # the engine's DMA buffers
@@ -56,7 +56,7 @@ gc.collect()
 free0 = gc.mem_free()
 with open(sys.argv[1], "rb") as f:
     data = f.read()
-prog = progview.decode(data)
+prog = progformat.decode(data, True)
 words.check_channel(prog, 0)
 limits.check(prog, LIM)
 gc.collect()
