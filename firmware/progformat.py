@@ -62,7 +62,7 @@ class Channel:
 
     def pulses(self):
         segs = self.segments
-        if isinstance(segs, SegView):
+        if isinstance(segs, SegView) or hasattr(segs, "pulses"):  # the board's views, a stream
             return segs.pulses
         n = 0
         for seg in segs:
@@ -278,8 +278,9 @@ def _interval_bytes(span):
     return nb
 
 
-def _encode_segments(parts, segs, blocks):
-    """Append the records of one channel's segments to parts; returns how many."""
+def _encode_segments(parts, segs, blocks, last_alone=True):
+    """Append the records of one channel's segments to parts; returns how many.
+    last_alone: the last segment ends the program, so it is never in a block."""
     n = len(segs)
     i = 0
     nrec = 0
@@ -288,7 +289,7 @@ def _encode_segments(parts, segs, blocks):
         j = i
         if blocks:
             while (
-                j < n - 1
+                j < n - (1 if last_alone else 0)
                 and segs[j][0] == 1
                 and segs[j][1] == width
                 and segs[j][4] == flags
@@ -354,6 +355,32 @@ S_GMAX = 5  # largest gap of a segment record
 S_IMIN = 6  # a lower bound of every onset-to-onset interval (periods, gaps but the last, bases)
 S_MARKER = 7  # some segment raises the marker
 S_ODD = 8  # something only the per-segment walk can name (count 0, period with count 1, flags)
+S_LAST = 9  # the last record's (least) gap: the end of the program, or of a stream piece
+
+
+def encode_records(segs, final):
+    """A stream piece: the records of `segs` (no header, no CRC; the frame has its own).
+    final: the stream's last piece, whose last segment's gap ends the program."""
+    parts = []
+    _encode_segments(parts, segs, True, final)
+    return b"".join(parts)
+
+
+def piece_view(data, name):
+    """A stream piece's bytes -> SegView (structure refused here, as FormatError)."""
+    nrec = 0
+    off = 0
+    while off < len(data):  # count the records: their sizes follow from their headers
+        _check(off + SEGMENT_SIZE <= len(data), name, "truncated", "whole records")
+        count, _w, _p, flags, _g = struct.unpack_from(_SEGMENT, data, off)
+        off += SEGMENT_SIZE
+        if flags & REC_INTERVALS:
+            off += count * ((flags >> REC_BYTES_SHIFT) & 7)
+        nrec += 1
+    _check(nrec >= 1, name, 0, "at least one record")
+    end, nseg, pulses, summary = _scan(data, 0, nrec, len(data), name)
+    _check(end == len(data), name, len(data), "exactly %d bytes of records" % end)
+    return SegView(data, 0, nrec, nseg, pulses, summary)
 
 
 def _scan(data, off, nrec, end, name):
@@ -421,7 +448,7 @@ def _scan(data, off, nrec, end, name):
         if flags & FLAG_MARKER:
             marker = True
         pulses += count
-    summary = (wmin, wmax, cmax, lowmin, slackmin, gmax, imin, marker, odd)
+    summary = (wmin, wmax, cmax, lowmin, slackmin, gmax, imin, marker, odd, last_gap)
     return off, nseg, pulses, summary
 
 

@@ -264,6 +264,23 @@ class Service:
         self._send(wire.ACK, seq, bytes([wire.START_RUN]))
         self.tick()
 
+    def _stream_begin(self, seq, payload):
+        self._require(seq, wire.STREAM_BEGIN, ("loaded",))
+        self.engine.stream_begin(wire.parse_u32(payload, "stream-begin"))
+        import stream
+
+        self._send(wire.ACK, seq, bytes([wire.STREAM_BEGIN]) + wire.u32(stream.WINDOW))
+
+    def _stream_data(self, seq, payload):
+        self._require(seq, wire.STREAM_DATA, ("loaded", "armed", "running"))
+        received, room = self.engine.stream_data(payload)
+        self._send(wire.ACK, seq, bytes([wire.STREAM_DATA]) + wire.u32(received) + wire.u32(room))
+
+    def _stream_end(self, seq, payload):
+        self._require(seq, wire.STREAM_END, ("loaded", "armed", "running"))
+        self.engine.stream_end()
+        self._send(wire.ACK, seq, bytes([wire.STREAM_END]))
+
     def _stop(self, seq, payload):
         reason = bytes(payload).decode() or "host stop"
         self.make_safe(reason)
@@ -432,6 +449,9 @@ for _t, _h in (
     (wire.HEARTBEAT, Service._heartbeat),
     (wire.BYE, Service._bye),
     (wire.MAINTENANCE, Service._maintenance),
+    (wire.STREAM_BEGIN, Service._stream_begin),
+    (wire.STREAM_DATA, Service._stream_data),
+    (wire.STREAM_END, Service._stream_end),
 ):
     _MTYPE_OF[_h] = _t
     _HANDLERS[_t] = _order_error_wrapper(_h)

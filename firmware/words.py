@@ -139,6 +139,9 @@ def channel_words(prog, ci, base, trig_falling=False):
     gated = mode == START_GATED
     si = 0
     for seg in ch.segments:
+        if seg is None:  # a stream whose next piece has not arrived: nothing more yet
+            yield None
+            continue
         count, width, period, gap, flags = seg
         if si == 0 or gated:
             if mode != START_IMMEDIATE:
