@@ -264,7 +264,9 @@ def _bench_board(tmp):
     return path
 
 
-def _emulated_session(n, sessions, block, tmp, channels=SESSION_CHANNELS, jittered=False):
+def _emulated_session(
+    n, sessions, block, tmp, channels=SESSION_CHANNELS, jittered=False, ticks=None
+):
     prog = os.path.join(tmp, "p.bin")
     with open(prog, "wb") as f:
         f.write(jittered_program(n) if jittered else session_program(n, channels))
@@ -273,9 +275,9 @@ def _emulated_session(n, sessions, block, tmp, channels=SESSION_CHANNELS, jitter
         f.write(_SESSION)
     # a jittered program of 40,000 pulses lasts 10 minutes: its working set is built once it
     # runs, so the harness stops it after 50 polls (1 s of board time)
-    argv = runner.command(
-        script, [_bench_board(tmp), prog, block, sessions, 50 if jittered else 0]
-    )
+    if ticks is None:
+        ticks = 50 if jittered else 0
+    argv = runner.command(script, [_bench_board(tmp), prog, block, sessions, ticks])
     proc = subprocess.run(
         argv, env=runner.environment(), capture_output=True, text=True, timeout=1800
     )
