@@ -116,8 +116,12 @@ print("LAT", t0, b.cycle)
 # The real MicroPython v1.28 image (RPI_PICO) once main.py has built the Engine and imported the
 # command loop (firmware as deployed: mpy-cross armv6m), measured in rp2040py 0.3.6:
 # gc.mem_free() and micropython.mem_info()'s "max free sz" (10,029 blocks of 16 bytes).
-PICO_FREE = 190_272
-PICO_BLOCK = 160_464
+# 190,272 and 160,464 on main of 2026-12-02. The firmware of issue 15 (format 2, the stream
+# handlers; stream.py imported only when a program streams) leaves 4,832 bytes less free and a
+# largest block 4,560 bytes smaller (rp2040py, 2026-12-03, the same script for both firmwares:
+# 192,496 / 163,136 bytes for 928b2b0, 187,664 / 158,576 for this one), so:
+PICO_FREE = 190_272 - 4_832
+PICO_BLOCK = 160_464 - 4_560
 SESSION_CHANNELS = 4
 SESSION_PULSE = 1250  # 10 us at 125 MHz
 

@@ -8,7 +8,6 @@ import machine
 import pioprogs
 import progformat
 import rp2
-import stream
 import timing as T
 import words
 from feeder import GenFeed
@@ -134,6 +133,8 @@ class Engine:
             raise FirmwareError(
                 "state", "stream-begin while %s: allowed once after load" % self._state
             )
+        import stream  # only when a program streams: its code stays out of the heap otherwise
+
         st = stream.Stream(self._prog, self.board["limits"], total_pulses)
         self._stream = st
         self._planned = total_pulses
