@@ -22,7 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
 
-from tmspio import compile, link  # noqa: E402
+from tmspio import compiler, link  # noqa: E402
 from tmspio.emulator.serial_board import SerialBoard  # noqa: E402
 from tmspio.protocols import parser  # noqa: E402
 
@@ -66,7 +66,7 @@ def load_time(b, prog):
 
 
 def itbs_rtf(b):
-    c = compile.compile_protocol(parser.resolve("itbs"), SYSCLK)
+    c = compiler.compile_protocol(parser.resolve("itbs"), SYSCLK)
     b.load(c.program)
     t = time.perf_counter()
     b.run(heartbeat_ms=0)

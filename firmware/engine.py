@@ -7,7 +7,6 @@ import limits
 import machine
 import pioprogs
 import progformat
-import progview
 import rp2
 import timing as T
 import words
@@ -50,6 +49,7 @@ class Engine:
             self._led = Pin(led, Pin.OUT, value=1 - self._led_on)
         self._wdt = None
         self._prog = None
+        self._stream = None  # a streamed program's pieces (stream_begin)
         self._gens = []
         self._rec = Recorder()
         self._planned = 0
@@ -65,18 +65,20 @@ class Engine:
     # ---- commands -------------------------------------------------------------------------
     def load(self, data, progress=None, owned=False):
         """progress(done, total): called while the limits are checked (a long program takes
-        seconds), so the command loop can tell the host it is still working.
-        owned: the caller hands `data` over and never touches it again (the command loop's
-        load buffer), so a bytearray is kept as is instead of copied: one program-sized block
-        less at the peak of a replacing load."""
+        seconds), so the command loop can tell the host it is still working. The engine keeps
+        the program in the bytes it was given (no Python object per segment): bytes as they
+        are, a bytearray copied, or kept without a copy if `owned` (the caller hands it over
+        and never touches it again: the command loop's load buffer, so a program may fill most
+        of the heap)."""
         if self._state in ("armed", "running"):
             raise FirmwareError(
                 "state", "load while %s: allowed after stop or the end of the run" % self._state
             )
         try:
-            # verified bytes must not change under the engine: keep an immutable copy unless
-            # the caller gave the buffer away
-            prog = progview.decode(data if owned or isinstance(data, bytes) else bytes(data))
+            # verified bytes must not change under the engine: immutable, or handed over
+            if not (owned or isinstance(data, bytes)):
+                data = bytes(data)
+            prog = progformat.decode(data, True)
         except progformat.FormatError as e:
             raise FirmwareError("format", str(e)) from None
         hz = self.board["sysclk_hz"]
@@ -112,6 +114,7 @@ class Engine:
         self._release()
         self._marker_ci = marker_ci
         self._prog = prog
+        self._stream = None
         self._planned = prog.pulses()
         self._state = "loaded"
         self._reason = None
@@ -122,9 +125,67 @@ class Engine:
             self._out.force(self._pins["trigger"][ch.index], ch.idle_level)
         self._out.force(self._pins["marker"], 0)
 
+    # ---- streaming (firmware/stream.py) ------------------------------------------------------
+    def stream_begin(self, total_pulses):
+        """The loaded program's channel goes on with pieces sent while it runs (stream_data);
+        `total_pulses`: the whole program's, checked against limits.max_pulses now. Before arm."""
+        if self._state != "loaded" or self._stream is not None:
+            raise FirmwareError(
+                "state", "stream-begin while %s: allowed once after load" % self._state
+            )
+        import stream  # only when a program streams: its code stays out of the heap otherwise
+
+        st = stream.Stream(self._prog, self.board["limits"], total_pulses)
+        self._stream = st
+        self._planned = total_pulses
+        ch = self._prog.channels[0]
+        self._prog.channels[0] = progformat.Channel(ch.index, ch.idle_level, ch.delay, st)
+
+    def stream_data(self, data):
+        """Check and queue one piece; -> (bytes accepted so far, room left). A refused piece
+        during a run stops it (outputs idle) and raises."""
+        st = self._stream
+        if st is None:
+            raise FirmwareError("state", "stream-data without stream-begin")
+        if len(data):
+            try:
+                st.add(data)
+            except FirmwareError as e:
+                if self._state in ("armed", "running"):
+                    self._faults.append("stream: %s: %s" % (e.code, e.text))
+                    self.stop("stream refused")
+                raise
+        return st.received, st.room()
+
+    def stream_end(self):
+        if self._stream is None:
+            raise FirmwareError("state", "stream-end without stream-begin")
+        self._stream.end()
+
+    def unload(self):
+        """Let the loaded program go (its bytes can be collected) before a new one arrives, so
+        a program may take most of the heap in every session, not only the first. The outputs
+        stay driven at their idle levels. Refused while armed or running."""
+        if self._state in ("armed", "running"):
+            raise FirmwareError(
+                "state", "unload while %s: allowed after stop or the end of the run" % self._state
+            )
+        # arm() claims the state machines and DMA and every stop and the end of a run give them
+        # back (_finish); after an e-stop the next poll() does, unless this comes first
+        if self._gens:
+            self._finish()
+        self._prog = None
+        self._stream = None
+        self._planned = 0
+        self._state = "idle"
+
     def arm(self):
         if self._state not in ("loaded", "done", "stopped"):
             raise FirmwareError("state", "arm while %s: allowed after load" % self._state)
+        if self._stream is not None and self._state != "loaded":
+            raise FirmwareError(
+                "state", "arm while %s: a streamed program plays once; load it again" % self._state
+            )
         self._estop_hit = False
         self._refuse_if_estop("arm")
         self._release()
@@ -260,6 +321,13 @@ class Engine:
         busy = False
         for n, sm, feed, idle, base in self._gens:
             busy = feed.service() or busy
+            if feed.late:
+                self._drain()
+                self._fault(
+                    "underrun: stream data late (generator %d's buffer ended before the next "
+                    "piece arrived)" % n
+                )
+                return
         self._drain()
         fd = mem32[self._pio_base[0] + _FDEBUG] >> 24
         if fd & self._gen_mask:
@@ -348,6 +416,14 @@ class Engine:
             # not known to the cycle on hardware, so time zero comes from the first captured
             # onset: its deviation is 0 by definition, every later one is measured exactly
             "start_cycle": self._rec.start_cycle,
+            "stream": None
+            if self._stream is None
+            else {
+                "received": self._stream.received,
+                "queued": self._stream.queued,
+                "pulses": self._stream.pulses,
+                "ended": self._stream.ended,
+            },
         }
 
     def waiting_for_trigger(self):

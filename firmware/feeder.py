@@ -16,14 +16,18 @@ import rp2
 
 
 def _fill(buf, it):
+    """-> (words put in buf, True if `it` has ended). A None from `it` (a stream's next piece
+    not there yet) ends the fill early without ending the words."""
     n = 0
     size = len(buf)
     for w in it:
+        if w is None:
+            return n, False
         buf[n] = w
         n += 1
         if n == size:
-            break
-    return n
+            return n, False
+    return n, True
 
 
 class GenFeed:
@@ -36,6 +40,7 @@ class GenFeed:
         self._counts = [0, 0]
         self._active = 0
         self.exhausted = False
+        self.late = False  # a stream: the running buffer ended before the next one was filled
         self.words = 0
         for i in (0, 1):
             self._arm(i)
@@ -56,9 +61,9 @@ class GenFeed:
 
     def _arm(self, i):
         """Refill buffer i and arm its channel (not triggered, not chained to)."""
-        n = 0 if self.exhausted else _fill(self._bufs[i], self._it)
-        if n < len(self._bufs[i]):
-            self.exhausted = True
+        n = 0
+        if not self.exhausted:
+            n, self.exhausted = _fill(self._bufs[i], self._it)
         self._counts[i] = n
         self.words += n
         if n:
@@ -75,10 +80,20 @@ class GenFeed:
     def service(self):
         """Re-arm the buffer the DMA has left. Returns True while words remain to be sent."""
         a = self._active
-        if self._dma[a].active():
-            return True
         other = 1 - a
+        if self._dma[a].active():
+            if not self._counts[other] and not self.exhausted:
+                # a stream's words that were not there when this buffer was armed: fill the
+                # other one now and chain to it. Should the running channel end before the
+                # chain is written, it is never followed: the FIFO runs dry (underrun fault),
+                # no channel is ever started late
+                self._arm(other)
+                if self._counts[other]:
+                    self._dma[a].ctrl = self._ctrl(a, other)
+            return True
         if not self._counts[other]:
+            if not self.exhausted:
+                self.late = True  # words still to come, none queued: never restarted late
             return False  # nothing more was queued: this was the last buffer
         self._active = other
         self._arm(a)

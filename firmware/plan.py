@@ -42,8 +42,9 @@ def iter_onsets(prog, ci, start, triggers=()):
             return
         t = acc[0] + T.TRIGGER_LATENCY + ch.delay
         bases = acc
-    for si in range(len(ch.segments)):
-        count, width, period, gap, flags = ch.segments[si]
+    si = -1
+    for count, width, period, gap, flags in ch.segments:
+        si += 1
         if prog.start_mode == START_GATED:
             if si >= len(bases):
                 break
@@ -53,23 +54,3 @@ def iter_onsets(prog, ci, start, triggers=()):
             if k < count - 1:
                 t += period
         t += gap
-
-
-def pad_edges(onsets, idle=0):
-    """[(cycle, level)] of one output from its onsets; level is the pad level after the edge."""
-    out = []
-    for t, width, marker in onsets:
-        out.append((t, 1 - idle))
-        out.append((t + width, idle))
-    return out
-
-
-def marker_edges(prog, start, triggers=()):
-    out = []
-    for ci in range(len(prog.channels)):
-        for t, width, marker in channel_onsets(prog, ci, start, triggers):
-            if marker:
-                out.append((t, 1))
-                out.append((t + width, 0))
-    out.sort()
-    return out

@@ -205,6 +205,10 @@ class Service:
                 "load-begin total_length %d: allowed 1..%d bytes" % (total, self.max_program)
             )
         self.load_buf = None  # let the previous buffer go before the new one is allocated
+        unload = getattr(self.engine, "unload", None)
+        if unload is not None:
+            unload()  # and the previous program (phase not armed/running: _require above)
+        gc.collect()  # so the big block goes to the lowest hole that fits (less fragmentation)
         self.load_buf = bytearray(total)  # once: growing it chunk by chunk fragments the heap
         self.load_have = 0
         self.load_total = total
@@ -242,7 +246,8 @@ class Service:
         # the echo is a digest of what this board stored, so the host can tell two programs
         # apart (a CRC over bytes that end with their own CRC is a constant)
         digest = hashlib.sha256(data).digest()
-        self.engine.load(data, self._progress(seq), owned=True)  # load_buf is None: ours no more
+        # handed over: nothing here touches `data` again, so the engine keeps it without a copy
+        self.engine.load(data, self._progress(seq), owned=True)
         self.phase = "loaded"
         self._send(wire.LOADED, seq, wire.loaded(len(data), digest))
 
@@ -377,6 +382,23 @@ class Service:
         _CLK[1] = now
         return _CLK[2]
 
+    def _stream_begin(self, seq, payload):
+        self._require(seq, wire.STREAM_BEGIN, ("loaded",))
+        self.engine.stream_begin(wire.parse_u32(payload, "stream-begin"))
+        import stream
+
+        self._send(wire.ACK, seq, bytes([wire.STREAM_BEGIN]) + wire.u32(stream.WINDOW))
+
+    def _stream_data(self, seq, payload):
+        self._require(seq, wire.STREAM_DATA, ("loaded", "armed", "running"))
+        received, room = self.engine.stream_data(payload)
+        self._send(wire.ACK, seq, bytes([wire.STREAM_DATA]) + wire.u32(received) + wire.u32(room))
+
+    def _stream_end(self, seq, payload):
+        self._require(seq, wire.STREAM_END, ("loaded", "armed", "running"))
+        self.engine.stream_end()
+        self._send(wire.ACK, seq, bytes([wire.STREAM_END]))
+
     def _stop(self, seq, payload):
         reason = bytes(payload).decode() or "host stop"
         self.make_safe(reason)
@@ -478,6 +500,18 @@ class Service:
     def busy(self):
         return self.phase in ("armed", "running") or self.decoder.pending()
 
+    def bulk_size(self):
+        """How many bytes run() may read in one call: the rest of the current frame once its
+        header has arrived, while loading (at rest: nothing armed or running); else 1. The host
+        writes each frame in one piece, so this only waits for bytes already on their way; a
+        frame cut short there holds the loop until more bytes come, which is harmless at rest.
+        One read per LOAD_DATA payload instead of a poll and a read per byte (80 us a byte on
+        the real image in rp2040py: the load's main cost, docs/performance.md)."""
+        d = self.decoder
+        if self.phase == "loading" and d.need > 1 and len(d.buf) >= wire.HEADER_SIZE:
+            return d.need
+        return 1
+
     def status(self, st=None):
         st = dict(self.engine.status() if st is None else st)
         st["phase"] = self.phase
@@ -532,6 +566,9 @@ for _t, _h in (
     (wire.SYNC, Service._sync),
     (wire.FIRE, Service._fire),
     (wire.MAINTENANCE, Service._maintenance),
+    (wire.STREAM_BEGIN, Service._stream_begin),
+    (wire.STREAM_DATA, Service._stream_data),
+    (wire.STREAM_END, Service._stream_end),
 ):
     _MTYPE_OF[_h] = _t
     _HANDLERS[_t] = _order_error_wrapper(_h)
@@ -584,14 +621,25 @@ def run(engine, board_cfg, fault=None):
         while not svc.maintenance:
             if poller.poll(RUN_POLL_MS if svc.busy() else IDLE_POLL_MS):
                 chunk = bytearray()
-                while len(chunk) < READ_BURST:
-                    b = inp.read(1)
+                got = 0
+                while got < READ_BURST:
+                    n = 1
+                    if svc.phase == "loading":  # bring the decoder up to date, then ask
+                        if chunk:
+                            svc.receive(bytes(chunk))
+                            chunk = bytearray()
+                        if svc.maintenance:
+                            break
+                        n = svc.bulk_size()
+                    b = inp.read(n)
                     if not b:
                         break
                     chunk.extend(b)
+                    got += len(b)
                     if not poller.poll(0):
                         break
-                svc.receive(bytes(chunk))
+                if chunk:
+                    svc.receive(bytes(chunk))
             if not svc.maintenance:
                 svc.tick()
     finally:

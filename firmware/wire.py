@@ -22,6 +22,9 @@
 #   STOP       host->board  text reason                  -> STATUS_R JSON status
 #   HEARTBEAT  host->board  empty                        (no reply; any valid frame also counts)
 #   BYE        host->board  empty                        -> ACK; session closed
+#   STREAM_BEGIN host->board u32 total pulses (after load) -> ACK u32 window (bytes)
+#   STREAM_DATA  host->board records (a piece; may be empty) -> ACK u32 received u32 room
+#   STREAM_END   host->board empty                       -> ACK
 #   MAINTENANCE host->board MAINTENANCE_KEY, only at rest -> ACK; outputs idle, the firmware ends
 #                                                           and MicroPython's REPL takes the port
 #   SYNC       host->board  empty                        -> SYNC_R u64 board_us (the board clock:
@@ -65,6 +68,9 @@ HEARTBEAT = 0x0A
 BYE = 0x0B
 SYNC = 0x0C
 FIRE = 0x0D
+STREAM_BEGIN = 0x10  # a program larger than the heap (docs/program-format.md §8)
+STREAM_DATA = 0x11
+STREAM_END = 0x12
 # 'M': printable, and with MAINTENANCE_KEY the whole frame holds no byte that a MicroPython REPL
 # acts on (0x01-0x05, CR, LF), so sent to a board already at the REPL it does nothing there
 MAINTENANCE = 0x4D
@@ -95,6 +101,9 @@ NAMES = {
     BYE: "bye",
     SYNC: "sync",
     FIRE: "fire",
+    STREAM_BEGIN: "stream-begin",
+    STREAM_DATA: "stream-data",
+    STREAM_END: "stream-end",
     MAINTENANCE: "maintenance",
     ACK: "ack",
     HELLO_R: "hello-reply",

@@ -13,7 +13,19 @@
 #  before every segment).
 import timing as T
 from fwerror import FirmwareError
-from progformat import FLAG_MARKER, START_GATED, START_IMMEDIATE
+from progformat import (
+    FLAG_MARKER,
+    S_CMAX,
+    S_LOWMIN,
+    S_MARKER,
+    S_SLACKMIN,
+    S_WMIN,
+    START_GATED,
+    START_IMMEDIATE,
+    SegView,
+    record_segments,
+    records,
+)
 
 
 def _fail(field, value, allowed):
@@ -44,45 +56,69 @@ def segment_words(seg, base):
 
 
 def check_channel(prog, ci):
-    """Raise FirmwareError naming the field if the generator cannot play channel ci exactly."""
+    """Raise FirmwareError naming the field if the generator cannot play channel ci exactly.
+    One step per record: an interval block whose smallest gap leaves the minimum slack is
+    playable as a whole; otherwise its segments are looked at one by one."""
     ch = prog.channels[ci]
     name = "channels[%d]" % ci
     gated = prog.start_mode == START_GATED
-    for si, (count, width, period, gap, flags) in enumerate(ch.segments):
-        sname = "%s.segments[%d]" % (name, si)
-        if count > T.MAX_COUNT:
-            _fail(sname + ".count", count, "at most %d pulses per segment" % T.MAX_COUNT)
-        if width < T.MIN_WIDTH:
-            _fail(sname + ".width", width, "at least %d cycles" % T.MIN_WIDTH)
-        if count > 1 and period - width < T.MIN_LOW:
+    segs = ch.segments
+    if isinstance(segs, SegView) and not gated:
+        sm = segs.summary
+        if (
+            sm[S_WMIN] >= T.MIN_WIDTH
+            and sm[S_CMAX] <= T.MAX_COUNT
+            and sm[S_LOWMIN] >= T.MIN_LOW
+            and sm[S_SLACKMIN] >= T.MIN_GAP_SLACK
+        ):
+            return  # from the records' summary: every segment is playable
+    si = 0
+    for rec in records(segs):
+        if rec[5] is None or gated or rec[3] - rec[1] < T.MIN_GAP_SLACK or rec[1] < T.MIN_WIDTH:
+            for seg in record_segments(segs, rec):
+                _check_segment(prog, ch, gated, "%s.segments[%d]" % (name, si), seg)
+                si += 1
+        else:
+            si += rec[0]
+
+
+def _check_segment(prog, ch, gated, sname, seg):
+    count, width, period, gap, flags = seg
+    if count > T.MAX_COUNT:
+        _fail(sname + ".count", count, "at most %d pulses per segment" % T.MAX_COUNT)
+    if width < T.MIN_WIDTH:
+        _fail(sname + ".width", width, "at least %d cycles" % T.MIN_WIDTH)
+    if count > 1 and period - width < T.MIN_LOW:
+        _fail(
+            sname + ".period",
+            period,
+            "at least width + %d = %d cycles" % (T.MIN_LOW, width + T.MIN_LOW),
+        )
+    if gated:
+        busy = ch.delay + (count - 1) * period
+        need = busy + max(gap, width + T.GATED_SLACK)
+        if prog.refractory < need:
             _fail(
-                sname + ".period",
-                period,
-                "at least width + %d = %d cycles" % (T.MIN_LOW, width + T.MIN_LOW),
+                "refractory",
+                prog.refractory,
+                "at least delay + (count-1)*period + max(gap, width + %d) = %d cycles "
+                "for %s" % (T.GATED_SLACK, need, sname),
             )
-        if gated:
-            busy = ch.delay + (count - 1) * period
-            need = busy + max(gap, width + T.GATED_SLACK)
-            if prog.refractory < need:
-                _fail(
-                    "refractory",
-                    prog.refractory,
-                    "at least delay + (count-1)*period + max(gap, width + %d) = %d cycles "
-                    "for %s" % (T.GATED_SLACK, need, sname),
-                )
-        elif gap - width < T.MIN_GAP_SLACK:
-            _fail(
-                sname + ".gap",
-                gap,
-                "at least width + %d = %d cycles" % (T.MIN_GAP_SLACK, width + T.MIN_GAP_SLACK),
-            )
+    elif gap - width < T.MIN_GAP_SLACK:
+        _fail(
+            sname + ".gap",
+            gap,
+            "at least width + %d = %d cycles" % (T.MIN_GAP_SLACK, width + T.MIN_GAP_SLACK),
+        )
 
 
 def marker_channel(prog):
     """Index (in prog.channels) of the one channel whose segments raise the marker, or -1."""
     found = -1
     for ci, ch in enumerate(prog.channels):
-        for seg in ch.segments:
+        if isinstance(ch.segments, SegView) and not ch.segments.summary[S_MARKER]:
+            continue
+        for seg in records(ch.segments):  # a block's flags are every one of its segments'
             if seg[4] & FLAG_MARKER:
                 if found >= 0 and found != ci:
                     raise FirmwareError(
@@ -101,15 +137,18 @@ def channel_words(prog, ci, base, trig_falling=False):
     mode = prog.start_mode
     trig = base + (T.GEN_TRIG_FALLING if trig_falling else T.GEN_TRIG_RISING)
     gated = mode == START_GATED
-    segs = ch.segments
-    for si in range(len(segs)):
-        count, width, period, gap, flags = segs[si]
+    si = 0
+    for seg in ch.segments:
+        if seg is None:  # a stream whose next piece has not arrived: nothing more yet
+            yield None
+            continue
+        count, width, period, gap, flags = seg
         if si == 0 or gated:
             if mode != START_IMMEDIATE:
                 yield trig
             for w in wait_words(ch.delay + T.WAIT_OVERHEAD, base):
                 yield w
-        for w in segment_words(segs[si], base):
+        for w in segment_words(seg, base):
             yield w
         if gated:
             after = prog.refractory - ch.delay - (count - 1) * period - width - T.GATED_OVERHEAD
@@ -117,4 +156,5 @@ def channel_words(prog, ci, base, trig_falling=False):
             after = gap - width - T.SEG_TAIL - T.SEG_LEAD
         for w in wait_words(after, base):
             yield w
+        si += 1
     yield base + T.GEN_END

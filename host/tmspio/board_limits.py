@@ -85,7 +85,7 @@ def check_size(compiled, limit, board, size=None):
 
 
 def check(compiled, limits, board, max_program_bytes=None):
-    """Raise BoardLimitError naming the first limit `compiled` (compile.Compiled) breaks.
+    """Raise BoardLimitError naming the first limit `compiled` (compiler.Compiled) breaks.
 
     limits: the board's "limits" object (board file or hello reply); board: its name.
     max_program_bytes: the size limit to use when `limits` has none (hello's top-level

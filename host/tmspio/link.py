@@ -54,6 +54,9 @@ _REPLY = {
     wire.MAINTENANCE: wire.ACK,
     wire.SYNC: wire.SYNC_R,
     wire.FIRE: wire.ACK,
+    wire.STREAM_BEGIN: wire.ACK,
+    wire.STREAM_DATA: wire.ACK,
+    wire.STREAM_END: wire.ACK,
 }
 
 
@@ -387,6 +390,86 @@ class Link:
                 "adapter?)"
             )
         return sha.hex()
+
+    def stream(self, program, heartbeat_ms=None, head_bytes=4096, piece_bytes=CHUNK):
+        """Run a one-channel program of any length (docs/program-format.md §8): load its start
+        (at most `head_bytes`), announce the total (STREAM_BEGIN), queue pieces of at most
+        `piece_bytes` while the board's look-ahead window has room, arm and start, then keep
+        sending pieces from a thread as room frees up (flow control: each STREAM_DATA
+        acknowledgement carries the room left; an empty one asks). Returns at once after the
+        start; wait() as for run(). A piece the board refuses, or one that comes too late,
+        stops the run on the board (fault `stream refused` / `underrun`); a host-side error
+        ends the thread and is in `stream_error`."""
+        segs = list(program.channels[0].segments)
+        if len(program.channels) != 1:
+            raise LinkError(f"stream: {len(program.channels)} channels; one channel streams")
+        ch = program.channels[0]
+
+        def head(n):
+            return progformat.encode(
+                progformat.Program(
+                    program.sysclk_hz,
+                    [progformat.Channel(ch.index, ch.idle_level, ch.delay, segs[:n])],
+                    program.start_mode,
+                    program.refractory,
+                )
+            )
+
+        n = len(segs)
+        while n > 1 and len(head(n)) > head_bytes:
+            n //= 2
+        pieces = []
+        i = n
+        while i < len(segs):
+            k = max(1, piece_bytes // 4)
+            while True:
+                part = progformat.encode_records(segs[i : i + k], i + k >= len(segs))
+                if len(part) <= piece_bytes or k == 1:
+                    break
+                k = max(1, k * piece_bytes // len(part) - 1)
+            pieces.append(part)
+            i += k
+        self.load(head(n))
+        _, body = self.request(wire.STREAM_BEGIN, wire.u32(sum(seg[0] for seg in segs)))
+        room = [struct.unpack("<I", body[1:5])[0]]
+        state = {"next": 0}
+
+        def send(piece):
+            _, ack = self.request(wire.STREAM_DATA, piece)
+            room[0] = struct.unpack("<I", ack[5:9])[0]
+
+        def prefill():
+            while state["next"] < len(pieces) and len(pieces[state["next"]]) <= room[0]:
+                send(pieces[state["next"]])
+                state["next"] += 1
+
+        prefill()
+        if state["next"] == len(pieces):
+            self.request(wire.STREAM_END)
+        self.stream_error = None
+        self.last_state = None  # the feeder stops at a state at rest: not an earlier run's
+
+        def feeder():
+            try:
+                while state["next"] < len(pieces):
+                    st = self.last_state
+                    if st is not None and st.get("state") not in wire.ACTIVE_STATES:
+                        return  # the run ended (a fault, a stop): nothing more to send
+                    before = state["next"]
+                    prefill()
+                    if state["next"] == before:
+                        time.sleep(0.005)
+                        send(b"")  # how much room now
+                self.request(wire.STREAM_END)
+            except LinkError as e:
+                self.stream_error = str(e)
+
+        self.arm(heartbeat_ms)
+        self.start()
+        thread = threading.Thread(target=feeder, name="tmspio-link-stream", daemon=True)
+        if state["next"] < len(pieces):
+            thread.start()
+        return thread
 
     def arm(self, heartbeat_ms=None):
         """heartbeat_ms: board-side host-silence bound (0 = off, None = the board's default)."""

@@ -23,7 +23,7 @@ import time
 from fractions import Fraction
 from typing import NamedTuple
 
-from . import __version__, board_limits, compile, envelope, logs, selftest
+from . import __version__, board_limits, compiler, envelope, logs, selftest
 from .clock import ClockSync
 from .errors import DeviceError, InputError, Interrupted, SafetyRefused
 from .link import HEARTBEAT_WALL_MS, BoardRefused, LinkError, connect, wire
@@ -409,7 +409,7 @@ class Session:
                 self._fire_programs[i] = self._compile_fire(i, hz)
             self.compiled = self._fire_programs[0]
         else:
-            self.compiled = compile.compile_protocol(self.protocol, hz)
+            self.compiled = compiler.compile_protocol(self.protocol, hz)
             # the board's own limits (hello), before the run directory or any log is written;
             # the board checks them again at load whatever the host sends
             board_limits.check(
@@ -459,7 +459,7 @@ class Session:
 
     def _compile_fire(self, channel, hz):
         """The one-pulse program of a fire on output `channel` (the envelope's template)."""
-        c = compile.compile_protocol(envelope.fire_protocol(self.template, channel, [0.0]), hz)
+        c = compiler.compile_protocol(envelope.fire_protocol(self.template, channel, [0.0]), hz)
         ch = c.program.channels[0]
         c.program.channels[0] = type(ch)(channel, ch.idle_level, ch.delay, ch.segments)
         board_limits.check(

@@ -96,7 +96,7 @@ def test_check_out_dir_writes_nothing(tmp_path):
 
 def test_host_and_board_give_the_same_verdict_and_text(tmp_path):
     # the board's own check, reached by loading past the host: same limit, same words
-    from tmspio import board_limits, compile
+    from tmspio import board_limits, compiler
     from tmspio.link import BoardRefused
     from tmspio.protocols import resolve
 
@@ -111,7 +111,7 @@ def test_host_and_board_give_the_same_verdict_and_text(tmp_path):
     try:
         hz, limits = link.info["sysclk_hz"], link.info["limits"]
         for name, width, interval, pulses in cases:
-            c = compile.compile_protocol(
+            c = compiler.compile_protocol(
                 resolve(_toml(tmp_path, name, width, interval, pulses)), hz
             )
             with pytest.raises(board_limits.BoardLimitError) as host:
@@ -120,7 +120,9 @@ def test_host_and_board_give_the_same_verdict_and_text(tmp_path):
                 link.load(c.encode())
             host_text = str(host.value).split("beyond board emulated's limits: ", 1)[1]
             assert str(dev.value) == "board refused load-end (engine): limit: " + host_text
-        c = compile.compile_protocol(resolve(_toml(tmp_path, "edge", "10 us", "100 Hz", 2000)), hz)
+        c = compiler.compile_protocol(
+            resolve(_toml(tmp_path, "edge", "10 us", "100 Hz", 2000)), hz
+        )
         board_limits.check(c, limits, "emulated")
         data = c.encode()
         assert link.load(data) == hashlib.sha256(data).hexdigest()  # the board stored it

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from tmspio import cli, compile, deploy, link, logs
+from tmspio import cli, compiler, deploy, link, logs
 from tmspio.emulator.serial_board import SerialBoard
 from tmspio.protocols import parser
 
@@ -77,7 +77,7 @@ def test_garbage_and_malformed_frames_never_pulse(board):
 
 def test_stop_mid_train(board):
     proto = parser.resolve("itbs")
-    prog = compile.compile_protocol(proto, 125_000_000).program
+    prog = compiler.compile_protocol(proto, 125_000_000).program
     with link.connect(board.path, hello_timeout=30) as b:
         b.load(prog)
         b.run(heartbeat_ms=0)
@@ -101,12 +101,12 @@ def test_second_host_gets_a_clear_error(board):
 
 HOST = r"""
 import sys
-from tmspio import compile, link, logs
+from tmspio import compiler, link, logs
 from tmspio.protocols import parser
 b = link.connect(sys.argv[1], hello_timeout=30)
 log = logs.EventLog(sys.argv[2])
 b.on_edges = lambda recs: [log.write("edge", source=s, level=l, cycle=c) for s, l, c in recs]
-b.load(compile.compile_protocol(parser.resolve("itbs"), 125_000_000).program)
+b.load(compiler.compile_protocol(parser.resolve("itbs"), 125_000_000).program)
 b.run(heartbeat_ms=int(sys.argv[3]))
 print("running", flush=True)
 import time
@@ -140,7 +140,7 @@ def test_host_killed_mid_run_board_aborts_within_the_heartbeat_bound(tmp_path):
             st = b.status()
     assert st["state"] == "stopped"
     assert st["reason"] == f"heartbeat: host silent for more than {hb} ms"
-    onsets = compile.compile_protocol(parser.resolve("itbs"), 125_000_000).channel_cycles[0]
+    onsets = compiler.compile_protocol(parser.resolve("itbs"), 125_000_000).channel_cycles[0]
     logged_onsets = [e["cycle"] for e in logged if e["source"] == 0 and e["level"] == 1]
     last_logged = max(logged_onsets)
     offset = min(logged_onsets) - onsets[0]  # capture clock vs program time (start latency)
@@ -182,7 +182,7 @@ def test_tmspio_emulate_prints_a_port_that_answers():
 
 
 def _run_sici(interpreter):
-    c = compile.compile_protocol(parser.resolve("sici"), 125_000_000)
+    c = compiler.compile_protocol(parser.resolve("sici"), 125_000_000)
     with (
         SerialBoard(speed="max", interpreter=interpreter) as bd,
         link.connect(bd.path, hello_timeout=60) as b,

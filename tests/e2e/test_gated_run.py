@@ -23,7 +23,7 @@ import sys
 import plan  # firmware/plan.py (firmware/ is on pytest's pythonpath)
 import pytest
 import timing  # firmware/timing.py
-from tmspio import compile, logs
+from tmspio import compiler, logs
 from tmspio.protocols import parser
 
 pytestmark = pytest.mark.timeout(240)
@@ -86,7 +86,7 @@ def test_gated_run_ends_with_log_summary_and_both_plots(tmp_path):
     assert len(pads) == 3
     first = pads[0] - timing.TRIGGER_LATENCY
     assert first in triggers
-    c = compile.compile_protocol(parser.resolve(PROTOCOL), SYSCLK)
+    c = compiler.compile_protocol(parser.resolve(PROTOCOL), SYSCLK)
     accepted = plan.accepted_triggers(c.program, first, [t for t in triggers if t >= first])
     assert accepted == [first, first + PERIOD, first + 2 * PERIOD]
     assert pads == [a + timing.TRIGGER_LATENCY for a in accepted]

@@ -6,7 +6,7 @@ import importlib.util
 import os
 
 import pytest
-from tmspio import board_limits, boards, cli, compile, firmware, link, session
+from tmspio import board_limits, boards, cli, compiler, firmware, link, session
 from tmspio.protocols import resolve
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -74,9 +74,11 @@ def test_the_board_reports_its_file_limit_in_hello_and_loads_a_program_at_it(tmp
     ln, board = session.open_board(None, True, "max")
     try:
         assert ln.info["limits"]["max_program_bytes"] == LIMIT
-        c = compile.compile_protocol(resolve("itbs"), ln.info["sysclk_hz"])
+        c = compiler.compile_protocol(resolve("itbs"), ln.info["sysclk_hz"])
         fits = (LIMIT - FIXED) // SEGMENT
-        c.program.channels[0].segments[:] = [(1, 125_000, 0, 1_250_000, 0)] * fits  # 100 Hz
+        c.program.channels[0].segments[:] = [
+            (2, 125_000, 1_250_000, 1_250_000, 0)
+        ] * fits  # 100 Hz
         data = c.encode()
         assert LIMIT - SEGMENT < len(data) <= LIMIT
         board_limits.check(c, ln.info["limits"], "emulated")
@@ -105,9 +107,29 @@ def test_a_program_at_the_limit_loads_arms_runs_and_is_replaced_in_a_pico_shaped
     n = (LIMIT - 16 - 4 - 16 * channels) // SEGMENT
     assert LIMIT - SEGMENT < len(bench.session_program(n, channels)) <= LIMIT
     # two sessions: the second replaces the first, the engine keeping it until verified
-    ok, out = bench._emulated_session(n, 2, bench.PICO_BLOCK, str(tmp_path), channels=channels)
+    # (each run is stopped after 50 polls, 1 s of board time: its working set is built by
+    # then, and 10,000 pulses at 100 Hz would take minutes of wall time per session)
+    ok, out = bench._emulated_session(
+        n, 2, bench.PICO_BLOCK, str(tmp_path), channels=channels, ticks=50
+    )
     assert ok, out
     assert "MemoryError" not in out
     heap = [line for line in out.splitlines() if line.startswith("HEAP")]
     assert int(heap[0].split()[2]) <= bench.PICO_BLOCK
-    assert "RUN 0 done" in out and "RUN 1 done" in out
+    assert "RUN 0 stopped" in out and "RUN 1 stopped" in out
+
+
+def test_40000_jittered_intervals_load_arm_and_run_twice_in_a_pico_shaped_heap(tmp_path):
+    # a fully jittered train (intervals drawn from 10..20 ms) is one 3-byte interval per pulse:
+    # 40,000 of them, through the real command loop and engine, load, arm and run in a heap
+    # shaped like the real image's (largest free block 160,464 bytes), and a second session
+    # replacing the first does too (engine.unload at load-begin, no copy in engine.load); the
+    # harness stops each run after 50 polls (the program lasts 10 minutes)
+    bench = _bench()
+    data = bench.jittered_program(40_001)
+    assert len(data) == 16 + 16 + 24 + 40_000 * 3 + 24 + 4
+    ok, out = bench._emulated_session(40_001, 2, bench.PICO_BLOCK, str(tmp_path), jittered=True)
+    assert ok, out
+    assert "MemoryError" not in out
+    assert "RUN 0 stopped 40001 harness stop" in out, out
+    assert "RUN 1 stopped 40001 harness stop" in out, out

@@ -11,7 +11,7 @@ import sys
 import plan  # firmware/plan.py (firmware/ is on pytest's pythonpath)
 import pytest
 import timing  # firmware/timing.py
-from tmspio import cli, compile, link, logs
+from tmspio import cli, compiler, link, logs
 from tmspio.emulator.serial_board import SerialBoard, check_rig, populate_flash
 from tmspio.errors import InputError
 from tmspio.protocols import parser
@@ -96,7 +96,7 @@ def test_trigger_start_first_onset_is_the_trigger_edge_plus_the_latency(tmp_path
     )
     out = tmp_path / "run"
     assert cli.main(["run", proto, "--emulator", "--out", str(out), "--quiet"]) == 0
-    c = compile.compile_protocol(parser.resolve(proto), SYSCLK)
+    c = compiler.compile_protocol(parser.resolve(proto), SYSCLK)
     triggers = _rig_edges(rig_log, "trigger_in")
     # board time from power-up; how many edges the rig made before the host powered the board
     # off depends on the host's pace, their places do not
@@ -130,7 +130,7 @@ def test_trigger_start_first_onset_is_the_trigger_edge_plus_the_latency(tmp_path
 
 
 def test_gated_run_fires_once_per_accepted_trigger_and_ignores_the_refractory(tmp_path):
-    c = compile.compile_protocol(parser.resolve(_protocol(tmp_path, GATED)), SYSCLK)
+    c = compiler.compile_protocol(parser.resolve(_protocol(tmp_path, GATED)), SYSCLK)
     assert c.program.refractory == 1000 * MS
     period = 300 * MS  # four gate edges per refractory interval: three must be ignored
     # No end: at --speed max the idle board's clock runs far ahead of the host (docs/running.md)
@@ -330,7 +330,7 @@ def test_explicit_trigger_times_on_a_falling_edge_board(tmp_path):
     cfg["polarity"]["trigger_in"] = "falling"
     cfg["pulls"]["trigger_in"] = "up"
     (tmp_path / "board.json").write_text(json.dumps(cfg))
-    c = compile.compile_protocol(parser.resolve(_protocol(tmp_path, TRIGGER_START)), SYSCLK)
+    c = compiler.compile_protocol(parser.resolve(_protocol(tmp_path, TRIGGER_START)), SYSCLK)
     times = [0.4 + 0.5 * k for k in range(200)]  # enough that one comes after the arm
     rig = {"trigger_source": {"times_s": times, "width_s": 0.0002}, "log": "rig.jsonl"}
     with (
@@ -362,7 +362,7 @@ def test_flash_board_file_rig_with_the_environment_overriding_key_by_key(tmp_pat
     cfg["rig"] = {"estop_driver": 5, "trigger_source": {"period_s": 0.3}, "log": "a.jsonl"}
     (tmp_path / "board.json").write_text(json.dumps(cfg))
     monkeypatch.setenv("TMSPIO_EMU_RIG", '{"log": "b.jsonl"}')
-    c = compile.compile_protocol(parser.resolve(_protocol(tmp_path, TRIGGER_START)), SYSCLK)
+    c = compiler.compile_protocol(parser.resolve(_protocol(tmp_path, TRIGGER_START)), SYSCLK)
     with (
         SerialBoard(speed="max", flash=str(tmp_path)) as bd,
         link.connect(bd.path, hello_timeout=30) as b,

@@ -5,6 +5,7 @@ import os
 import shutil
 
 import plan
+import planedges
 import progformat as pf
 from fwchecks import after
 from fwtest import BOARDS, FIRMWARE, parse, run_engine, run_micropython
@@ -35,7 +36,7 @@ def test_estop_mid_pulse_forces_outputs_idle_within_the_bound(cfg):
     assert st["pulses_delivered"] == 10 and st["pulses_planned"] == 60
     for ci, pin in ((0, 2), (1, 3)):
         idle = prog.channels[ci].idle_level
-        full = plan.pad_edges(plan.channel_onsets(prog, ci, s), idle)
+        full = planedges.pad_edges(plan.channel_onsets(prog, ci, s), idle)
         before = [x for x in full if x[0] < e]
         # the k-th output is forced idle k register writes after the edge (outputs first, in
         # channel order, then the marker); the pulse in flight is cut there; nothing after
@@ -80,7 +81,7 @@ def test_underrun_is_a_fault_and_the_output_stalls_idle(cfg):
     )
     r = run_engine(pf.encode(prog), body)
     s = r["starts"]["gen"]
-    full = plan.pad_edges(plan.channel_onsets(prog, 0, s), 0)
+    full = planedges.pad_edges(plan.channel_onsets(prog, 0, s), 0)
     assert after(r["traces"][2], s) == full[:256]
     st = r["status"]
     assert (st["state"], st["reason"]) == ("stopped", "underrun")
@@ -121,7 +122,7 @@ def test_watchdog_starvation_resets_to_safe_outputs(cfg):
     fed, s = [int(x) for x in [ln for ln in lines if ln.startswith("FED ")][0].split()[1:]]
     r = parse([ln for ln in lines if not ln.startswith("FED ")])
     reset = fed + 2000 * MS  # the watchdog counts 2000 ms from the last feed
-    full = plan.pad_edges(plan.channel_onsets(prog, 0, s), 0)
+    full = planedges.pad_edges(plan.channel_onsets(prog, 0, s), 0)
     before = [x for x in full if x[0] < reset]
     tail = [(reset, 0)] if before[-1][1] == 1 else []
     assert after(r["traces"][2], s) == before + tail
@@ -266,8 +267,8 @@ def test_host_stop_mid_train_then_rearm_replays_the_program_exactly(cfg):
     assert (st1["state"], st1["reason"], st1["pulses_delivered"]) == ("stopped", "host stop", 3)
     r = parse(lines)
     s2 = r["starts"]["gen"]
-    first = plan.pad_edges(plan.channel_onsets(prog, 0, s1), 0)
-    again = plan.pad_edges(plan.channel_onsets(prog, 0, s2), 0)
+    first = planedges.pad_edges(plan.channel_onsets(prog, 0, s1), 0)
+    again = planedges.pad_edges(plan.channel_onsets(prog, 0, s2), 0)
     kept = [x for x in first if x[0] < cut - 125]
     # the stop's first register write forces the output low; the run after re-arm is whole
     trace = after(r["traces"][2], s1)
@@ -295,9 +296,10 @@ def test_capture_overflow_is_a_fault(cfg):
     got = [(c, lv) for src, lv, c in r["edges"] if src == "ch0"]
     assert len(got) == 264 and st["pulses_delivered"] == 132
     s, c0 = r["starts"]["gen"], r["starts"]["cap"]
-    import capture
 
-    exp = capture.expected(plan.pad_edges(plan.channel_onsets(prog, 0, s), 0), c0, 0)
+    exp = planedges.capture_expected(
+        planedges.pad_edges(plan.channel_onsets(prog, 0, s), 0), c0, 0
+    )
     assert got == [(c - c0, lv) for c, lv in exp[:264]]
 
 

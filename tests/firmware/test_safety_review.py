@@ -5,6 +5,7 @@ import json
 import os
 
 import plan
+import planedges
 import progformat as pf
 import pytest
 from fwchecks import after
@@ -65,7 +66,7 @@ def test_nothing_starts_out_of_order_and_rearm_after_an_estop_abort_plays_whole(
     r = parse(lines)
     assert r["status"]["state"] == "done" and r["status"]["reason"] is None
     s = r["starts"]["gen"]
-    assert after(r["traces"][2], s) == plan.pad_edges(plan.channel_onsets(prog, 0, s), 0)
+    assert after(r["traces"][2], s) == planedges.pad_edges(plan.channel_onsets(prog, 0, s), 0)
     assert r["status"]["pulses_delivered"] == 3
 
 
@@ -302,7 +303,9 @@ def test_a_refused_load_after_a_good_one_leaves_nothing_to_arm_or_start(cfg):
     )
     assert texts[4:] == texts[1:3]
     assert [t for t, p in replies].count(wire.LOADED) == 2
-    assert r["phase"] == "idle" and r["status"]["state"] == "loaded"
+    # load-begin lets the engine's previous program go (engine.unload), so nothing is loaded
+    assert r["phase"] == "idle" and r["status"]["state"] == "idle"
+    assert r["status"]["pulses_planned"] == 0
     assert r["traces"][2] == [(0, 0)]  # never driven active
 
 
@@ -327,7 +330,7 @@ def test_an_exception_while_servicing_a_run_aborts_to_safe_outputs(cfg):
     )
     r = run_engine(pf.encode(prog), body)
     s, at = r["starts"]["gen"], r["at"]
-    full = plan.pad_edges(plan.channel_onsets(prog, 0, s), 0)
+    full = planedges.pad_edges(plan.channel_onsets(prog, 0, s), 0)
     before = [x for x in full if x[0] < at]
     assert before[-1][1] == 1  # the third pulse is high when poll() runs
     trace = after(r["traces"][2], s)
@@ -374,6 +377,6 @@ def test_an_estop_press_released_during_arm_refuses_start_until_armed_again(cfg)
     r = parse(lines)
     s = r["starts"]["gen"]
     assert r["status"]["state"] == "done" and r["status"]["pulses_delivered"] == 1
-    assert after(r["traces"][2], 0) == [(0, 0)] + plan.pad_edges(
+    assert after(r["traces"][2], 0) == [(0, 0)] + planedges.pad_edges(
         plan.channel_onsets(prog, 0, s), 0
     )

@@ -4,8 +4,7 @@ import json
 import sys
 
 import pytest
-from tmspio import board_limits, boards, cli
-from tmspio import compile as compiler
+from tmspio import board_limits, boards, cli, compiler
 from tmspio.protocols import resolve
 
 PICO = "pulse width 10..10000 us, interval >= 1000 us, <= 100000 pulses, <= 100 Hz over 10 s"

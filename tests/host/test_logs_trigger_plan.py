@@ -2,7 +2,7 @@
 (issue 9 item 4), with the board's own firmware/plan.py rule."""
 
 import timing  # firmware/timing.py (firmware/ is on pytest's pythonpath)
-from tmspio import compile, logs
+from tmspio import compiler, logs
 from tmspio.protocols import parser
 
 CLK = 125_000_000
@@ -49,7 +49,7 @@ TRAIN = [0, 100 * MS, 200 * MS]
 def _compiled(tmp_path, text):
     path = tmp_path / "p.toml"
     path.write_text(text)
-    return compile.compile_protocol(parser.resolve(str(path)), CLK)
+    return compiler.compile_protocol(parser.resolve(str(path)), CLK)
 
 
 def _onsets(accepted):

@@ -4,8 +4,7 @@ before anything is sent (board_limits.check), and show/check --board report the 
 import json
 
 import pytest
-from tmspio import board_limits, boards, cli
-from tmspio import compile as compiler
+from tmspio import board_limits, boards, cli, compiler
 from tmspio.protocols import resolve
 
 MS = 125_000  # cycles per ms at 125 MHz
@@ -13,10 +12,11 @@ HEADER, CHANNEL, SEGMENT, CRC = 16, 16, 24, 4  # docs/program-format.md
 
 
 def compiled_with(segments):
-    """iTBS compiled for 125 MHz, its one channel replaced by `segments` one-pulse segments,
+    """iTBS compiled for 125 MHz, its one channel replaced by `segments` two-pulse segments
+    (one 24-byte record each; one-pulse segments in a row would be one interval block),
     100 Hz (every board's rate limit), so only the size can be beyond a limit."""
     compiled = compiler.compile_protocol(resolve("itbs"), 125_000_000)
-    compiled.program.channels[0].segments[:] = [(1, MS, 0, 10 * MS, 0)] * segments
+    compiled.program.channels[0].segments[:] = [(2, MS, 10 * MS, 10 * MS, 0)] * segments
     assert len(compiled.encode()) == HEADER + CHANNEL + SEGMENT * segments + CRC
     return compiled
 
@@ -55,13 +55,13 @@ def test_every_board_refuses_one_segment_more_than_its_limit_holds():
 
 def test_the_pico_refuses_a_program_just_above_its_limit_with_the_exact_text():
     limits = boards.load_board("pico")["limits"]
-    assert limits["max_program_bytes"] == 15_000
-    board_limits.check(compiled_with(623), limits, "pico")  # 14,988 bytes
+    assert limits["max_program_bytes"] == 125_000
+    board_limits.check(compiled_with(5206), limits, "pico")  # 124,980 bytes
     with pytest.raises(board_limits.BoardLimitError) as e:
-        board_limits.check(compiled_with(624), limits, "pico")  # 15,012 bytes
+        board_limits.check(compiled_with(5207), limits, "pico")  # 125,004 bytes
     assert str(e.value) == (
-        "itbs: program 15,012 bytes (624 segments) is 12 bytes above board pico's "
-        "limits.max_program_bytes = 15,000; split the session or use fewer segments"
+        "itbs: program 125,004 bytes (5,207 segments) is 4 bytes above board pico's "
+        "limits.max_program_bytes = 125,000; split the session or use fewer segments"
     )
 
 
@@ -111,20 +111,20 @@ def test_show_and_check_report_the_size_and_refuse_a_program_too_large(capsys, t
     code = cli.main([verb, "itbs", "--board", "pico"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
-    assert out.splitlines()[-1].endswith(", program 4,836 of <= 15,000 bytes")
+    assert out.splitlines()[-1].endswith(", program 4,836 of <= 125,000 bytes")
     code = cli.main([verb, "itbs", "--board", "pico", "--json"])
     out, err = capsys.readouterr()
     assert json.loads(out)["board"]["program_bytes"] == 4836
-    code = cli.main([verb, _many_bursts(tmp_path, 63), "--board", "pico"])  # 630 segments
+    code = cli.main([verb, _many_bursts(tmp_path, 521), "--board", "pico"])  # 5,210 segments
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert err == (
-        "tmspio: error: long-itbs: program 15,156 bytes (630 segments) is 156 bytes "
-        "above board pico's limits.max_program_bytes = 15,000; split the session or "
+        "tmspio: error: long-itbs: program 125,076 bytes (5,210 segments) is 76 bytes "
+        "above board pico's limits.max_program_bytes = 125,000; split the session or "
         "use fewer segments\n"
     )
 
 
 def test_the_summary_names_the_size_limit():
     limits = boards.load_board("pico")["limits"]
-    assert board_limits.summary(limits).endswith(", <= 100 Hz over 10 s, program <= 15,000 bytes")
+    assert board_limits.summary(limits).endswith(", <= 100 Hz over 10 s, program <= 125,000 bytes")

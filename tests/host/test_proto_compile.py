@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from proto_helpers import BASE, protocol
-from tmspio import compile as compiler
-from tmspio import firmware
+from tmspio import compiler, firmware
 from tmspio.errors import InputError
 from tmspio.protocols import from_dict, resolve
 

@@ -4,7 +4,7 @@ import tomllib
 from fractions import Fraction
 
 import pytest
-from tmspio import compile as compiler
+from tmspio import compiler
 from tmspio.protocols import library, resolve
 
 # name: (pulses per channel, channels, exact last onset of channel 0 in s, segments per channel)

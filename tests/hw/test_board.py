@@ -4,7 +4,7 @@ always, on a real board when TMSPIO_HW_PORT is set (rig: tests/hw/README.md)."""
 import tomllib
 
 import pytest
-from tmspio import boards, compile, firmware, link, selftest
+from tmspio import boards, compiler, firmware, link, selftest
 from tmspio.protocols import library, parser
 
 wire = link.wire
@@ -77,7 +77,7 @@ def test_itbs_run_with_loopback_capture(target):
     source = {"confirm_in": wire.SRC_CONFIRM, "trigger_in": wire.SRC_TRIGGER_IN}[
         boards.role_of(board, inp)
     ]
-    compiled = compile.compile_protocol(short_itbs(), board["sysclk_hz"])
+    compiled = compiler.compile_protocol(short_itbs(), board["sysclk_hz"])
     assert channel == 0, "the loopback jumper must start at trigger[0], the iTBS channel"
     with conn:
         status = run_to_rest(conn, compiled.program, target.heartbeat_ms())

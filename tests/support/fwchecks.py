@@ -1,7 +1,7 @@
 """Exact comparisons of an emulated run with the plan computed from the program."""
 
-import capture
 import plan
+import planedges
 
 
 def after(trace, start):
@@ -16,22 +16,24 @@ def check_run(prog, r, cfg, triggers=()):
     pins = cfg["pins"]
     planned = {}
     for ci, ch in enumerate(prog.channels):
-        exp = plan.pad_edges(plan.channel_onsets(prog, ci, s, triggers), ch.idle_level)
+        exp = planedges.pad_edges(plan.channel_onsets(prog, ci, s, triggers), ch.idle_level)
         pin = pins["trigger"][ch.index]
         assert after(r["traces"][pin], s) == exp, "channel %d pad trace" % ch.index
         got = [(c, lv) for src, lv, c in r["edges"] if src == "ch%d" % ch.index]
-        want = [(c - c0, lv) for c, lv in capture.expected(exp, c0, ch.idle_level)]
+        want = [(c - c0, lv) for c, lv in planedges.capture_expected(exp, c0, ch.idle_level)]
         assert got == want, "channel %d capture" % ch.index
         planned[ch.index] = exp
     if pins["marker"] in r["traces"]:
-        assert after(r["traces"][pins["marker"]], s) == plan.marker_edges(prog, s, triggers)
+        assert after(r["traces"][pins["marker"]], s) == planedges.marker_edges(prog, s, triggers)
     if "trigger_in" in r["status"]["captured"] and pins["trigger_in"] in r["traces"]:
         # trigger and gated starts capture it too (when the test traced its pad)
         idle = 1 if cfg["polarity"]["trigger_in"] == "falling" else 0
         pad = [e for e in after(r["traces"][pins["trigger_in"]], c0)]
         got = [(c, lv) for src, lv, c in r["edges"] if src == "trigger_in"]
-        assert got == [(c - c0, lv) for c, lv in capture.expected(pad, c0, idle)], "trigger_in"
+        assert got == [(c - c0, lv) for c, lv in planedges.capture_expected(pad, c0, idle)], (
+            "trigger_in"
+        )
     if 0 in planned and "confirm" in r["status"]["captured"]:
         got = [(c, lv) for src, lv, c in r["edges"] if src == "confirm"]
-        assert got == [(c - c0, lv) for c, lv in capture.expected(planned[0], c0, 0)]
+        assert got == [(c - c0, lv) for c, lv in planedges.capture_expected(planned[0], c0, 0)]
     return planned

@@ -1,7 +1,6 @@
 """tmspio check: the safety envelope for a protocol at a declared intensity (exit 3 if refused)."""
 
-from .. import board_limits, safety
-from .. import compile as compiler
+from .. import board_limits, compiler, safety
 from ..boards import load_board
 from ._common import add_board_argument, check_board, print_json
 

@@ -1,6 +1,6 @@
 """tmspio protocols: list the built-in protocol library."""
 
-from .. import compile as compiler
+from .. import compiler
 from ..protocols import library, resolve, units
 from ._common import print_json
 

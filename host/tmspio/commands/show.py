@@ -1,7 +1,6 @@
 """tmspio show: what a protocol will deliver, compiled for a system clock, before any pulse."""
 
-from .. import board_limits
-from .. import compile as compiler
+from .. import board_limits, compiler
 from ..boards import load_board
 from ..errors import InputError
 from ..protocols import resolve, units

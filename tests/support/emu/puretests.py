@@ -1,10 +1,12 @@
 # Unit tests of the firmware's pure modules, in the common subset: pytest runs them under CPython
 # (tests/firmware/test_pure.py) and, through a subprocess, under the MicroPython unix port.
+import sys
+
 import capture
 import limits
 import plan
+import planedges
 import progformat as pf
-import progview
 import timing as T
 import words
 from fwerror import FirmwareError
@@ -69,11 +71,17 @@ def test_wait_too_short():
 
 
 def _refusal(prog, ci=0):
-    try:
-        words.check_channel(prog, ci)
-    except FirmwareError as e:
-        return e.code + ": " + e.text
-    return None
+    """The refusal text for the lists, asserted equal for the same program as the board holds
+    it (progformat.decode(view=True): checked from the records' summary)."""
+    got = []
+    for p in (prog, pf.decode(pf.encode(prog), True)):
+        try:
+            words.check_channel(p, ci)
+            got.append(None)
+        except FirmwareError as e:
+            got.append(e.code + ": " + e.text)
+    assert got[0] == got[1], got
+    return got[0]
 
 
 def test_minimums():
@@ -122,7 +130,7 @@ def test_plan_immediate():
     ons = plan.channel_onsets(prog, 0, 1000)
     first = 1000 + T.ONSET_LATENCY + T.OUTPUT_LATENCY + 50
     assert ons == [(first, 10, True), (first + 100, 10, False), (first + 1100, 20, False)]
-    assert plan.pad_edges(ons, 1) == [
+    assert planedges.pad_edges(ons, 1) == [
         (first, 0),
         (first + 10, 1),
         (first + 100, 0),
@@ -142,7 +150,7 @@ def test_plan_gated_refractory():
 def test_capture_roundtrip():
     # decode(what the SM would push) == expected(); pushes simulated from the slot model
     edges = [(10, 1), (14, 0), (21, 1), (25, 0), (1000, 1), (1004, 0)]
-    exp = capture.expected(edges, 3, 0)
+    exp = planedges.capture_expected(edges, 3, 0)
     assert exp == [(10, 1), (14, 0), (22, 1), (26, 0), (1000, 1), (1004, 0)], exp
 
 
@@ -160,7 +168,7 @@ def test_capture_expected_across_wrap():
     # edge 1 sampled at 504 with D = 253; two markers; edge 2 sampled at 2**34 + 1004 with
     # D = 2**33 + 502 (one event slot in between)
     far = (1 << 34) + 1001
-    exp = capture.expected([(500, 1), (far, 0)], 0, 0)
+    exp = planedges.capture_expected([(500, 1), (far, 0)], 0, 0)
     assert exp == [(501, 1), (far, 0)], exp
     dec = capture.PinDecoder(0, 0)
     out = []
@@ -180,11 +188,17 @@ LIM = {
 
 
 def _limit(segs, lim=LIM, mode=0, refr=0):
-    try:
-        limits.check(pf.Program(C, [pf.Channel(0, 0, 0, segs)], mode, refr), lim)
-    except FirmwareError as e:
-        return e.code + ": " + e.text
-    return None
+    """The refusal text, asserted equal for the lists and the board's view of the bytes."""
+    prog = pf.Program(C, [pf.Channel(0, 0, 0, segs)], mode, refr)
+    got = []
+    for p in (prog, pf.decode(pf.encode(prog), True)):
+        try:
+            limits.check(p, lim)
+            got.append(None)
+        except FirmwareError as e:
+            got.append(e.code + ": " + e.text)
+    assert got[0] == got[1], got
+    return got[0]
 
 
 def test_limits_each_refusal():
@@ -219,13 +233,143 @@ def test_limits_each_refusal():
 
 
 def test_limits_tick_every_1024_onsets():
+    # 1 kHz bursts of 1000 pulses 10 s apart: within the rate limit, but 1000 intervals of
+    # 1 ms do not span the 10 s window, so every onset is walked (ticks every 1024)
     ticks = []
-    prog = pf.Program(C, [pf.Channel(0, 0, 0, [(40, 125000, 12500000, 3262500000, 0)] * 75)])
+    prog = pf.Program(C, [pf.Channel(0, 0, 0, [(1000, 1250, 125000, 1250000000, 0)] * 3)])
     limits.check(prog, LIM, lambda: ticks.append(1))
     assert len(ticks) == 2  # 3000 onsets: after the 1024th and the 2048th
 
 
-def test_progview_matches_progformat():
+def test_limits_bound_needs_no_walk():
+    # 100,000 pulses at 10 Hz: 1000 intervals of 100 ms span 100 s >= 10 s, so the check is one
+    # step per record: no onset is walked (no tick), for segments and for interval blocks
+    ticks = []
+    prog = pf.Program(C, [pf.Channel(0, 0, 0, [(50000, 1250, 12500000, 12500000, 0)] * 2)])
+    limits.check(prog, LIM, lambda: ticks.append(1))
+    view = pf.decode(pf.encode(_jittered(5000)), True)
+    limits.check(view, LIM, lambda: ticks.append(1))
+    assert ticks == []
+    # one interval of a block below min_interval_us: the walk names that onset exactly
+    prog = _jittered(3000)
+    segs = prog.channels[0].segments
+    segs[1234] = (1, 1250, 0, 124999, 0)
+    view = pf.decode(pf.encode(prog), True)
+    assert pf.encode(prog)[pf.HEADER_SIZE + pf.CHANNEL_SIZE :][12] & pf.REC_INTERVALS
+    try:
+        limits.check(view, LIM)
+    except FirmwareError as e:
+        assert e.text == (
+            "channels[0] onset 1235 interval = 124999 cycles (999.992 us) is below "
+            "limits.min_interval_us = 1000 us"
+        ), e.text
+    else:
+        raise AssertionError("no refusal")
+
+
+def _jittered(n, lo=1250000, hi=2500000, width=1250, seed=12345):
+    """n one-pulse segments, gaps drawn from [lo, hi) cycles (10-20 ms at 125 MHz) by a fixed
+    LCG (the same numbers under CPython and MicroPython); the last gap ends the program."""
+    segs = []
+    x = seed
+    for _ in range(n - 1):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        segs.append((1, width, 0, lo + x % (hi - lo), 0))
+    segs.append((1, width, 0, 2 * width + 13, 0))
+    return pf.Program(C, [pf.Channel(0, 0, 1000, segs)])
+
+
+def test_interval_block_encoding():
+    # 40,000 pulses under CPython; the unix port's test heap holds the 4,000-pulse list
+    n = 40000 if sys.implementation.name == "cpython" else 4000
+    prog = _jittered(n)
+    data = pf.encode(prog)
+    # header 16 + channel 16 + block record 24 + (n - 1) x 3-byte intervals (a span of 1.25 M
+    # cycles needs 3 bytes) + the last segment as a record 24 + crc 4
+    assert len(data) == 16 + 16 + 24 + (n - 1) * 3 + 24 + 4, len(data)
+    view = pf.decode(data, True)
+    segs = view.channels[0].segments
+    assert len(segs) == n and view.pulses() == n
+    recs = list(pf.records(segs))
+    assert [(r[0], r[5] is not None) for r in recs] == [(n - 1, True), (1, False)]
+    want = prog.channels[0].segments
+    assert recs[0][3] == min(s[3] for s in want[:-1])  # the block's least gap
+    got = list(segs)
+    assert got == want
+    assert segs[n - 2] == want[n - 2] and segs[-1] == want[-1]
+    assert pf.decode(data) == prog
+    # every interval width: 1, 2, 3 and 4 bytes, and runs broken by width, flags and count
+    for span in (200, 60000, 1 << 23, 3 << 30):
+        segs = [(1, 100, 0, 1000 + span * k // 7, 0) for k in range(8)]
+        segs += [(1, 100, 0, 5000, 1), (1, 100, 0, 5000, 1), (2, 100, 500, 5000, 0)]
+        segs += [(1, 101, 0, 5000, 0), (1, 100, 0, 5000, 0), (1, 100, 0, 200, 0)]
+        prog = pf.Program(C, [pf.Channel(1, 1, 7, segs)])
+        data = pf.encode(prog)
+        assert pf.decode(data) == prog
+        view = pf.decode(data, True)
+        kinds = [(r[0], r[5] and r[5][1]) for r in pf.records(view.channels[0].segments)]
+        nb = 1 if span < 256 else 2 if span < 65536 else 3 if span < 1 << 24 else 4
+        assert kinds == [(8, nb), (2, 1), (2, None), (1, None), (1, None), (1, None)], kinds
+    # gated programs keep one record per segment (one segment per gate edge)
+    prog = pf.Program(C, [pf.Channel(0, 0, 0, [(1, 100, 0, 1000, 0)] * 4)], pf.START_GATED, 5000)
+    assert len(pf.encode(prog)) == 16 + 16 + 4 * 24 + 4
+
+
+def _patched(data, off, fmt, value):
+    """data with one field replaced and the CRC trailer made to match again."""
+    import struct
+
+    b = bytearray(data[:-4])
+    struct.pack_into(fmt, b, off, value)
+    return bytes(b) + struct.pack("<I", pf.crc32(b) & pf.U32)
+
+
+def test_interval_block_refusals():
+    prog = _jittered(100)
+    data = pf.encode(prog)
+    rec = pf.HEADER_SIZE + pf.CHANNEL_SIZE
+    base = pf.decode(data, True).channels[0].segments
+    least = list(pf.records(base))[0][3]
+    k = [s[3] for s in prog.channels[0].segments].index(least)
+    # a base at the width: the segment with the least gap is named, as the lists would
+    bad = _patched(data, rec + 8, "<I", 1250 - least + least)  # base = width: gap_k = width
+    msgs = []
+    for view in (True, False):
+        try:
+            pf.decode(bad, view)
+        except pf.FormatError as e:
+            msgs.append(str(e))
+    assert msgs == ["channels[0].segments[%d].gap = 1250: width < gap <= 2**48-1 cycles" % k] * 2
+    # B = 5 bytes per interval, a gap field that is not 0, truncated intervals
+    flags = pf.REC_INTERVALS | 5 << pf.REC_BYTES_SHIFT
+    for off, fmt, value in ((rec + 12, "<I", flags), (rec + 16, "<Q", 1), (rec, "<I", 10**6)):
+        try:
+            pf.decode(_patched(data, off, fmt, value), True)
+        except pf.FormatError as e:
+            assert str(e).startswith("channels[0].records[0]"), str(e)
+        else:
+            raise AssertionError("no refusal")
+    # the generator's minimum gap (width + 13) inside a block names the segment
+    segs = [(1, 100, 0, 1000, 0)] * 5 + [(1, 100, 0, 112, 0), (1, 100, 0, 1000, 0)]
+    prog = pf.Program(C, [pf.Channel(0, 0, 0, segs)])
+    assert [
+        r[5] is not None for r in pf.records(pf.decode(pf.encode(prog), True).channels[0].segments)
+    ] == [True, False]
+    assert _refusal(prog) == (
+        "timing: channels[0].segments[5].gap = 112: at least width + 13 = 113 cycles"
+    )
+
+
+def test_interval_block_words():
+    # a view's word stream equals the word stream of the same segments as lists, exactly
+    prog = _jittered(700)
+    view = pf.decode(pf.encode(prog), True)
+    assert list(words.channel_words(view, 0, BASE)) == list(words.channel_words(prog, 0, BASE))
+    words.check_channel(view, 0)
+    assert plan.channel_onsets(view, 0, 100) == plan.channel_onsets(prog, 0, 100)
+
+
+def test_view_matches_lists():
     prog = pf.Program(
         C,
         [
@@ -236,7 +380,7 @@ def test_progview_matches_progformat():
         999,
     )
     data = pf.encode(prog)
-    view = progview.decode(data)
+    view = pf.decode(data, True)
     full = pf.decode(data)
     assert (view.sysclk_hz, view.start_mode, view.refractory) == (C, pf.START_GATED, 999)
     for cv, cf in zip(view.channels, full.channels):
@@ -246,9 +390,9 @@ def test_progview_matches_progformat():
     assert view.pulses() == 5
     for bad in (data[:-1] + bytes([data[-1] ^ 1]), data[:20], data[:-5] + data[-4:]):
         errs = []
-        for dec in (progview.decode, pf.decode):
+        for view_ in (True, False):
             try:
-                dec(bad)
+                pf.decode(bad, view_)
                 errs.append(None)
             except pf.FormatError as e:
                 errs.append(str(e))

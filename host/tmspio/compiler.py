@@ -22,7 +22,6 @@ from .protocols import schedule, units
 DEFAULT_SYSCLK = 125_000_000
 _pf = firmware.progformat()
 _T = firmware.load("timing")  # the generator's cycle arithmetic: minimum field values
-_START = {"immediate": _pf.START_IMMEDIATE, "trigger": _pf.START_TRIGGER, "gated": _pf.START_GATED}
 
 
 def nearest_cycle(seconds, sysclk_hz):
@@ -177,7 +176,9 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
     refractory = 0
     if protocol.start.refractory is not None:
         refractory = nearest_cycle(protocol.start.refractory, sysclk_hz)
-    program = _pf.Program(sysclk_hz, channels, _START[protocol.start.mode], refractory)
+    program = _pf.Program(
+        sysclk_hz, channels, _pf.START_MODES.index(protocol.start.mode), refractory
+    )
     try:
         _pf.validate(program)
     except _pf.FormatError as e:

@@ -1,0 +1,102 @@
+"""End-to-end throughput of an emulated session at --speed max: `tmspio run --emulator` of an
+N-pulse program (100 Hz, 1 ms pulses: the emulated board's rate limit), wall time from the
+command's start to its exit (board start-up, load, the run with capture, link, logging and the
+two plots), against a baseline checkout in the same run (docs/performance.md, "Throughput").
+
+The baseline is `git archive REV` into a temporary directory, run with PYTHONPATH=its host/ and
+TMSPIO_FIRMWARE_DIR=its firmware/ by the same interpreter.
+
+Run:  .venv/bin/python bench/bench_throughput.py [--pulses N] [--baseline REV]   one JSON line
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASELINE = "928b2b0"
+
+TOML = """\
+name = "p{n}"
+title = "{n} pulses of 1 ms every 10 ms"
+family = "rtms"
+pulse_width = "1 ms"
+channels = [ {{ name = "tms", polarity = "active-high" }} ]
+intensity = {{ percent = 50, reference = "RMT" }}
+
+[timing]
+inter_pulse_interval = "10 ms"
+pulses_in_burst = {n}
+"""
+
+
+def run(tmp, name, n, env):
+    path = os.path.join(tmp, "p%d.toml" % n)
+    with open(path, "w") as f:
+        f.write(TOML.format(n=n))
+    out = os.path.join(tmp, "run-" + name)
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tmspio.cli",
+            "run",
+            path,
+            "--emulator",
+            "--speed",
+            "max",
+            "--quiet",
+            "--out",
+            out,
+            "--override",
+            "bench: no stimulator",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
+    wall = time.perf_counter() - t
+    res = {"wall_s": round(wall, 2), "pulses_per_s": round(n / wall, 1), "rc": proc.returncode}
+    try:
+        with open(os.path.join(out, "summary.json")) as f:
+            s = json.load(f)
+        res["delivered"] = s["pulses_delivered"]
+        res["max_abs_deviation_ns"] = s["max_abs_deviation_ns"]
+    except (OSError, ValueError, KeyError):
+        res["stderr"] = proc.stderr[-500:]
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pulses", type=int, default=3000)
+    ap.add_argument("--baseline", default=BASELINE)
+    args = ap.parse_args(argv)
+    result = {"pulses": args.pulses, "baseline": args.baseline}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = os.path.join(tmp, "base")
+        os.makedirs(base)
+        archive = subprocess.run(
+            ["git", "-C", REPO, "archive", args.baseline], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
+        env = dict(os.environ)
+        result["this"] = run(tmp, "this", args.pulses, env)
+        env_base = dict(
+            env,
+            PYTHONPATH=os.path.join(base, "host"),
+            TMSPIO_FIRMWARE_DIR=os.path.join(base, "firmware"),
+        )
+        result["base"] = run(tmp, "base", args.pulses, env_base)
+    result["ratio"] = round(result["base"]["wall_s"] / result["this"]["wall_s"], 2)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
