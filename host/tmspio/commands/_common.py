@@ -27,13 +27,6 @@ def number(option, text, what):
     return value
 
 
-def add_safety_arguments(parser):
-    """The envelope inputs, identical for check and run (tmspio.safety.add_envelope_arguments)."""
-    from .. import safety
-
-    safety.add_envelope_arguments(parser)
-
-
 def add_link_argument(parser):
     """--timeout-scale for the verbs that talk to a board."""
     parser.add_argument(

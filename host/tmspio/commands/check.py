@@ -47,27 +47,3 @@ def run(args):
     # the same refusal as `tmspio run` (safety.judge): SafetyRefused, exit 3
     verdict.enforce(announce=not args.json)
     return 0
-
-
-# ---- kept for callers of the first envelope API (tmspio.safety.judge replaces them) ---------
-
-
-def evaluate(args):
-    """(protocol, declared, stimulator id, findings)."""
-    v = safety.evaluate(args.protocol, args)
-    return v.protocol, v.declared, v.stimulator, v.findings
-
-
-def print_report(protocol, declared, stim, findings, override):
-    opts = {"override": override, "operator": None}
-    v = safety.Verdict(protocol, declared, stim, findings, None, None, None, opts)
-    for line in v.report_lines():
-        print(line)
-
-
-def enforce(protocol, findings, override, announce=True):
-    """safety.enforce (raises SafetyRefused, exit 3); an accepted override is announced."""
-    reason = safety.enforce(findings, override, protocol.name)
-    if reason is not None and announce:
-        print("OVERRIDDEN by the operator: %s" % reason)
-    return reason

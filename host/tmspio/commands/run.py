@@ -5,9 +5,10 @@ and board checks, the run directory and the summary are Session's (docs/api.md).
 
 import os
 
+from .. import safety
 from ..errors import InputError, SafetyRefused
 from ..session import Session
-from ._common import add_link_argument, add_safety_arguments, link_scale, number
+from ._common import add_link_argument, link_scale, number
 
 HELP = "run a protocol on the board (or --emulator) and log every pulse's timing"
 SELFTEST_MAX_AGE_H = 24
@@ -24,7 +25,7 @@ def add_arguments(p):
     where.add_argument(
         "--emulator", action="store_true", help="run on the emulated board (no hardware)"
     )
-    add_safety_arguments(p)
+    safety.add_envelope_arguments(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<protocol>-<UTC>)")
     p.add_argument(
         "--speed",
