@@ -94,6 +94,16 @@ class Service:
         self.load_crc = 0
         limits = board_cfg.get("limits", {})
         self.max_program = limits.get("max_program_bytes", MAX_PROGRAM_BYTES)
+        # The program buffer, reserved once while the heap is still whole (main.py builds this
+        # right after the engine): a block taken at load-begin, after a session's traffic has
+        # left small live objects all over the heap, can find no hole that large. Without room
+        # for it, each load-begin allocates its own buffer as before.
+        self.store = None
+        try:
+            gc.collect()
+            self.store = bytearray(self.max_program)
+        except MemoryError:
+            pass
         self.default_heartbeat_ms = board_cfg.get("heartbeat_ms", DEFAULT_HEARTBEAT_MS)
         self.heartbeat_ms = self.default_heartbeat_ms
         now = ticks_ms()
@@ -208,8 +218,11 @@ class Service:
         unload = getattr(self.engine, "unload", None)
         if unload is not None:
             unload()  # and the previous program (phase not armed/running: _require above)
-        gc.collect()  # so the big block goes to the lowest hole that fits (less fragmentation)
-        self.load_buf = bytearray(total)  # once: growing it chunk by chunk fragments the heap
+        if self.store is not None:
+            self.load_buf = memoryview(self.store)[:total]  # the engine let go of it above
+        else:
+            gc.collect()  # so the big block goes to the lowest hole that fits
+            self.load_buf = bytearray(total)  # once: growing it chunk by chunk fragments
         self.load_have = 0
         self.load_total = total
         self.load_crc = crc
