@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 firmware-check: $(STAMP)
 	$(BIN)/python -m tmspio.tools.firmware_check firmware host/tmspio/emulator/mpy
 
-test: $(STAMP) firmware-check
+test: $(STAMP) lint firmware-check
 	$(BIN)/python -m pytest --ignore=tests/rp2 $(PYTEST_ARGS)
 
 # The unchanged firmware on the real MicroPython rp2 port: TMSPIO_RP2_IMAGE names a Pico .uf2

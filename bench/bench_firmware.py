@@ -91,7 +91,8 @@ def load_in_heap(n, tmp):
 
 def start_latency():
     src = """
-import json, time, emuboard, progformat
+import json, time, progformat
+from rp2040 import board as emuboard
 b = emuboard.current()
 cfg = json.load(open(%r))
 b.drive(cfg["pins"]["estop"], 0)
@@ -124,7 +125,7 @@ SESSION_PULSE = 1250  # 10 us at 125 MHz
 _SESSION = r"""
 import gc, json, os, sys, time
 try:
-    import emuboard
+    from rp2040 import board as emuboard
 except ImportError:
     emuboard = None
 BOARD, PROG, BLOCK, SESSIONS = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

@@ -4,7 +4,7 @@
    board (MicroPython unix port, --speed max) over a pty and the relay.
 2. Load time of a 10,000-segment program (240 KB): load-begin, 1020-byte load-data chunks each
    acknowledged, load-end with the board's CRC check and engine.load() (decode + limits + plan).
-   Also against the fake engine (tests/e2e/fakefw) to separate transfer from engine.load().
+   Also against the fake engine (tests/support/fakefw) to separate transfer from engine.load().
 3. Real-time factor of the emulated board on the iTBS demo: 191.84 s of board time (last onset)
    over the wall time of arm -> done, through the whole stack (PIO/DMA model, firmware, link).
 
@@ -20,7 +20,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
 
 from tmspio import compile, link  # noqa: E402
 from tmspio.emulator.serial_board import SerialBoard  # noqa: E402
@@ -93,7 +93,7 @@ def main(argv=None):
         result["load_10k_firmware"] = load_time(b, big_program())
         result["load_10k_again_firmware"] = load_time(b, big_program())
         result["itbs_emulator"] = itbs_rtf(b)
-    from boards import fake_flash  # tests/e2e: the command loop with the fake engine
+    from fakeflash import fake_flash  # tests/support: the command loop with the fake engine
 
     with tempfile.TemporaryDirectory() as tmp:
         flash = fake_flash(os.path.join(tmp, "flash"))

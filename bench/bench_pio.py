@@ -26,9 +26,9 @@ except ImportError:
 
 
 try:
-    import emuboard
+    from rp2040 import board as emuboard
 except ImportError:
-    from tmspio.emulator.mpy import emuboard
+    from tmspio.emulator.mpy.rp2040 import board as emuboard
 
 from array import array
 

@@ -83,10 +83,6 @@ class SafeOutputs:
         for i in range(self._n):
             mem32[a[i]] = v[i]
 
-    def outputs_forced(self):
-        """Number of override writes abort() makes before anything else."""
-        return self._n - 2
-
     def start_pios(self, gen_mask, cap_mask):
         """Capture SMs (PIO1) first, then every generator in one CTRL write on the SET alias:
         SM_ENABLE and CLKDIV_RESTART for the same mask, so all channels run in lockstep."""

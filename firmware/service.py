@@ -214,7 +214,7 @@ class Service:
         # the echo is a digest of what this board stored, so the host can tell two programs
         # apart (a CRC over bytes that end with their own CRC is a constant)
         digest = hashlib.sha256(data).digest()
-        self.engine.load(data, self._progress(seq))
+        self.engine.load(data, self._progress(seq), owned=True)  # load_buf is None: ours no more
         self.phase = "loaded"
         self._send(wire.LOADED, seq, wire.loaded(len(data), digest))
 
@@ -264,19 +264,6 @@ class Service:
         self.make_safe(reason)
         self._drain()
         self._send(wire.STATUS_R, seq, json.dumps(self.status()).encode())
-
-    def _selftest(self, seq, payload):
-        self._require(seq, wire.SELFTEST, ("idle", "loaded"))
-        fn = getattr(self.engine, "selftest", None)
-        if fn is None:
-            self._error(
-                seq,
-                wire.E_UNSUPPORTED,
-                wire.SELFTEST,
-                "selftest: this firmware's engine has no selftest",
-            )
-            return
-        self._send(wire.SELFTEST_R, seq, json.dumps(fn()).encode())
 
     def _heartbeat(self, seq, payload):
         pass  # receiving it refreshed last_rx
@@ -411,7 +398,6 @@ for _t, _h in (
     (wire.ARM, Service._arm),
     (wire.START_RUN, Service._start),
     (wire.STOP, Service._stop),
-    (wire.SELFTEST, Service._selftest),
     (wire.HEARTBEAT, Service._heartbeat),
     (wire.BYE, Service._bye),
     (wire.MAINTENANCE, Service._maintenance),

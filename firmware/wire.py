@@ -20,7 +20,6 @@
 #   ARM        host->board  u32 heartbeat_ms (0 = off)   -> ACK
 #   START      host->board  empty                        -> ACK
 #   STOP       host->board  text reason                  -> STATUS_R JSON status
-#   SELFTEST   host->board  empty                        -> SELFTEST_R JSON result
 #   HEARTBEAT  host->board  empty                        (no reply; any valid frame also counts)
 #   BYE        host->board  empty                        -> ACK; session closed
 #   MAINTENANCE host->board MAINTENANCE_KEY, only at rest -> ACK; outputs idle, the firmware ends
@@ -44,7 +43,6 @@ START = 0xA5
 MAX_PAYLOAD = 1024
 HEADER_SIZE = 5  # START + length + type + seq
 CRC_SIZE = 4
-OVERHEAD = HEADER_SIZE + CRC_SIZE
 _U32 = 0xFFFFFFFF
 
 # host -> board
@@ -56,7 +54,6 @@ LOAD_END = 0x05
 ARM = 0x06
 START_RUN = 0x07
 STOP = 0x08
-SELFTEST = 0x09
 HEARTBEAT = 0x0A
 BYE = 0x0B
 # 'M': printable, and with MAINTENANCE_KEY the whole frame holds no byte that a MicroPython REPL
@@ -70,7 +67,6 @@ HELLO_R = 0x81
 STATUS_R = 0x82
 LOADED = 0x83
 PROGRESS = 0x84
-SELFTEST_R = 0x89
 EVENTS = 0x90
 STATE = 0x91
 FAULT = 0x92
@@ -85,7 +81,6 @@ NAMES = {
     ARM: "arm",
     START_RUN: "start",
     STOP: "stop",
-    SELFTEST: "selftest",
     HEARTBEAT: "heartbeat",
     BYE: "bye",
     MAINTENANCE: "maintenance",
@@ -94,7 +89,6 @@ NAMES = {
     STATUS_R: "status-reply",
     LOADED: "loaded",
     PROGRESS: "progress",
-    SELFTEST_R: "selftest-reply",
     EVENTS: "events",
     STATE: "state",
     FAULT: "fault",
@@ -110,7 +104,6 @@ E_UNKNOWN = 5  # unknown message type
 E_PAYLOAD = 6  # payload has the wrong size or content
 E_ORDER = 7  # message not allowed in the current state
 E_ENGINE = 8  # the engine refused (FirmwareError); text carries its code and message
-E_UNSUPPORTED = 9  # this firmware does not provide the feature
 ERROR_NAMES = {
     E_CRC: "crc",
     E_OVERSIZED: "oversized",
@@ -120,7 +113,6 @@ ERROR_NAMES = {
     E_PAYLOAD: "payload",
     E_ORDER: "out-of-order",
     E_ENGINE: "engine",
-    E_UNSUPPORTED: "unsupported",
 }
 
 # EVENTS sources (u8): trigger outputs are their channel index 0..3

@@ -12,8 +12,6 @@ program"). The board refuses a larger load-begin itself, but only after the host
 run; the host refuses it first, saying by how much it is too large.
 """
 
-import sys
-
 from . import firmware
 from .errors import InputError
 
@@ -28,8 +26,6 @@ FIELDS = (
 # optional in a board's limits: a board deployed with an older board file reports none (its
 # firmware then allows its built-in 1 MiB, which no RP2040 holds)
 SIZE_FIELD = "max_program_bytes"
-# firmware/limits.py imports these by their bare names (the board's flat file system)
-_DEPENDS = ("fwerror", "timing", "progformat", "plan")
 
 
 class BoardLimitError(InputError):
@@ -37,22 +33,8 @@ class BoardLimitError(InputError):
 
 
 def _firmware_limits():
-    """firmware/limits.py loaded like progformat; its bare-name imports resolve to the same
-    firmware files (tmspio._fw.*) only while it loads, so nothing else sees those names."""
-    key = "tmspio._fw.limits"
-    if key in sys.modules:
-        return sys.modules[key]
-    saved = dict((name, sys.modules.get(name)) for name in _DEPENDS)
-    try:
-        for name in _DEPENDS:
-            sys.modules[name] = firmware.load(name)
-        return firmware.load("limits")
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+    """firmware/limits.py, the board's own check, loaded with its firmware imports."""
+    return firmware.load("limits")
 
 
 def summary(limits, compiled=None):

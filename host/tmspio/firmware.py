@@ -19,6 +19,7 @@ from here.
 
 import importlib.util
 import os
+import re
 import sys
 
 ENV_VAR = "TMSPIO_FIRMWARE_DIR"
@@ -58,8 +59,24 @@ class FirmwareMissing(ImportError):
     """A firmware file the host needs is not where FIRMWARE_DIR says (a broken install)."""
 
 
+# `import timing` / `from progformat import ...` at the start of a line: the board's flat file
+# system makes every firmware module a top-level name
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\w+)[ \t]+import\b|import[ \t]+(\w+))", re.M)
+
+
+def _siblings(path):
+    """The firmware modules that the file at `path` imports by their bare names."""
+    with open(path, encoding="utf-8") as f:
+        names = {a or b for a, b in _IMPORT.findall(f.read())}
+    return sorted(n for n in names if os.path.isfile(os.path.join(FIRMWARE_DIR, n + ".py")))
+
+
 def load(name):
-    """Import <FIRMWARE_DIR>/<name>.py as tmspio._fw.<name> (cached)."""
+    """Import <FIRMWARE_DIR>/<name>.py as tmspio._fw.<name> (cached).
+
+    Its bare-name imports of other firmware modules (`import timing`) resolve to their
+    tmspio._fw copies, loaded first; those bare names are in sys.modules only while the module
+    executes, so nothing else in the host sees a `timing` or `wire` module."""
     key = "tmspio._fw." + name
     if key in sys.modules:
         return sys.modules[key]
@@ -70,14 +87,23 @@ def load(name):
             f"tmspio: firmware file {path} not found (firmware folder from {where}); "
             f"reinstall tmspio, or set {ENV_VAR} to a folder of the firmware's .py files"
         )
+    depends = {dep: load(dep) for dep in _siblings(path) if dep != name}
+    saved = {dep: sys.modules.get(dep) for dep in depends}
     spec = importlib.util.spec_from_file_location(key, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[key] = module
+    sys.modules.update(depends)
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[key]
         raise
+    finally:
+        for dep, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(dep, None)
+            else:
+                sys.modules[dep] = previous
     return module
 
 

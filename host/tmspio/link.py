@@ -50,7 +50,6 @@ _REPLY = {
     wire.ARM: wire.ACK,
     wire.START_RUN: wire.ACK,
     wire.STOP: wire.STATUS_R,
-    wire.SELFTEST: wire.SELFTEST_R,
     wire.BYE: wire.ACK,
     wire.MAINTENANCE: wire.ACK,
 }
@@ -452,9 +451,6 @@ class Link:
                     continue
             with self._cond:
                 self._cond.wait(poll_s)
-
-    def selftest(self):
-        return json.loads(self.request(wire.SELFTEST, timeout=30)[1])
 
     def maintenance(self, timeout=REPLY_TIMEOUT_S):
         """Stop the firmware (outputs idle; refused while armed or running) and hand the port

@@ -12,7 +12,6 @@ import bisect
 import csv
 import json
 import os
-import sys
 import threading
 from fractions import Fraction
 
@@ -131,23 +130,8 @@ def match_pulses(
 
 
 def _firmware_plan():
-    """firmware/plan.py, the board's own planned-edge code (loaded like board_limits loads
-    limits.py: its bare-name imports resolve to the firmware files only while it loads)."""
-    key = "tmspio._fw.plan"
-    if key in sys.modules:
-        return sys.modules[key]
-    depends = ("timing", "progformat")
-    saved = {name: sys.modules.get(name) for name in depends}
-    try:
-        for name in depends:
-            sys.modules[name] = firmware.load(name)
-        return firmware.load("plan")
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+    """firmware/plan.py, the board's own planned-edge code, loaded with its firmware imports."""
+    return firmware.load("plan")
 
 
 def trigger_plan(program, start_cycle, edges, trigger_source=None, trigger_level=1):

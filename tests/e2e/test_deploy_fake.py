@@ -6,10 +6,9 @@ import json
 import os
 
 import pytest
+from fakeflash import FAKE_BOARD, fake_flash
 from tmspio import deploy, link
 from tmspio.emulator.serial_board import SerialBoard
-
-from boards import FAKE_BOARD, fake_flash
 
 pytestmark = pytest.mark.timeout(120)
 

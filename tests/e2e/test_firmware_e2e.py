@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def service_period_ms():
-    import service  # firmware/service.py (conftest puts firmware/ on sys.path)
+    import service  # firmware/service.py (firmware/ is on pytest's pythonpath)
 
     return service.RUN_POLL_MS
 

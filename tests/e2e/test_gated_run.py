@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 
-import plan  # firmware/plan.py (conftest puts firmware/ on sys.path)
+import plan  # firmware/plan.py (firmware/ is on pytest's pythonpath)
 import pytest
 import timing  # firmware/timing.py
 from tmspio import compile, logs

@@ -9,9 +9,9 @@ port sits an interposer that rewrites the program in flight and fixes every chec
 import hashlib
 import struct
 
+import progformat as pf
 import pytest
 import wire
-from fake_engine import progformat as pf
 from tmspio import link
 from tmspio.emulator.serial_board import SerialBoard
 

@@ -9,11 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from fakeflash import FAKE_BOARD, fake_flash
 from tmspio import link, logs
 from tmspio.emulator.serial_board import SerialBoard
 from tmspio.errors import InputError
-
-from boards import FAKE_BOARD, fake_flash
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -8,11 +8,12 @@ import signal
 import subprocess
 import sys
 
-import plan  # firmware/plan.py (conftest puts firmware/ on sys.path)
+import plan  # firmware/plan.py (firmware/ is on pytest's pythonpath)
 import pytest
 import timing  # firmware/timing.py
 from tmspio import cli, compile, link, logs
-from tmspio.emulator.serial_board import RigError, SerialBoard, check_rig, populate_flash
+from tmspio.emulator.serial_board import SerialBoard, check_rig, populate_flash
+from tmspio.errors import InputError
 from tmspio.protocols import parser
 
 pytestmark = pytest.mark.timeout(60)
@@ -97,8 +98,12 @@ def test_trigger_start_first_onset_is_the_trigger_edge_plus_the_latency(tmp_path
     assert cli.main(["run", proto, "--emulator", "--out", str(out), "--quiet"]) == 0
     c = compile.compile_protocol(parser.resolve(proto), SYSCLK)
     triggers = _rig_edges(rig_log, "trigger_in")
-    assert triggers[:3] == [500 * MS, 1000 * MS, 1500 * MS]  # board time, from power-up
-    assert _rig_edges(rig_log, "trigger_in", 0)[:3] == [501 * MS, 1001 * MS, 1501 * MS]
+    # board time from power-up; how many edges the rig made before the host powered the board
+    # off depends on the host's pace, their places do not
+    assert len(triggers) >= 2
+    assert triggers == [500 * MS * (k + 1) for k in range(len(triggers))]
+    falls = _rig_edges(rig_log, "trigger_in", 0)
+    assert falls[: len(triggers) - 1] == [t + MS for t in triggers[: len(triggers) - 1]]
     pads = [_rig_edges(rig_log, "trigger[0]"), _rig_edges(rig_log, "trigger[1]")]
     accepted = pads[0][0] - timing.TRIGGER_LATENCY  # channel a has no delay
     assert accepted in triggers
@@ -300,7 +305,7 @@ def test_rig_entries_are_validated_naming_field_value_and_rule(
     if isinstance(rig, str):
         monkeypatch.setenv("TMSPIO_EMU_RIG", rig)
         rig = None
-    with pytest.raises(RigError) as e:
+    with pytest.raises(InputError) as e:
         check_rig(str(tmp_path), rig)
     assert str(e.value) == message
 
@@ -310,7 +315,7 @@ def test_confirm_delay_needs_a_loopback_into_confirm_in(tmp_path):
     cfg = json.loads((tmp_path / "board.json").read_text())
     cfg["loopback"] = [[2, 10]]
     (tmp_path / "board.json").write_text(json.dumps(cfg))
-    with pytest.raises(RigError) as e:
+    with pytest.raises(InputError) as e:
         check_rig(str(tmp_path), {"confirm_delay_s": 0.001})
     assert str(e.value) == (
         "rig.confirm_delay_s = 0.001: needs a loopback jumper into "
@@ -371,3 +376,14 @@ def test_flash_board_file_rig_with_the_environment_overriding_key_by_key(tmp_pat
     triggers = _rig_edges(log, "trigger_in")
     assert triggers[:2] == [300 * MS, 600 * MS]
     assert _rig_edges(log, "trigger[0]")[0] - timing.TRIGGER_LATENCY in triggers
+
+
+def test_an_unknown_board_name_is_user_input_naming_the_allowed_boards(tmp_path):
+    from tmspio import firmware
+
+    with pytest.raises(InputError) as e:
+        populate_flash(str(tmp_path), "nope")
+    assert str(e.value) == (
+        f"--board = 'nope': no board file {firmware.BOARDS_DIR}/nope.json; allowed: emulated, "
+        "feather_rp2040, pico, pico2, pico_w, rp2040_zero, xiao_rp2040"
+    )

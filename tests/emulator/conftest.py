@@ -1,7 +1,7 @@
 """Fixtures for the hardware-model tests; the helpers live in simrig.py."""
 
 import pytest
-from tmspio.emulator.mpy import emuboard
+from tmspio.emulator.mpy.rp2040 import board as emuboard
 
 
 @pytest.fixture

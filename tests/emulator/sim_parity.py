@@ -7,11 +7,11 @@ import json
 from array import array
 
 try:
-    import emuboard
-    from emuerror import BoardReset
+    from rp2040 import board as emuboard
+    from rp2040.errors import BoardReset
 except ImportError:
-    from tmspio.emulator.mpy import emuboard
-    from tmspio.emulator.mpy.emuerror import BoardReset
+    from tmspio.emulator.mpy.rp2040 import board as emuboard
+    from tmspio.emulator.mpy.rp2040.errors import BoardReset
 
 P0 = 0x50200000
 DMA = 0x50000000

@@ -16,7 +16,7 @@ INTERPRETERS = ["micropython", "cpython"]
 BLINK = textwrap.dedent(
     """
     import json
-    import emuboard
+    from rp2040 import board as emuboard
     import machine
     import rp2
     import time
@@ -143,7 +143,7 @@ SOFT_RESET = textwrap.dedent(
     """
     import machine
     import rp2
-    import emuboard
+    from rp2040 import board as emuboard
 
     @rp2.asm_pio()
     def spin():
@@ -201,7 +201,7 @@ BROAD = textwrap.dedent(
     """
     import json
     from array import array
-    import emuboard
+    from rp2040 import board as emuboard
     import machine
     import rp2
     import time
@@ -317,7 +317,8 @@ def test_power_up_wires_the_board_files_jumpers(tmp_path, interpreter):
     (tmp_path / "main.py").write_text(
         textwrap.dedent(
             """
-        import emuboard, machine, time
+        import machine, time
+        from rp2040 import board as emuboard
         board = emuboard.current()
         machine.Pin(2, machine.Pin.OUT, value=1)
         machine.Pin(5, machine.Pin.OUT, value=0)
@@ -382,7 +383,8 @@ def test_a_reset_never_reimports_the_stand_ins(interpreter):
     # The "flash" dir is a parent of mpy/: forgetting its modules must spare the stand-ins.
     script = textwrap.dedent(
         """
-        import emuboard, machine, rp2
+        import machine, rp2
+        from rp2040 import board as emuboard
         board = emuboard.current()
         if not hasattr(board, "rp2_id"):
             board.rp2_id = id(rp2)

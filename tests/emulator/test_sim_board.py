@@ -3,8 +3,8 @@ control, watchdog reset."""
 
 import pytest
 from simrig import IO_BANK0, PADS_BANK0, PIO_BASE, SIO, run_both, setup_sm
-from tmspio.emulator.mpy import emuboard
-from tmspio.emulator.mpy.emuerror import BoardReset, EmulatorError
+from tmspio.emulator.mpy.rp2040 import board as emuboard
+from tmspio.emulator.mpy.rp2040.errors import BoardReset, EmulatorError
 
 
 def test_pulls_decide_an_undriven_pad(board):

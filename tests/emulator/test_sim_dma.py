@@ -4,8 +4,8 @@ from array import array
 
 import pytest
 from simrig import DMA, PIO_BASE, run_both, setup_sm, shiftctrl
-from tmspio.emulator.mpy import emuboard
-from tmspio.emulator.mpy.emuerror import EmulatorError
+from tmspio.emulator.mpy.rp2040 import board as emuboard
+from tmspio.emulator.mpy.rp2040.errors import EmulatorError
 
 EN, WORD, INC_R, INC_W, QUIET = 1, 2 << 2, 1 << 4, 1 << 5, 1 << 21
 TXF0 = PIO_BASE[0] + 0x010

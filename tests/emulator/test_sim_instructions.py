@@ -5,7 +5,7 @@ Programs are padded with NOPs so PC advances to 1 and jump targets up to 4 exist
 
 import pytest
 from simrig import PIO_BASE, setup_sm, shiftctrl
-from tmspio.emulator.mpy import emuboard
+from tmspio.emulator.mpy.rp2040 import board as emuboard
 
 M = 0xFFFFFFFF
 RIGHT = shiftctrl()

@@ -2,8 +2,8 @@
 
 import pytest
 from simrig import CLR_ALIAS, IO_BANK0, PIO_BASE, SET_ALIAS, XOR_ALIAS, setup_sm, shiftctrl
-from tmspio.emulator.mpy import emuboard
-from tmspio.emulator.mpy.emuerror import EmulatorError
+from tmspio.emulator.mpy.rp2040 import board as emuboard
+from tmspio.emulator.mpy.rp2040.errors import EmulatorError
 
 P0 = PIO_BASE[0]
 SM0 = P0 + 0xC8

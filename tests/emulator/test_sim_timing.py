@@ -1,7 +1,7 @@
 """Cycle formulas: edges at exact cycles, in both fast and single-step mode (run_both)."""
 
 from simrig import PIO_BASE, SET_ALIAS, run_both, setup_sm, shiftctrl
-from tmspio.emulator.mpy import emuboard
+from tmspio.emulator.mpy.rp2040 import board as emuboard
 
 BLINK = """
 set pindirs, 1

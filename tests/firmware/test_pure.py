@@ -1,6 +1,6 @@
 """The firmware's pure modules: the same tests under CPython and the MicroPython unix port."""
 
-import puretests  # noqa: E402  (tests/firmware/emu is put on sys.path below)
+import puretests  # tests/support/emu (pytest's pythonpath)
 import pytest
 from fwtest import run_micropython
 

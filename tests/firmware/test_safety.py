@@ -93,7 +93,7 @@ def test_watchdog_starvation_resets_to_safe_outputs(cfg):
     # board; after the reset every output stays at its pull-down (idle) level
     prog = pf.Program(HZ, [pf.Channel(0, 0, 0, [(500, 10 * MS, 20 * MS, 40 * MS, 0)])])
     src = (
-        "import json, binascii, machine, emuboard\n"
+        "import json, binascii, machine\nfrom rp2040 import board as emuboard\n"
         "b = emuboard.current()\n"
         "if machine.reset_cause() == machine.WDT_RESET:\n"
         "    for p in (2, 3, 6):\n"
@@ -190,7 +190,7 @@ def _flash(tmp_path, with_board=True):
 
 
 _BOOT = (
-    "import sys, json, emuboard\n"
+    "import sys, json\nfrom rp2040 import board as emuboard\n"
     "b = emuboard.current()\n"
     "PRE\n"
     "class FakeService:\n"

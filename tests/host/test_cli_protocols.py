@@ -155,13 +155,16 @@ def test_check_refuses_with_exit_3_and_the_findings(capsys):
     code, out, err = run(capsys, "check", "rtms-10hz", "--intensity", "130")
     assert code == 3
     assert out.splitlines()[0] == (
-        "rtms-10hz at 130% RMT on generic-ttl: REFUSED (7 rules, 1 refused, 4 warnings)"
+        "rtms-10hz at 130% RMT on generic-ttl: REFUSED (8 rules, 1 refused, 5 warnings)"
     )
-    # the refusing finding is in the report on stdout; stderr has the one error line
+    # the refusing finding, its kind and the nearest passing change are in the report on
+    # stdout; stderr has the one error line
     assert (
-        "  REFUSE wassermann-train-duration: train 4 s at 10 Hz, 130% RMT; limit 2.9 s "
-        "[Wassermann 1998 via Rossi 2009 Table 3; UNVERIFIED: transcribed from memory of "
-        "Rossi 2009 Table 3]"
+        "  REFUSE safety wassermann-train-duration: train 4 s at 10 Hz, 130% RMT; limit 2.9 s "
+        "[Wassermann 1998 single-train table, as carried in Rossi 2009 (Table 3; one copy "
+        "calls it Table 4); UNVERIFIED: table transcribed from memory of Rossi 2009, not "
+        "checked against the primary table]; would pass with: at most 29 pulses per train, "
+        "or at most 120% RMT"
     ) in out.splitlines()
     assert err == (
         "tmspio: error: rtms-10hz refused by the safety envelope (1 rule); "
@@ -173,7 +176,7 @@ def test_check_passes_and_override_lets_a_refusal_through(capsys):
     code, out, err = run(capsys, "check", "itbs", "--stimulator", "magstim-rapid2")
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == (
-        "itbs at 80% AMT on magstim-rapid2: PASS (6 rules, 0 refused, 1 warnings)"
+        "itbs at 80% AMT on magstim-rapid2: PASS (12 rules, 0 refused, 2 warnings)"
     )
     code, out, err = run(
         capsys,
@@ -185,7 +188,7 @@ def test_check_passes_and_override_lets_a_refusal_through(capsys):
         "IRB 2026-17 approves 130%",
     )
     assert (code, err) == (0, "")
-    assert out.splitlines()[0].endswith("REFUSED, OVERRIDDEN (7 rules, 1 refused, 4 warnings)")
+    assert out.splitlines()[0].endswith("REFUSED, OVERRIDDEN (8 rules, 1 refused, 5 warnings)")
     assert out.splitlines()[-1] == "OVERRIDDEN by the operator: IRB 2026-17 approves 130%"
     code, _, err = run(capsys, "check", "rtms-10hz", "--intensity", "130", "--override", " ")
     assert (code, err) == (2, "tmspio: error: --override = ' ': a written reason (not empty)\n")
@@ -193,14 +196,20 @@ def test_check_passes_and_override_lets_a_refusal_through(capsys):
 
 def test_check_json(capsys):
     code, out, _ = run(
-        capsys, "check", "ctbs600", "--intensity", "90", "--reference", "AMT", "--json"
+        capsys, "check", "ctbs600", "--intensity", "130", "--reference", "RMT", "--json"
     )
     assert code == 3
     report = json.loads(out)
-    assert report["verdict"] == "REFUSED" and report["intensity"] == "90% AMT"
+    assert report["verdict"] == "REFUSED" and report["intensity"] == "130% RMT"
     refused = [f for f in report["findings"] if f["outcome"] == "refuse"]
-    assert [(f["rule"], f["value"], f["limit"]) for f in refused] == [
-        ("family-intensity", "90% AMT", "80% AMT")
+    assert [(f["rule"], f["rule_kind"], f["value"], f["limit"], f["fix"]) for f in refused] == [
+        ("family-intensity", "safety", "130% RMT", "120% RMT", "at most 120% RMT")
+    ]
+    # cTBS's published 80% AMT is a method finding: a warning, never a refusal
+    method = [f for f in report["findings"] if f["rule_kind"] == "method"]
+    assert [(f["rule"], f["outcome"]) for f in method] == [
+        ("published-variant", "pass"),
+        ("published-intensity", "warn"),
     ]
 
 
@@ -296,8 +305,8 @@ def test_wrong_types_in_a_file_are_refused_not_coerced(capsys, tmp_path, text, l
             "show: the following arguments are required: PROTOCOL|FILE (see `tmspio show --help`)",
         ),
         (
-            ("check", "itbs", "--intensity", "80", "--reference", "MT"),
-            "check: argument --reference: invalid choice: 'MT' (choose from 'RMT', 'AMT') "
+            ("check", "itbs", "--intensity", "80", "--reference", "mt"),
+            "check: argument --reference: invalid choice: 'mt' (choose from 'RMT', 'AMT', 'MT') "
             "(see `tmspio check --help`)",
         ),
         (
@@ -338,15 +347,15 @@ def test_run_takes_the_same_envelope_options_as_check(capsys):
         "run",
         "ctbs600",
         "--intensity",
-        "90",
+        "130",
         "--reference",
-        "AMT",
+        "RMT",
         "--port",
         "/dev/tmspio-no-such-port",
     )
     assert code == 3
     assert out.splitlines()[0] == (
-        "ctbs600 at 90% AMT on generic-ttl: REFUSED (6 rules, 1 refused, 3 warnings)"
+        "ctbs600 at 130% RMT on generic-ttl: REFUSED (12 rules, 1 refused, 5 warnings)"
     )
     assert err == (
         "tmspio: error: ctbs600 refused by the safety envelope (1 rule); "
@@ -358,8 +367,8 @@ def test_session_prepare_takes_the_same_declaration_as_run():
     from tmspio import session
 
     protocol, declared, findings, reason, source = session.prepare(
-        "ctbs600", 90, override="IRB 7", reference="AMT"
+        "ctbs600", 130, override="IRB 7", reference="RMT"
     )
-    assert (str(declared), reason) == ("90% AMT", "IRB 7")
+    assert (str(declared), reason) == ("130% RMT", "IRB 7")
     assert [f.rule for f in findings if f.outcome == "refuse"] == ["family-intensity"]
     assert source.endswith("host/tmspio/data/protocols/ctbs600.toml")

@@ -184,7 +184,8 @@ def test_clock_too_slow_for_the_protocol_is_an_input_error():
         compiler.compile_protocol(resolve("itbs"), 100)
     assert str(e.value) == 'itbs: pulse_width = "1 ms": at least one cycle (0.01 s) at 100 Hz'
     with pytest.raises(InputError) as e:
-        compiler.compile_protocol(resolve("itms"), 700)
+        pair = {"inter_pulse_interval": "1.5 ms", "pulses_in_burst": 2}  # 1.5 ms I-wave pair
+        compiler.compile_protocol(protocol(name="itms", timing=pair), 700)
     assert str(e.value) == (
         "itms: channels.0 onset 1 = 0.0015 s: more than one pulse width "
         "(1 cycles) after the previous onset at 700 Hz"

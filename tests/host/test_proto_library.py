@@ -16,14 +16,16 @@ PUBLISHED = {
     "imtbs": (600, 1, Fraction("109.84"), 200),
     "saint": (1800, 1, Fraction("591.84"), 600),
     "rtms-10hz": (3000, 1, Fraction("2223.9"), 75),
-    "rtms-10hz-short-iti": (3000, 1, Fraction("1113.9"), 75),
+    # 11 s counted from each train's last pulse: 75 x 3.9 s + 74 x 11 s, "18 min 26 s"
+    "rtms-10hz-short-iti": (3000, 1, Fraction("1106.5"), 75),
     "rtms-1hz": (900, 1, Fraction(899), 1),
     "rtms-0.9hz": (810, 1, Fraction(809) / Fraction("0.9"), None),
     "rtms-20hz": (40, 1, Fraction("1.95"), 1),
-    "rtms-5hz": (600, 1, Fraction("119.8"), 1),
-    "qps5": (1440, 1, 1795 + 3 * Fraction("0.005"), 360),
-    "qps50": (1440, 1, 1795 + 3 * Fraction("0.05"), 360),
-    "itms": (360, 1, Fraction("895.0015"), 180),
+    "rtms-5hz": (50, 1, Fraction("9.8"), 1),
+    # four stimulators (QPS) and two (iTMS), one pulse each per burst; channel 0's last onset
+    "qps5": (360, 4, Fraction(1795), 1),
+    "qps50": (360, 4, Fraction(1795), 1),
+    "itms": (180, 2, Fraction(895), 1),
     "pas25": (90, 2, Fraction(89 * 20), 90),
     "pas10": (90, 2, Fraction(89 * 20), 90),
     "sici": (10, 2, None, 10),
@@ -70,7 +72,9 @@ def test_chen_0_9_hz_last_pulse_is_809_over_0_9():
 def test_qps_is_1440_pulses_in_360_bursts_every_5_s():
     for name, ipi in (("qps5", Fraction(5, 1000)), ("qps50", Fraction(50, 1000))):
         c = compiler.compile_protocol(resolve(name))
-        onsets = c.channel_times[0]
+        # four stimulators, each one pulse per burst at offsets 0, ipi, 2 ipi, 3 ipi
+        onsets = sorted(t for ch in c.channel_times for t in ch)
+        assert [c.channel_times[k][0] for k in range(4)] == [k * ipi for k in range(4)]
         assert len(onsets) == 1440
         firsts = onsets[::4]
         assert len(firsts) == 360

@@ -92,7 +92,7 @@ def _with(path, value):
             "red",
             'timing.colour = "red": unknown field; allowed here: '
             "inter_pulse_interval, pulses_in_burst, inter_burst_interval, bursts_in_train, "
-            "inter_train_interval, trains_in_protocol",
+            "inter_train_interval, trains_in_protocol, inter_train_interval_from",
         ),
         (("pulse_width",), KeyError, "pulse_width: required field missing"),
         (
@@ -174,8 +174,8 @@ def _with(path, value):
         ),
         (
             ("intensity",),
-            {"percent": 120, "reference": "MT"},
-            "intensity.reference = \"MT\": one of 'RMT' or 'AMT'",
+            {"percent": 120, "reference": "rmt"},
+            "intensity.reference = \"rmt\": one of 'RMT', 'AMT' or 'MT'",
         ),
         (
             ("intensity",),

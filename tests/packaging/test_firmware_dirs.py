@@ -91,3 +91,19 @@ def test_a_missing_firmware_file_is_named(tmp_path):
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("tmspio.firmware.FirmwareMissing: tmspio: firmware file ")
     assert re.search(re.escape(str(tmp_path / "nowhere")) + r"/\w+\.py not found", last), last
+
+
+def test_a_shared_module_gets_its_firmware_imports_and_no_bare_name_leaks():
+    code = (
+        "import sys\n"
+        "from tmspio import firmware\n"
+        "limits = firmware.load('limits')\n"
+        "assert limits.plan is firmware.load('plan')\n"
+        "assert limits.FirmwareError is firmware.load('fwerror').FirmwareError\n"
+        "assert firmware.load('plan').T is firmware.load('timing')\n"
+        "print(sorted(k for k in ('timing', 'plan', 'progformat', 'fwerror', 'limits')"
+        " if k in sys.modules))\n"
+        "print(sorted(k[11:] for k in sys.modules if k.startswith('tmspio._fw.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "[]\n['fwerror', 'limits', 'plan', 'progformat', 'timing']\n"

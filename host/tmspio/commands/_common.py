@@ -28,28 +28,10 @@ def number(option, text, what):
 
 
 def add_safety_arguments(parser):
-    """The envelope inputs, identical for check and run."""
-    parser.add_argument(
-        "--intensity",
-        metavar="PCT",
-        help="declared intensity in %% of motor threshold (default: the protocol's declaration)",
-    )
-    parser.add_argument(
-        "--reference",
-        choices=("RMT", "AMT"),
-        help="threshold the intensity refers to (default: the protocol's, else RMT)",
-    )
-    parser.add_argument(
-        "--stimulator",
-        metavar="NAME",
-        help="stimulator profile (tmspio stimulators; default: the protocol's, else generic-ttl)",
-    )
-    parser.add_argument(
-        "--override",
-        metavar="REASON",
-        help="accept the envelope's refusals with this written reason (run "
-        "logs it with the session)",
-    )
+    """The envelope inputs, identical for check and run (tmspio.safety.add_envelope_arguments)."""
+    from .. import safety
+
+    safety.add_envelope_arguments(parser)
 
 
 def add_link_argument(parser):

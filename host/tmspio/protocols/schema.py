@@ -1,7 +1,7 @@
 """JSON Schema of protocol files, generated from the model.
 
 Regenerate after changing the model:  .venv/bin/python -m tmspio.protocols.schema
-(tests/host/test_schema.py fails while host/tmspio/data/protocol.schema.json is out of date).
+(tests/host/test_proto_schema.py fails while host/tmspio/data/protocol.schema.json is out of date).
 """
 
 import json

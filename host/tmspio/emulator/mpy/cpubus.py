@@ -13,12 +13,13 @@ The stand-ins model the RP2040 only: a board claiming another chip is refused he
 """
 
 try:
-    from . import emuboard, softirq
-    from .emuerror import EmulatorError
+    from . import softirq
+    from .rp2040 import board as emuboard
+    from .rp2040.errors import EmulatorError
 except ImportError:
-    import emuboard
     import softirq
-    from emuerror import EmulatorError
+    from rp2040 import board as emuboard
+    from rp2040.errors import EmulatorError
 
 
 def board():

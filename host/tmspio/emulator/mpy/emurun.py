@@ -16,7 +16,7 @@ scheduled in board time, so they are cycle-exact at any emulation speed.
 import sys
 
 try:
-    import emuboard
+    from rp2040 import board as emuboard
 except ImportError:  # the host loads this file only for rig_config() (pure)
     emuboard = None
 
@@ -41,7 +41,7 @@ def _exists(path):
 def _forget_modules(prefix):
     """Forget the modules loaded from `prefix` (a soft reset re-imports them), never the
     stand-ins themselves (their state was reset in place; other modules hold them)."""
-    standins = emuboard.__file__.rsplit("/", 1)[0] + "/"
+    standins = emuboard.__file__.rsplit("/", 2)[0] + "/"  # mpy/ (the model is mpy/rp2040/)
     prefix = prefix.rstrip("/") + "/"
     for name in list(sys.modules):
         module = sys.modules[name]

@@ -16,7 +16,7 @@ try:
     from .cpubus import rd as _rd
     from .cpubus import register_access as _register_access
     from .cpubus import wr as _wr
-    from .emuerror import BoardReset, EmulatorError
+    from .rp2040.errors import BoardReset, EmulatorError
 except ImportError:
     import time as _time
 
@@ -27,7 +27,7 @@ except ImportError:
     from cpubus import rd as _rd
     from cpubus import register_access as _register_access
     from cpubus import wr as _wr
-    from emuerror import BoardReset, EmulatorError
+    from rp2040.errors import BoardReset, EmulatorError
 
 Pin = machinepin.Pin
 soft_reset_state = machinepin.soft_reset_state

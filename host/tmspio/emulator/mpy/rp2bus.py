@@ -10,7 +10,7 @@ try:
     from .cpubus import rd as _rd
     from .cpubus import wr as _wr
     from .cpubus import write_masked as _write_masked
-    from .emuerror import EmulatorError
+    from .rp2040.errors import EmulatorError
 except ImportError:
     import rp2regs as regs
     from cpubus import board as _board
@@ -21,7 +21,7 @@ except ImportError:
     from cpubus import rd as _rd
     from cpubus import wr as _wr
     from cpubus import write_masked as _write_masked
-    from emuerror import EmulatorError
+    from rp2040.errors import EmulatorError
 
 __all__ = ["EmulatorError", "_board", "_charge", "_peek", "_poke", "_rd", "_wr", "_write_masked"]
 

@@ -24,15 +24,16 @@ except ImportError:
     import select as _host  # CPython package import (the runner aliases uselect in a subprocess)
 
 try:
-    from . import emuboard, softirq
+    from . import softirq
     from . import time as _time
-    from .emuerror import EmulatorError
+    from .rp2040 import board as emuboard
+    from .rp2040.errors import EmulatorError
 except ImportError:
     import time as _time
 
-    import emuboard
     import softirq
-    from emuerror import EmulatorError
+    from rp2040 import board as emuboard
+    from rp2040.errors import EmulatorError
 
 POLLIN = _host.POLLIN
 POLLOUT = _host.POLLOUT

@@ -18,12 +18,13 @@ except ImportError:
     import time as _host  # CPython package import (the runner aliases utime in a subprocess)
 
 try:
-    from . import emuboard, softirq
-    from .piosim import INF as _INF
+    from . import softirq
+    from .rp2040 import board as emuboard
+    from .rp2040.statemachine import INF as _INF
 except ImportError:
-    import emuboard
     import softirq
-    from piosim import INF as _INF
+    from rp2040 import board as emuboard
+    from rp2040.statemachine import INF as _INF
 
 _PERIOD = 1 << 30  # MICROPY_PY_TIME_TICKS_PERIOD on rp2
 _MASK = _PERIOD - 1

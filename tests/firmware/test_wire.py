@@ -15,7 +15,7 @@ def test_frame_layout_is_documented_bytes():
     f = wire.frame(wire.STATUS, 7, b"ab")
     assert f[:6] == bytes([0xA5, 2, 0, wire.STATUS, 7]) + b"a"
     assert f[-4:] == (wire.crc32(f[1:-4]) & 0xFFFFFFFF).to_bytes(4, "little")
-    assert len(f) == wire.OVERHEAD + 2
+    assert len(f) == wire.HEADER_SIZE + wire.CRC_SIZE + 2
 
 
 @settings(max_examples=200, deadline=None)

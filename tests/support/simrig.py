@@ -1,11 +1,11 @@
-"""Helpers for the hardware-model tests (imported as `simrig`: a module named conftest would
-collide with tests/firmware/conftest.py when the whole suite runs): assemble with adafruit_pioasm (an independent
+"""Helpers for the hardware-model tests: assemble with adafruit_pioasm (an independent
 assembler), configure state machines by writing registers through the bus, and snapshot the
 whole board so the fast path can be compared with single-step execution."""
 
 import adafruit_pioasm
-from tmspio.emulator.mpy import emuboard, machine, rp2, softirq
+from tmspio.emulator.mpy import machine, rp2, softirq
 from tmspio.emulator.mpy import time as emutime
+from tmspio.emulator.mpy.rp2040 import board as emuboard
 
 PIO_BASE = (0x50200000, 0x50300000)
 IO_BANK0 = 0x40014000

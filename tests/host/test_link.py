@@ -4,10 +4,9 @@ import os
 import time
 
 import pytest
+from fakeflash import fake_flash
 from tmspio import link
 from tmspio.emulator.serial_board import SerialBoard
-
-from boards import fake_flash
 
 
 class _Port:

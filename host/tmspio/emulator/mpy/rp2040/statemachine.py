@@ -1,13 +1,9 @@
 """Cycle-exact model of one PIO state machine (RP2040 PIO version 0): `step(now)` executes one
 SM tick exactly as the hardware does (pio-and-rp2.md §1-2, §2.13). The fast path that skips the
-ticks in between lives in piofast.py and never changes this function."""
+ticks in between lives in fastpath.py and never changes this function."""
 
-try:
-    from .emuerror import EmulatorError
-    from .piofast import DEP_FIFO, DEP_IRQ, DEP_PINS, INF, M32, FastPath, mask, rotl
-except ImportError:
-    from emuerror import EmulatorError
-    from piofast import DEP_FIFO, DEP_IRQ, DEP_PINS, INF, M32, FastPath, mask, rotl
+from .errors import EmulatorError
+from .fastpath import DEP_FIFO, DEP_IRQ, DEP_PINS, INF, M32, FastPath, mask, rotl
 
 __all__ = ["DEP_FIFO", "DEP_IRQ", "DEP_PINS", "INF", "M32", "StateMachine"]
 

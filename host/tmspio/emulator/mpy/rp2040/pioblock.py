@@ -1,12 +1,8 @@
 """One PIO block (RP2040): registers (pio-and-rp2.md §3.2-3.3), FIFOs, IRQ flags, output
 registers with the per-cycle pin-write priority, and the two system interrupt lines."""
 
-try:
-    from .emuerror import EmulatorError
-    from .piosim import DEP_FIFO, DEP_IRQ, M32, StateMachine
-except ImportError:
-    from emuerror import EmulatorError
-    from piosim import DEP_FIFO, DEP_IRQ, M32, StateMachine
+from .errors import EmulatorError
+from .statemachine import DEP_FIFO, DEP_IRQ, M32, StateMachine
 
 CFGINFO_RP2040 = 0x00200404  # IMEM_SIZE=32, SM_COUNT=4, FIFO_DEPTH=4
 

@@ -1,5 +1,5 @@
 """limits.max_program_bytes: required in every board file, bounded by the schema and by the chip's
-SRAM; both validators reject the same broken values (tests/boards/test_boards.py's rule)."""
+SRAM; both validators reject the same broken values (tests/host/test_boards.py's rule)."""
 
 import copy
 import json

@@ -1,14 +1,11 @@
-"""GPIO pads of the emulated RP2040 (mixin of emuboard.Board): IO_BANK0 function select and
+"""GPIO pads of the emulated RP2040 (mixin of board.Board): IO_BANK0 function select and
 overrides, PADS_BANK0 pulls/input enable, SIO, external drives and wires, the pad history the
 PIO input synchronisers sample, and the edge traces."""
 
 import heapq
 from array import array
 
-try:
-    from .emuerror import EmulatorError
-except ImportError:
-    from emuerror import EmulatorError
+from .errors import EmulatorError
 
 NUM_GPIO = 30
 GPIO_MASK = (1 << NUM_GPIO) - 1

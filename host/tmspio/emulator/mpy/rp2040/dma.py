@@ -8,10 +8,7 @@ state left by the previous cycle, so a word an SM pulls in cycle t is replaced i
 (DMA_LATENCY = 1) and an SM can use it in that same cycle.
 """
 
-try:
-    from .emuerror import EmulatorError
-except ImportError:
-    from emuerror import EmulatorError
+from .errors import EmulatorError
 
 INF = 1 << 62
 M32 = 0xFFFFFFFF

@@ -5,7 +5,7 @@ import os
 import shutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIRMWARE = os.path.join(HERE, "..", "..", "firmware")
+FIRMWARE = os.path.join(HERE, "..", "..", "firmware")  # the checkout's, as the tests run
 
 # limits as boards/pico.json: every board reports all six, and the host checks them (hello)
 FAKE_BOARD = {

@@ -1,7 +1,7 @@
 """tmspio.logs.trigger_plan: trigger- and gated-start plans laid on the accepted trigger edges
 (issue 9 item 4), with the board's own firmware/plan.py rule."""
 
-import timing  # firmware/timing.py (conftest puts firmware/ on sys.path)
+import timing  # firmware/timing.py (firmware/ is on pytest's pythonpath)
 from tmspio import compile, logs
 from tmspio.protocols import parser
 

@@ -1,15 +1,14 @@
-"""Helpers for the firmware tests (imported as `fwtest`: a conftest name would clash across
-test folders): the pure modules under CPython, scripts on the emulated board.
+"""Helpers for the firmware tests: the pure modules under CPython, scripts on the emulated board.
 
 The firmware modules are imported straight from firmware/ (they are plain modules in the common
 subset). Emulated-board scripts run on the MicroPython unix port through the emulator runner,
-with tests/firmware/emu on the import path for the harness.
+with tests/support/emu on the import path for the harness (pytest's pythonpath has firmware/
+and tests/support/emu for the in-process side).
 """
 
 import json
 import os
 import subprocess
-import sys
 
 from tmspio.emulator import runner
 
@@ -18,9 +17,6 @@ EMU_DIR = os.path.join(HERE, "emu")
 REPO = os.path.dirname(os.path.dirname(HERE))
 FIRMWARE = os.path.join(REPO, "firmware")
 BOARDS = os.path.join(REPO, "boards")
-for _p in (FIRMWARE, EMU_DIR):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 
 
 def board_cfg(name="emulated"):

@@ -3,7 +3,7 @@
 import json
 import time
 
-import emuboard
+from rp2040 import board as emuboard
 
 GEN_CTRL_SET = 0x50202000
 CAP_CTRL_SET = 0x50302000

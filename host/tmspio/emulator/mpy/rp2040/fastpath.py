@@ -16,10 +16,7 @@ The board interrupts a plan (sync to the event cycle, then single-step) whenever
 environment changes, so results are identical to `Board(single_step=True)`.
 """
 
-try:
-    from .emuerror import EmulatorError
-except ImportError:
-    from emuerror import EmulatorError
+from .errors import EmulatorError
 
 M32 = 0xFFFFFFFF
 INF = 1 << 62

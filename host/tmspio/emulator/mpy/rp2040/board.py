@@ -11,18 +11,11 @@ CPU-side code (callbacks, the stand-ins) runs between cycles; its bus accesses a
 import heapq
 from array import array
 
-try:
-    from .dmasim import DMA
-    from .emuerror import BoardReset, EmulatorError
-    from .emupads import GPIO_MASK, IO_BANK0, NUM_GPIO, PADS_BANK0, Pads, _alias, _bit
-    from .pioblock import PIOBlock
-    from .piosim import DEP_PINS, INF
-except ImportError:
-    from dmasim import DMA
-    from emuerror import BoardReset, EmulatorError
-    from emupads import GPIO_MASK, IO_BANK0, NUM_GPIO, PADS_BANK0, Pads, _alias, _bit
-    from pioblock import PIOBlock
-    from piosim import DEP_PINS, INF
+from .dma import DMA
+from .errors import BoardReset, EmulatorError
+from .pads import GPIO_MASK, IO_BANK0, NUM_GPIO, PADS_BANK0, Pads, _alias, _bit
+from .pioblock import PIOBlock
+from .statemachine import DEP_PINS, INF
 
 __all__ = [
     "ACCESS_CYCLES",
