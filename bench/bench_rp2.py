@@ -166,7 +166,7 @@ def program(n):
     return pf.encode(pf.Program(HZ, [pf.Channel(0, 0, 0, [(1, MS // 10, 0, 10 * MS, 0)] * n)]))
 
 
-def measure(image):
+def measure(image, sizes=SIZES, more=MORE):
     with open(os.path.join(REPO, "boards", "pico.json")) as f:
         cfg = json.load(f)
     cfg["limits"]["max_program_bytes"] = 532480  # boards/schema.json's maximum: the heap decides
@@ -177,7 +177,7 @@ def measure(image):
             json.dump(cfg, f)
         extra = []
         names = []
-        for n in SIZES + MORE + (1,):
+        for n in tuple(sizes) + tuple(more) + (1,):
             path = os.path.join(tmp, "p%d.bin" % n)
             with open(path, "wb") as f:
                 f.write(program(n))
@@ -187,7 +187,7 @@ def measure(image):
         files = rp2port.flash_files(board_file, os.path.join(tmp, "fs"), boot=False, extra=extra)
         script = (
             SCRIPT.replace("NAMES", repr(names))
-            .replace("FIRST", repr(["p%d.bin" % n for n in SIZES]))
+            .replace("FIRST", repr(["p%d.bin" % n for n in sizes]))
             .replace("MARK2", str(MARK2))
             .replace("MARK", str(MARK))
         )
@@ -235,10 +235,20 @@ def summarise(out, edges, wall):
 
 
 def main():
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="segment counts, each loaded"
+    )
+    ap.add_argument("--more", default=",".join(map(str, MORE)), help="then these, until one fails")
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    more = [int(x) for x in args.more.split(",") if x]
     image = rp2port.image_from_env()
     if image is None:
         raise SystemExit(f"set {rp2port.IMAGE_ENV} to a MicroPython .uf2 for the Pico")
-    out, err, edges, wall = measure(image)
+    out, err, edges, wall = measure(image, sizes, more)
     sys.stderr.write(out + err[-2000:])
     print(json.dumps(summarise(out, edges, wall)))
 

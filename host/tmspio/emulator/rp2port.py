@@ -137,7 +137,7 @@ class _Rig:
             self.drive(int(p), int(v))
         if cmd.get("trigger"):
             self.trigger = cmd["trigger"]
-            self._trig_alarm.schedule(10_000)
+            self._trig_alarm.schedule(50_000)  # every 50 us of emulated time
         if cmd.get("estop"):
             self.estop = dict(cmd["estop"], seen=0)
         if "mark" in cmd:
@@ -194,7 +194,7 @@ class _Rig:
                     back = self.clock.create_alarm(lambda: self.drive(pin, 1 - level))
                     back.schedule(tr.get("hold_ns", 100_000))
                     return
-        self._trig_alarm.schedule(10_000)
+        self._trig_alarm.schedule(50_000)  # every 50 us of emulated time
 
 
 def _serve(args):
