@@ -81,7 +81,7 @@ def test_trigger_mode_with_an_injected_edge(board, tmp_path, capsys):
     assert summary["max_abs_deviation_ns"] == 0
 
 
-def test_an_estop_mid_train_cuts_the_pulse_and_ends_therun(board, tmp_path, capsys):
+def test_an_estop_mid_train_cuts_the_pulse_and_ends_the_run(board, tmp_path, capsys):
     board.command(estop={"pin": TRIG[0], "level": 1, "count": 2, "delay_ns": 20_000})
     summary, events = run(board, "estop-train", tmp_path, capsys, rc=1)
     assert summary["aborted"] is True
