@@ -52,11 +52,19 @@ def run(board, name, tmp_path, capsys, rc=0):
 
 
 def plan_edges(prog, triggers=()):
-    """{pad: [(plan cycle, level)]} for every trigger output and the marker (start = 0)."""
+    """{pad: [(plan cycle, level)]} for every trigger output and the marker (start = 0), from
+    plan.channel_onsets: an onset raises the output (and the marker with a marked segment's
+    first pulse) for its width."""
     out = {}
+    marker = []
     for ci, ch in enumerate(prog.channels):
-        out[TRIG[ch.index]] = P.pad_edges(P.channel_onsets(prog, ci, 0, triggers), ch.idle_level)
-    out[MARKER] = P.marker_edges(prog, 0, triggers)
+        edges = []
+        for t, width, marked in P.channel_onsets(prog, ci, 0, triggers):
+            edges += [(t, 1 - ch.idle_level), (t + width, ch.idle_level)]
+            if marked:
+                marker += [(t, 1), (t + width, 0)]
+        out[TRIG[ch.index]] = edges
+    out[MARKER] = sorted(marker)
     return out
 
 
