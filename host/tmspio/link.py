@@ -36,7 +36,7 @@ progformat = _progformat()
 RASPBERRY_PI_VID = 0x2E8A
 BAUD = 115200  # ignored by USB CDC and ptys; set for real UARTs
 REPLY_TIMEOUT_S = 3.0  # silence after a request (a PROGRESS frame from the board restarts it)
-HEARTBEAT_PERIOD_S = 0.1
+HEARTBEAT_PERIOD_S = 0.1  # times the timeout scale, at most 0.5 s: heartbeat_period()
 HEARTBEAT_WALL_MS = 1000  # host silence bound enforced by the board, in real milliseconds
 TIMEOUT_SCALE_ENV = "TMSPIO_TIMEOUT_SCALE"
 CHUNK = wire.MAX_PAYLOAD - 4
@@ -58,6 +58,17 @@ _REPLY = {
     wire.STREAM_DATA: wire.ACK,
     wire.STREAM_END: wire.ACK,
 }
+
+
+def heartbeat_period(scale):
+    """Seconds between the host's heartbeats: HEARTBEAT_PERIOD_S times the timeout scale, at
+    most half the board's bound (HEARTBEAT_WALL_MS), which holds even for a board at real time.
+
+    A board N times slower than real time receives N times more heartbeats per second of its
+    own time; the real MicroPython image in rp2040py (about 40x slower) fell behind on 0.1 s
+    heartbeats (each 9-byte frame costs its command loop well over a millisecond) until a
+    STATUS request waited more than a minute behind them (docs/emulator.md, "The real port")."""
+    return min(HEARTBEAT_PERIOD_S * scale, HEARTBEAT_WALL_MS / 2000)
 
 
 def timeout_scale(value=None):
@@ -326,7 +337,8 @@ class Link:
             self.on_fault(fault)
 
     def _beat_loop(self):
-        while not self._closed.wait(HEARTBEAT_PERIOD_S):
+        period = heartbeat_period(self.scale)
+        while not self._closed.wait(period):
             if self._heartbeat.is_set():
                 try:
                     self._send(wire.HEARTBEAT)

@@ -387,7 +387,8 @@ def certificate_problems(cert, board_name, firmware_version, now_utc, max_age_s)
 # -- running it on a board ------------------------------------------------------------------------
 
 PRE_RUN_STATES = ("idle", "loaded")
-RUN_TIMEOUT_S = 60.0  # wall-clock bound per loopback run (the program itself lasts ~50 ms)
+RUN_TIMEOUT_S = 60.0  # wall-clock bound per loopback run (the program itself lasts ~50 ms),
+# times the link's timeout scale (--timeout-scale: the real port in rp2040py needed more)
 
 
 def run_selftest(
@@ -424,7 +425,7 @@ def run_selftest(
         link.load(prog)
         since = len(link.states)
         link.run(heartbeat_ms)
-        status = _wait_at_rest(link, since, RUN_TIMEOUT_S)
+        status = _wait_at_rest(link, since, RUN_TIMEOUT_S * getattr(link, "scale", 1))
         edges = list(link.edges)
         source = sources[role_of(board, inp)]
         captured = [(cycle, level) for src, level, cycle in edges if src == source]

@@ -1,6 +1,7 @@
 """tmspio.link pieces that need no board: port discovery, port errors, the version check."""
 
 import os
+import time
 
 import pytest
 from fakeflash import fake_flash
@@ -125,3 +126,29 @@ def test_leftover_frames_of_an_earlier_session_are_skipped():
         t.join(5)
         os.close(m)
         os.close(s)
+
+
+def test_the_heartbeat_period_follows_the_timeout_scale_up_to_half_the_bound():
+    assert [link.heartbeat_period(s) for s in (1, 2, 4.5, 5, 100)] == [0.1, 0.2, 0.45, 0.5, 0.5]
+    assert link.HEARTBEAT_WALL_MS == 1000  # 0.5 s: half of it, safe for a board at real time
+
+
+def test_a_slow_board_is_not_flooded_with_heartbeats():
+    # scale 5: one heartbeat per 0.5 s (unscaled: one per 0.1 s, 12 in the same 1.2 s)
+    master, slave = os.openpty()
+    try:
+        lk = link.Link(link.open_port(os.ttyname(slave)), "pty", scale=5)
+        try:
+            lk._heartbeat.set()
+            time.sleep(1.2)
+            lk._heartbeat.clear()
+        finally:
+            lk._closed.set()
+            lk.ser.close()
+        got = os.read(master, 4096)
+    finally:
+        os.close(master)
+        os.close(slave)
+    frames = [i for i in link.wire.Decoder().feed(got) if i[0] == "frame"]
+    assert {f[1] for f in frames} == {link.wire.HEARTBEAT}
+    assert 1 <= len(frames) <= 2

@@ -279,3 +279,34 @@ def test_run_selftest_reports_dropped_edges_and_mismatches():
     assert str(e.value) == (
         "the board runs at 48000000 Hz but board file 'xiao_rp2040' says 125000000 Hz"
     )
+
+
+class _NeverDone:
+    """A link whose run never comes to rest (a board far slower than real time)."""
+
+    scale = 4.0
+    info = {"board": "pico", "sysclk_hz": 125_000_000, "firmware": "0.2.0"}
+
+    def __init__(self):
+        self.states, self.edges, self.stopped = [], [], []
+
+    def require_at_rest(self):
+        pass
+
+    def load(self, prog):
+        pass
+
+    def run(self, heartbeat_ms=None):
+        self.states.append({"state": "running"})
+
+    def stop(self, reason):
+        self.stopped.append(reason)
+
+
+def test_the_run_wait_follows_the_links_timeout_scale(monkeypatch):
+    monkeypatch.setattr(selftest, "RUN_TIMEOUT_S", 0.05)
+    link = _NeverDone()
+    with pytest.raises(selftest.SelftestError) as e:
+        selftest.run_selftest(link, load_board("pico"))
+    assert str(e.value) == ("the self-test program did not finish within 0.2 s (state 'running')")
+    assert link.stopped == ["self-test timed out"]
