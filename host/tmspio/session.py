@@ -1243,20 +1243,28 @@ def _seeds(protocol):
 
 
 def _git_revision():
-    """Commit of the tmspio checkout running this (with "+dirty"), or None if not a checkout."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        rev = subprocess.run(
-            ["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+    """Commit of the tmspio checkout running this (with "+dirty"), or None when tmspio runs
+    from an installed package: a wheel inside someone else's git repository (a venv in a lab's
+    project) must not report that repository's commit as ours."""
+    from . import firmware
+
+    if firmware.SOURCE != "checkout":
+        return None
+    root = firmware.CHECKOUT_DIR
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", root, *args], capture_output=True, text=True, timeout=5
         )
+
+    try:
+        top = git("rev-parse", "--show-toplevel")
+        if top.returncode != 0 or os.path.realpath(top.stdout.strip()) != os.path.realpath(root):
+            return None
+        rev = git("rev-parse", "HEAD")
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(
-            ["git", "-C", here, "status", "--porcelain", "--", "."],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        dirty = git("status", "--porcelain", "--", "host", "firmware", "boards")
     except (OSError, subprocess.TimeoutExpired):
         return None
     return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

@@ -202,3 +202,36 @@ def test_progress_says_waiting_for_trigger_then_aborted(tmp_path):
         0,
     )
     assert s.progress.phase == "aborted"
+
+
+def test_the_git_revision_is_tmspios_own_checkout_only(tmp_path, monkeypatch):
+    import subprocess
+
+    from tmspio import firmware
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(ours), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    ours = tmp_path / "tmspio"  # a checkout of tmspio: the repository's top
+    (ours / "host").mkdir(parents=True)
+    (ours / "host" / "x.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    monkeypatch.setattr(firmware, "SOURCE", "checkout")
+    monkeypatch.setattr(firmware, "CHECKOUT_DIR", str(ours))
+    assert session._git_revision() == git("rev-parse", "HEAD")
+    (ours / "host" / "x.py").write_text("x = 2\n")
+    assert session._git_revision() == git("rev-parse", "HEAD") + "+dirty"
+    # a checkout folder that is not the top of its repository is not ours
+    monkeypatch.setattr(firmware, "CHECKOUT_DIR", str(ours / "host"))
+    assert session._git_revision() is None
+    # an installed copy reports none, even inside somebody else's repository
+    monkeypatch.setattr(firmware, "SOURCE", "package")
+    monkeypatch.setattr(firmware, "CHECKOUT_DIR", str(ours))
+    assert session._git_revision() is None
