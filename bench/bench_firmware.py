@@ -305,8 +305,7 @@ def _rp2_session(n, sessions, block, tmp, image):
         max_rate_hz=1000,
         max_rate_window_s=1,
         max_pulses=10_000_000,
-        max_program_bytes=532480,
-    )
+    )  # max_program_bytes stays the board file's: the command loop reserves that buffer at start
     board_file = os.path.join(tmp, "pico-session.json")
     with open(board_file, "w") as f:
         json.dump(board, f)
