@@ -5,7 +5,7 @@ the firmware reported (events.jsonl) with the plan (firmware/plan.py)."""
 import json
 import os
 
-from tmspio import cli, compile, firmware
+from tmspio import cli, compiler, firmware
 from tmspio.emulator import rp2port
 from tmspio.protocols import parser
 
@@ -34,7 +34,7 @@ def path(name):
 
 
 def program(name, hz=HZ):
-    return compile.compile_protocol(parser.resolve(path(name)), hz).program
+    return compiler.compile_protocol(parser.resolve(path(name)), hz).program
 
 
 def run(board, name, tmp_path, capsys, rc=0):
