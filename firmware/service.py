@@ -35,7 +35,7 @@ try:
 except ImportError:  # CPython host-side tests
     micropython = None
 
-FIRMWARE_VERSION = "0.2.0"
+FIRMWARE_VERSION = "0.3.0"
 DEFAULT_HEARTBEAT_MS = 1000  # host silence while armed/running that aborts the run
 FRAME_TIMEOUT_MS = 250  # a frame whose bytes stop arriving for this long is dropped
 MAX_PROGRAM_BYTES = 1 << 20  # unless the board file's limits say otherwise

@@ -6,7 +6,7 @@ the errors `tmspio.InputError`, `tmspio.SafetyRefused`, `tmspio.DeviceError`,
 command line stays quick to start.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "Session": "session",

@@ -40,7 +40,7 @@ HEARTBEAT_PERIOD_S = 0.1  # times the timeout scale, at most 0.5 s: heartbeat_pe
 HEARTBEAT_WALL_MS = 1000  # host silence bound enforced by the board, in real milliseconds
 TIMEOUT_SCALE_ENV = "TMSPIO_TIMEOUT_SCALE"
 CHUNK = wire.MAX_PAYLOAD - 4
-COMPATIBLE_FIRMWARE = ("0.2.",)  # firmware versions this host speaks to
+COMPATIBLE_FIRMWARE = ("0.3.",)  # firmware versions this host speaks to
 _REPLY = {
     wire.HELLO: wire.HELLO_R,
     wire.STATUS: wire.STATUS_R,

@@ -47,7 +47,7 @@ def test_deploy_round_trip(tmp_path):
     # the stale service.py crashed main.py at boot (a bad firmware): the board sat at the REPL,
     # nothing answered the maintenance request, and deploy went on with mpremote
     assert lines[0] == f"board on {b.path}: mpy arch x64"
-    assert lines[-1] == "firmware 0.2.0 on board fake-deployed answered after reset"
+    assert lines[-1] == "firmware 0.3.0 on board fake-deployed answered after reset"
 
 
 def test_deploy_reports_a_hash_mismatch(tmp_path):

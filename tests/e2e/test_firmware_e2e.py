@@ -51,7 +51,7 @@ def test_make_demo_itbs_600_pulses_zero_deviation(tmp_path, capsys):
     prov = logs.read_events(str(out / "events.jsonl"))[0]
     assert (prov["board"], prov["firmware_version"], prov["heartbeat_ms"]) == (
         "emulated",
-        "0.2.0",
+        "0.3.0",
         0,
     )
     assert (
@@ -155,7 +155,7 @@ def test_mpremote_deploy_round_trip(board):
     files, info = deploy.deploy(
         board.path, os.path.join(deploy.firmware.BOARDS_DIR, "emulated.json"), say=lines.append
     )
-    assert info["board"] == "emulated" and info["firmware"] == "0.2.0"
+    assert info["board"] == "emulated" and info["firmware"] == "0.3.0"
     assert "main.py" in files and "engine.mpy" in files and "service.mpy" in files
     for name, sha in files.items():
         assert deploy._sha256(os.path.join(board.flash, name)) == sha
@@ -187,7 +187,7 @@ def _run_sici(interpreter):
         SerialBoard(speed="max", interpreter=interpreter) as bd,
         link.connect(bd.path, hello_timeout=60) as b,
     ):
-        assert b.info["firmware"] == "0.2.0"
+        assert b.info["firmware"] == "0.3.0"
         b.load(c.program)
         b.run(heartbeat_ms=0)
         st = b.wait(timeout=120)

@@ -71,7 +71,7 @@ def test_tmspio_run_itbs_writes_every_log(board, tmp_path, capsys):
     events = logs.read_events(str(out / "events.jsonl"))
     prov = events[0]
     assert prov["event"] == "provenance"
-    assert prov["protocol"] == "itbs" and prov["firmware_version"] == "0.2.0"
+    assert prov["protocol"] == "itbs" and prov["firmware_version"] == "0.3.0"
     assert prov["sysclk_hz"] == 125_000_000 and len(prov["protocol_sha256"]) == 64
     assert len(prov["host"]["tmspio_git"].split("+")[0]) == 40  # this checkout's commit
     assert sum(1 for e in events if e["event"] == "edge") == 1200

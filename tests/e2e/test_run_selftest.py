@@ -10,7 +10,7 @@ import pytest
 from tmspio import cli, logs, session
 
 SUMMARY = (
-    "selftest PASS: board emulated, firmware 0.2.0, 125000000 Hz, 40/40 edges, "
+    "selftest PASS: board emulated, firmware 0.3.0, 125000000 Hz, 40/40 edges, "
     "latency 0..0 cycles (0..0 ns), jitter 0 cycles (0 ns)"
 )
 
@@ -140,7 +140,7 @@ def test_a_certificate_for_other_firmware_is_refused(capsys, tmp_path, certifica
     err = _refused(capsys, tmp_path, protocol, path)
     assert err == (
         f"tmspio: error: --selftest {path}: it was made with firmware '0.0.9', "
-        "the board runs '0.2.0'\n"
+        "the board runs '0.3.0'\n"
     )
 
 

@@ -78,12 +78,12 @@ def test_incompatible_firmware_version_is_refused(tmp_path):
     with open(path) as f:
         text = f.read()
     with open(path, "w") as f:
-        f.write(text.replace('FIRMWARE_VERSION = "0.2.0"', 'FIRMWARE_VERSION = "0.9.0"'))
+        f.write(text.replace('FIRMWARE_VERSION = "0.3.0"', 'FIRMWARE_VERSION = "0.9.0"'))
     with SerialBoard(flash=flash, standins=False) as b:
         with pytest.raises(
             link.LinkError,
             match=f"firmware 0.9.0 on {b.path} is not supported "
-            r"by tmspio 0.2.0 \(needs 0.2.x\); run `tmspio deploy`",
+            r"by tmspio 0.3.0 \(needs 0.3.x\); run `tmspio deploy`",
         ):
             link.connect(b.path, hello_timeout=10)
 
@@ -107,7 +107,7 @@ def test_leftover_frames_of_an_earlier_session_are_skipped():
         while not frames:
             frames = [i for i in d.feed(os.read(m, 256)) if i[0] == "frame"]
         seq = frames[0][2]
-        info = {"firmware": "0.2.0", "board": "test", "sysclk_hz": 125_000_000}
+        info = {"firmware": "0.3.0", "board": "test", "sysclk_hz": 125_000_000}
         os.write(
             m,
             wire.frame(wire.ACK, seq, bytes([wire.LOAD_DATA]))

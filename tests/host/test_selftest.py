@@ -192,9 +192,9 @@ def test_certificate_problems_before_a_session():
     cert = make_cert()
     later = T0 + datetime.timedelta(seconds=600)
     assert selftest.certificate_problems(cert, "pico_w", "0.1.0", later, 3600) == []
-    assert selftest.certificate_problems(cert, "pico", "0.2.0", later, 300) == [
+    assert selftest.certificate_problems(cert, "pico", "0.3.0", later, 300) == [
         "it certifies board 'pico_w', not 'pico'",
-        "it was made with firmware '0.1.0', the board runs '0.2.0'",
+        "it was made with firmware '0.1.0', the board runs '0.3.0'",
         "it is 600 s old (limit 300 s)",
     ]
     earlier = T0 - datetime.timedelta(seconds=5)
@@ -285,7 +285,7 @@ class _NeverDone:
     """A link whose run never comes to rest (a board far slower than real time)."""
 
     scale = 4.0
-    info = {"board": "pico", "sysclk_hz": 125_000_000, "firmware": "0.2.0"}
+    info = {"board": "pico", "sysclk_hz": 125_000_000, "firmware": "0.3.0"}
 
     def __init__(self):
         self.states, self.edges, self.stopped = [], [], []

@@ -45,7 +45,7 @@ def test_selftest_passes(board, capsys):
     rc = cli.main(["selftest", "--port", board.path, "--yes", "--timeout-scale", SCALE])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "selftest PASS: board pico, firmware 0.2.0, 125000000 Hz, 40/40 edges" in out
+    assert "selftest PASS: board pico, firmware 0.3.0, 125000000 Hz, 40/40 edges" in out
     assert "jitter 0 cycles (0 ns)" in out
 
 
