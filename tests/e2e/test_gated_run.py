@@ -96,7 +96,9 @@ def test_gated_run_ends_with_log_summary_and_both_plots(tmp_path):
     assert (s["aborted"], s["reason"], s["max_abs_deviation_ns"]) == (False, None, 8)
     assert (s["start_mode"], s["accepted_triggers"]) == ("gated", 3)
     # the firmware captures trigger_in in trigger and gated runs: the plan is laid on it
-    assert s["trigger_edges_captured"] == len([t for t in triggers if t >= first])
+    # up to the last accepted edge: the run ends with its last train, and the rig's later
+    # edges (3 s apart) come while the host closes the board, how many depends on its pace
+    assert s["trigger_edges_captured"] == len([t for t in triggers if first <= t <= accepted[-1]])
     assert s["timing_reference"].startswith("time zero is the first accepted trigger_in edge")
 
     with open(out / "pulses.csv", newline="") as f:
