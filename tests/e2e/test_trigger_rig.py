@@ -11,6 +11,7 @@ import sys
 import plan  # firmware/plan.py (firmware/ is on pytest's pythonpath)
 import pytest
 import timing  # firmware/timing.py
+from proto_helpers import GATED
 from tmspio import cli, compiler, link, logs
 from tmspio.emulator.serial_board import SerialBoard, check_rig, populate_flash
 from tmspio.errors import InputError
@@ -38,21 +39,6 @@ inter_pulse_interval = "10 Hz"
 pulses_in_burst = 5
 """
 
-GATED = """\
-name = "gate"
-title = "gated test: one 3-pulse train per accepted gate edge"
-family = "rtms"
-pulse_width = "1 ms"
-channels = [{ name = "a", polarity = "active-high" }]
-intensity = { percent = 50, reference = "RMT" }
-[start]
-mode = "gated"
-refractory = "1 s"
-[timing]
-inter_pulse_interval = "10 Hz"
-pulses_in_burst = 3
-trains_in_protocol = 3
-"""
 
 IMMEDIATE = """\
 name = "imm"

@@ -2,6 +2,7 @@
 (issue 9 item 4), with the board's own firmware/plan.py rule."""
 
 import timing  # firmware/timing.py (firmware/ is on pytest's pythonpath)
+from proto_helpers import GATED
 from tmspio import compiler, logs
 from tmspio.protocols import parser
 
@@ -10,21 +11,6 @@ MS = CLK // 1000
 LAT = timing.TRIGGER_LATENCY  # 17
 TRIG = 6  # wire.SRC_TRIGGER_IN
 
-GATED = """\
-name = "gate"
-title = "gated: one 3-pulse 10 Hz train per accepted gate edge"
-family = "rtms"
-pulse_width = "1 ms"
-channels = [{ name = "a", polarity = "active-high" }]
-intensity = { percent = 50, reference = "RMT" }
-[start]
-mode = "gated"
-refractory = "1 s"
-[timing]
-inter_pulse_interval = "10 Hz"
-pulses_in_burst = 3
-trains_in_protocol = 3
-"""
 
 TRIGGER = """\
 name = "trig"

@@ -35,3 +35,22 @@ def tbs(ipi="20 ms", pulses=3, ibi="200 ms", bursts=10, iti="10 s", trains=20, *
     if trains > 1:
         timing.update(inter_train_interval=iti, trains_in_protocol=trains)
     return protocol(family="theta-burst", timing=timing, **kw)
+
+
+# A gated protocol shared by the trigger-plan (host) and rig (e2e) tests: one 3-pulse 10 Hz
+# train per accepted gate edge, three trains, a 1 s refractory.
+GATED = """\
+name = "gate"
+title = "gated: one 3-pulse 10 Hz train per accepted gate edge"
+family = "rtms"
+pulse_width = "1 ms"
+channels = [{ name = "a", polarity = "active-high" }]
+intensity = { percent = 50, reference = "RMT" }
+[start]
+mode = "gated"
+refractory = "1 s"
+[timing]
+inter_pulse_interval = "10 Hz"
+pulses_in_burst = 3
+trains_in_protocol = 3
+"""
