@@ -2,9 +2,11 @@
 
 events.jsonl   one JSON object per line, appended and flushed as it happens; line 1 is the
                provenance record, so a log cut short by a crash is still self-describing
-pulses.csv     channel,index,planned_s,captured_s,deviation_ns,confirmed
-events.tsv     BIDS-style events (onset, duration, trial_type, channel, ...) + events.json
-summary.json   pulses_planned, pulses_delivered, max_abs_deviation_ns, aborted, reason, ...
+pulses.csv     channel,index,planned_s,captured_s,deviation_ns,confirmed,trial,condition
+events.tsv     BIDS events (onset, duration, trial_type, trial, channel, intensity, ...) and
+               its sidecar events.json describing every column and every level (BIDS_COLUMNS)
+summary.json   pulses_planned, pulses_delivered, max_abs_deviation_ns, aborted, reason, ...,
+               and per condition and per trial when the protocol has them
 selftest.json  byte-identical copy of the timing certificate given to `tmspio run --selftest`
 """
 
@@ -12,10 +14,11 @@ import bisect
 import csv
 import json
 import os
+import platform
 import threading
 from fractions import Fraction
 
-from . import firmware
+from . import __version__, firmware
 
 EVENTS = "events.jsonl"
 PULSES = "pulses.csv"
@@ -23,28 +26,47 @@ BIDS_TSV = "events.tsv"
 BIDS_JSON = "events.json"
 SUMMARY = "summary.json"
 SELFTEST = "selftest.json"
-PULSE_COLUMNS = ["channel", "index", "planned_s", "captured_s", "deviation_ns", "confirmed"]
+PULSE_COLUMNS = [
+    "channel",
+    "index",
+    "planned_s",
+    "captured_s",
+    "deviation_ns",
+    "confirmed",
+    "trial",
+    "condition",
+]
+# pulses.csv of runs before trials and conditions (tmspio plot still reads them)
+PULSE_COLUMNS_V1 = PULSE_COLUMNS[:6]
 
-BIDS_SIDECAR = {
-    "onset": {
-        "Description": "Captured onset of the TTL trigger pulse, seconds from the "
-        "program's start event (board clock)",
-        "Units": "s",
-    },
-    "duration": {"Description": "Planned TTL pulse width", "Units": "s"},
-    "trial_type": {
-        "Description": "Event kind",
-        "Levels": {"tms_pulse": "TTL trigger pulse delivered to the stimulator"},
-    },
-    "channel": {"Description": "Trigger output channel name from the protocol file"},
-    "pulse_index": {"Description": "Index of the pulse on its channel, from 0"},
-    "planned_onset": {"Description": "Planned onset from the compiled program", "Units": "s"},
-    "deviation_ns": {"Description": "Captured minus planned onset", "Units": "ns"},
-    "confirmed": {
-        "Description": "A stimulator confirmation edge followed the pulse before "
-        "the next pulse of its channel (n/a: not the protocol's "
-        "confirm_channel, or no confirmation input seen)"
-    },
+BIDS_COLUMNS = [
+    "onset",
+    "duration",
+    "trial_type",
+    "trial",
+    "channel",
+    "role",
+    "pulse_index",
+    "marker",
+    "intensity_percent",
+    "intensity_reference",
+    "output_percent",
+    "stimulator",
+    "planned_onset",
+    "deviation_ns",
+    "confirmed",
+]
+NO_CONDITION = "tms_pulse"  # trial_type of every pulse of a protocol without conditions
+ROLES = {
+    "tms": "the output triggers a TMS stimulator (its pulses reach the head)",
+    "other": "the output triggers another device, e.g. a peripheral nerve stimulator",
+    "marker": "the output is wired to an EEG amplifier's trigger input: its pulses encode "
+    "the trial's condition code (marker column) and are not TMS pulses",
+}
+REFERENCE_LEVELS = {
+    "RMT": "resting motor threshold",
+    "AMT": "active motor threshold",
+    "MT": "motor threshold",
 }
 
 
@@ -269,7 +291,31 @@ def _ns(value):
     return str(int(value)) if value.denominator == 1 else f"{float(value):.3f}"
 
 
+def _cell(value):
+    """One csv/tsv field: n/a for None, true/false, numbers as written, text on one line."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Fraction):
+        return _plain(value)
+    if isinstance(value, dict | list):
+        value = json.dumps(value, separators=(",", ":"))
+    return " ".join(str(value).split()) or "n/a"
+
+
+def _plain(value):
+    """A number without trailing zeros: 80 -> '80', 80.5 -> '80.5'; None -> n/a."""
+    if value is None:
+        return "n/a"
+    exact = Fraction(str(value)) if isinstance(value, float) else Fraction(value)
+    return str(exact.numerator) if exact.denominator == 1 else repr(float(exact))
+
+
 def write_pulses(path, rows, names):
+    """pulses.csv: one line per planned pulse (PULSE_COLUMNS); trial and condition come from
+    annotate() (n/a without trials or conditions; a fire session's trial is what the script
+    passed to fire(trial=...))."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(PULSE_COLUMNS)
@@ -282,54 +328,348 @@ def write_pulses(path, rows, names):
                     _num(r["captured_s"], 9),
                     _ns(r["deviation_ns"]),
                     "n/a" if r["confirmed"] is None else str(r["confirmed"]).lower(),
+                    _cell(r.get("trial")),
+                    _cell(r.get("condition")),
                 ]
             )
 
 
-def write_bids(tsv_path, json_path, rows, names, width_s):
+# ---- what the logs say about each pulse: the compiled plan -------------------------------
+
+
+def _intensity(declared):
+    """A safety.core.Declared as the logs' intensity dict (None: nothing declared)."""
+    if declared is None:
+        return None
+    out = {"percent": declared.percent, "reference": declared.reference}
+    if declared.output is not None:
+        out["output_percent"] = declared.output
+    return out
+
+
+def protocol_meta(compiled, declared=None, stimulator=None):
+    """What the logs need of a compiled protocol: its channels by output index (name, role,
+    stimulator), its conditions (compiled.condition_summary of each) and trials, each planned
+    pulse's PulseInfo (compiled.pulse_info) and the run's declared intensity (safety.core
+    Declared; it applies to the role-"tms" pulses whose condition gives no intensity)."""
+    p = compiled.protocol
+    channels = {}
+    pulse_info = {}
+    for ci, (ch, pch) in enumerate(zip(p.channels, compiled.program.channels)):
+        channels[pch.index] = {
+            "name": ch.name,
+            "role": ch.role,
+            "stimulator": ch.stimulator or stimulator or p.stimulator,
+        }
+        pulse_info[pch.index] = compiled.pulse_info[ci]
+    return {
+        "task": p.name,
+        "description": " ".join(x for x in (p.title, p.methods) if x),
+        "channels": channels,
+        "conditions": [compiled.condition_summary(c.name) for c in compiled.conditions],
+        "trials": [
+            {"index": t.index, "condition": t.condition, "onset_s": float(t.onset)}
+            for t in compiled.trials
+        ],
+        "pulse_info": pulse_info,
+        "declared": _intensity(declared),
+        "width_s": float(p.pulse_width),
+        "mode": "protocol",
+    }
+
+
+def fire_meta(template, declared=None, stimulator=None):
+    """The same for a fire-on-command session (session._fire_template): no plan, no
+    conditions; a pulse's trial is what the script passed to fire(trial=...)."""
+    return {
+        "task": template["name"],
+        "description": template.get("title", ""),
+        "channels": {
+            i: {
+                "name": ch["name"],
+                "role": ch.get("role", "tms"),
+                "stimulator": ch.get("stimulator") or stimulator or template.get("stimulator"),
+            }
+            for i, ch in enumerate(template["channels"])
+        },
+        "conditions": [],
+        "trials": [],
+        "pulse_info": {},
+        "declared": _intensity(declared),
+        "width_s": float(template["pulse_width"]),
+        "mode": "fire",
+    }
+
+
+def annotate(rows, meta):
+    """Add to each row (match_pulses) its pulse's trial, condition, marker, width_s and
+    intensity from the plan: compiled.pulse_info, else none (trial None, condition None), the
+    protocol's width and, on a role-"tms" channel, the run's declared intensity."""
+    infos = meta["pulse_info"]
+    for r in rows:
+        ch = meta["channels"].get(r["channel"], {})
+        mine = infos.get(r["channel"])
+        info = mine[r["index"]] if mine is not None and r["index"] < len(mine) else None
+        if info is None:
+            r.setdefault("trial", None)
+            r["condition"] = None
+            r["marker"] = None
+            r["width_s"] = meta["width_s"]
+            intensity = None
+        else:
+            r["trial"] = info.trial
+            r["condition"] = info.condition
+            r["marker"] = info.marker
+            r["width_s"] = info.width_s
+            intensity = info.intensity
+        if intensity is None and ch.get("role", "tms") == "tms":
+            intensity = meta["declared"]
+        r["intensity"] = intensity
+    return rows
+
+
+# ---- events.tsv and its sidecar --------------------------------------------------------------
+
+
+def _seconds(value):
+    from .protocols import units  # not at import: `tmspio plot` reads PULSE_COLUMNS only
+
+    try:
+        return units.format_seconds(Fraction(str(value)))
+    except (ValueError, ZeroDivisionError):
+        return "%g s" % value
+
+
+def _intensity_text(intensity):
+    if not intensity:
+        return None
+    parts = []
+    if intensity.get("percent") is not None:
+        parts.append("%s %% %s" % (_plain(intensity["percent"]), intensity.get("reference")))
+    if intensity.get("output_percent") is not None:
+        parts.append("%s %% stimulator output" % _plain(intensity["output_percent"]))
+    return ", ".join(parts) or None
+
+
+def condition_text(summary):
+    """One condition (compiled.condition_summary) in words, for the sidecar's Levels."""
+    pulsing, silent = [], []
+    for name, ch in summary["channels"].items():
+        if not ch.get("pulses"):
+            silent.append(name)
+            continue
+        details = ["width " + _seconds(ch["width_s"])] if ch.get("width_s") is not None else []
+        text = _intensity_text(ch.get("intensity"))
+        if text:
+            details.append(text)
+        if ch.get("stimulator"):
+            details.append("stimulator " + ch["stimulator"])
+        pulsing.append(
+            "%s at +%s%s" % (name, _seconds(ch.get("offset_s") or 0), " (%s)" % ", ".join(details))
+        )
+    out = "condition %s: %s" % (
+        summary["name"],
+        "; ".join(pulsing) if pulsing else "no channel pulses",
+    )
+    if silent:
+        out += "; not pulsing: " + ", ".join(silent)
+    if summary.get("marker") is not None:
+        out += "; marker code %d" % summary["marker"]
+    return out
+
+
+def bids_sidecar(meta, rows=()):
+    """events.json: every column of events.tsv (BIDS_COLUMNS) with its description and unit,
+    and every level of each categorical column (trial_type, channel, role, marker,
+    intensity_reference, stimulator, confirmed). rows: the annotated rows, for the levels
+    that depend on the run (references and stimulators in use)."""
+    fire = meta["mode"] == "fire"
+    conditions = meta["conditions"]
+    channels = [meta["channels"][k] for k in sorted(meta["channels"])]
+    if conditions:
+        trial_type = {
+            "Description": "Condition of the trial the pulse belongs to (the protocol's "
+            "conditions; every pulse of a trial, on every channel, has its condition)",
+            "Levels": {c["name"]: condition_text(c) for c in conditions},
+        }
+    else:
+        trial_type = {
+            "Description": "Event kind (the protocol has no conditions)",
+            "Levels": {NO_CONDITION: "TTL trigger pulse delivered to the stimulator"},
+        }
+    if fire:
+        trial = "What the script passed to fire(trial=...) for this pulse (n/a: nothing)"
+    elif meta["trials"]:
+        trial = (
+            "Index of the trial the pulse belongs to, from 0 in time order (summary.json "
+            "lists each trial's condition and planned onset)"
+        )
+    else:
+        trial = "Trial index (n/a: the protocol has no trials)"
+    marker_levels = {
+        str(c["marker"]): "marker code of condition %s" % c["name"]
+        for c in conditions
+        if c.get("marker") is not None
+    }
+    marker = {
+        "Description": "Condition code carried by a pulse of a marker channel (role "
+        "marker) to the EEG amplifier; n/a for every other pulse"
+    }
+    if marker_levels:
+        marker["Levels"] = marker_levels
+    references = sorted(
+        {r["intensity"]["reference"] for r in rows if (r.get("intensity") or {}).get("reference")}
+        | {
+            ch["intensity"]["reference"]
+            for c in conditions
+            for ch in c["channels"].values()
+            if (ch.get("intensity") or {}).get("reference")
+        }
+        | ({meta["declared"]["reference"]} if meta["declared"] else set())
+    )
+    stimulators = sorted({ch["stimulator"] for ch in channels if ch.get("stimulator")})
+    if meta["declared"] is None:
+        declared = "nothing was declared"
+    else:
+        declared = "the run declared %s" % _intensity_text(meta["declared"])
+    intensity_note = (
+        "as the operator declared it (tmspio cannot see the stimulator's setting): from the "
+        "pulse's condition, else the run's declaration for a TMS channel (%s); n/a where "
+        "nothing applies (other and marker channels)" % declared
+    )
+    out = {
+        "TaskName": meta["task"],
+        "onset": {
+            "Description": "Captured onset of the TTL trigger pulse on the board, seconds "
+            "from the program's start event (board clock)"
+            if not fire
+            else "Captured onset of the TTL trigger pulse, seconds on the board clock (since "
+            "the firmware's command loop started)",
+            "Units": "s",
+        },
+        "duration": {"Description": "Planned TTL pulse width", "Units": "s"},
+        "trial_type": trial_type,
+        "trial": {"Description": trial},
+        "channel": {
+            "Description": "Trigger output channel name from the protocol file"
+            if not fire
+            else "Trigger output channel name (Session(channels=...))",
+            "Levels": {
+                ch["name"]: "output %d, role %s%s"
+                % (
+                    k,
+                    ch["role"],
+                    ", stimulator %s" % ch["stimulator"] if ch.get("stimulator") else "",
+                )
+                for k, ch in sorted(meta["channels"].items())
+            },
+        },
+        "role": {
+            "Description": "What the channel's output drives",
+            "Levels": {
+                role: ROLES[role]
+                for role in dict.fromkeys(ch["role"] for ch in channels)
+                if role in ROLES
+            },
+        },
+        "pulse_index": {"Description": "Index of the pulse on its channel, from 0"},
+        "marker": marker,
+        "intensity_percent": {
+            "Description": "Intensity in percent of the motor threshold named in "
+            "intensity_reference, " + intensity_note,
+            "Units": "%",
+        },
+        "intensity_reference": {
+            "Description": "The motor threshold intensity_percent refers to",
+            "Levels": {ref: REFERENCE_LEVELS.get(ref, ref) for ref in references},
+        },
+        "output_percent": {
+            "Description": "Stimulator output in percent of its maximum, " + intensity_note,
+            "Units": "%",
+        },
+        "stimulator": {
+            "Description": "The stimulator profile of the channel (tmspio stimulators ID); "
+            "n/a: none declared",
+            "Levels": {sid: "tmspio stimulator profile %s" % sid for sid in stimulators},
+        },
+        "planned_onset": {
+            "Description": "Planned onset from the compiled program, seconds from the start "
+            "event (n/a: not planned, a fire session or a trigger that never came)",
+            "Units": "s",
+        },
+        "deviation_ns": {"Description": "Captured minus planned onset", "Units": "ns"},
+        "confirmed": {
+            "Description": "A stimulator confirmation edge followed the pulse before "
+            "the next pulse of its channel (n/a: not the protocol's "
+            "confirm_channel, or no confirmation input seen)",
+            "Levels": {
+                "true": "the stimulator's trigger-out answered this pulse",
+                "false": "no answer before the channel's next pulse",
+            },
+        },
+        "StimulusPresentation": {
+            "SoftwareName": "tmspio",
+            "SoftwareVersion": __version__,
+            "OperatingSystem": platform.platform(terse=True),
+        },
+    }
+    if meta.get("description"):
+        out["TaskDescription"] = meta["description"]
+    for column in BIDS_COLUMNS:  # a categorical column with no value in this run: no Levels
+        if out[column].get("Levels") == {}:
+            del out[column]["Levels"]
+    return out
+
+
+def write_bids(tsv_path, json_path, rows, meta):
+    """events.tsv (the delivered pulses in onset order, BIDS_COLUMNS) and events.json
+    (bids_sidecar). rows: match_pulses rows after annotate(rows, meta)."""
     delivered = sorted(
         (r for r in rows if r["captured_s"] is not None),
         key=lambda r: (r["captured_s"], r["channel"]),
     )
+    channels = meta["channels"]
     with open(tsv_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
-        w.writerow(
-            [
-                "onset",
-                "duration",
-                "trial_type",
-                "channel",
-                "pulse_index",
-                "planned_onset",
-                "deviation_ns",
-                "confirmed",
-            ]
-        )
+        w.writerow(BIDS_COLUMNS)
         for r in delivered:
+            ch = channels.get(r["channel"], {})
+            intensity = r.get("intensity") or {}
             w.writerow(
                 [
                     _num(r["captured_s"], 9),
-                    _num(width_s, 9),
-                    "tms_pulse",
-                    names[r["channel"]],
+                    _num(r.get("width_s", meta["width_s"]), 9),
+                    r.get("condition") or NO_CONDITION,
+                    _cell(r.get("trial")),
+                    ch.get("name", str(r["channel"])),
+                    ch.get("role", "tms"),
                     r["index"],
+                    _cell(r.get("marker")),
+                    _plain(intensity.get("percent")),
+                    _cell(intensity.get("reference")),
+                    _plain(intensity.get("output_percent")),
+                    _cell(ch.get("stimulator")),
                     _num(r["planned_s"], 9),
                     _ns(r["deviation_ns"]),
-                    "n/a" if r["confirmed"] is None else str(r["confirmed"]).lower(),
+                    _cell(r["confirmed"]),
                 ]
             )
-    write_json(json_path, BIDS_SIDECAR)
+    write_json(json_path, bids_sidecar(meta, rows))
+
+
+def _worst(rows):
+    devs = [abs(r["deviation_ns"]) for r in rows if r["deviation_ns"] is not None]
+    if not devs:
+        return None
+    worst = max(devs)
+    return int(worst) if worst.denominator == 1 else float(worst)
 
 
 def summarize(rows, aborted, reason, extra=None, confirm_channel=None):
-    devs = [abs(r["deviation_ns"]) for r in rows if r["deviation_ns"] is not None]
-    worst = max(devs) if devs else None
     summary = {
         "pulses_planned": len(rows),
         "pulses_delivered": sum(1 for r in rows if r["captured_s"] is not None),
-        "max_abs_deviation_ns": None
-        if worst is None
-        else (int(worst) if worst.denominator == 1 else float(worst)),
+        "max_abs_deviation_ns": _worst(rows),
         "aborted": aborted,
         "reason": reason,
         # stimulator trigger-out edges seen after the pulse; None: no confirmation input seen
@@ -345,6 +685,69 @@ def summarize(rows, aborted, reason, extra=None, confirm_channel=None):
     if extra:
         summary.update(extra)
     return summary
+
+
+def summarize_plan(rows, meta):
+    """summary.json's per-condition and per-trial report of annotated rows (annotate):
+
+    conditions: {name: {trials, pulses_planned, pulses_delivered, max_abs_deviation_ns,
+    pulses_confirmed (None without confirmation edges, as in the run's summary), channels:
+    {channel name: {pulses_planned, pulses_delivered}}}} in the protocol's order;
+    trials: [{index, condition, onset_s (planned, s from time zero), pulses_planned,
+    pulses_delivered}]; trials_planned and trials_complete (every pulse delivered).
+    {} for a protocol without conditions and trials."""
+    if not meta["conditions"] and not meta["trials"]:
+        return {}
+    confirms = any(r["confirmed"] is not None for r in rows)
+    names = {k: ch["name"] for k, ch in meta["channels"].items()}
+    groups = {c["name"]: [] for c in meta["conditions"]}
+    per_trial = {t["index"]: [] for t in meta["trials"]}
+    for r in rows:
+        if r.get("condition") in groups:
+            groups[r["condition"]].append(r)
+        if r.get("trial") in per_trial:
+            per_trial[r["trial"]].append(r)
+    n_trials = {}
+    for t in meta["trials"]:
+        n_trials[t["condition"]] = n_trials.get(t["condition"], 0) + 1
+    conditions = {}
+    for name, mine in groups.items():
+        channels = {}
+        for k in sorted(names):
+            on = [r for r in mine if r["channel"] == k]
+            channels[names[k]] = {
+                "pulses_planned": len(on),
+                "pulses_delivered": sum(1 for r in on if r["captured_s"] is not None),
+            }
+        conditions[name] = {
+            "trials": n_trials.get(name, 0),
+            "pulses_planned": len(mine),
+            "pulses_delivered": sum(1 for r in mine if r["captured_s"] is not None),
+            "max_abs_deviation_ns": _worst(mine),
+            "pulses_confirmed": sum(1 for r in mine if r["confirmed"]) if confirms else None,
+            "channels": channels,
+        }
+    trials = []
+    complete = 0
+    for t in meta["trials"]:
+        mine = per_trial[t["index"]]
+        delivered = sum(1 for r in mine if r["captured_s"] is not None)
+        complete += bool(mine) and delivered == len(mine)
+        trials.append(
+            {
+                "index": t["index"],
+                "condition": t["condition"],
+                "onset_s": t["onset_s"],
+                "pulses_planned": len(mine),
+                "pulses_delivered": delivered,
+            }
+        )
+    return {
+        "conditions": conditions,
+        "trials_planned": len(trials),
+        "trials_complete": complete,
+        "trials": trials,
+    }
 
 
 def write_json(path, obj):

@@ -2,7 +2,9 @@
 
 timing.png     planned onsets (ticks above) against captured onsets (ticks below) per channel,
                for the whole run and zoomed on its first pulses, and each pulse's deviation
-deviation.png  histogram of captured - planned onset, nanoseconds
+               (coloured by channel, or by condition when summary.json lists conditions, each
+               labelled with its delivered/planned pulses and max |deviation|)
+deviation.png  histogram of captured - planned onset, nanoseconds (stacked by condition)
 
 Time and memory do not grow with the spread of the deviations, and memory not beyond KEEP_ROWS
 pulses: pulses.csv is read in chunks of CHUNK rows, kept as arrays (32 bytes a pulse) for the
@@ -20,7 +22,9 @@ import math
 import os
 
 from .errors import InputError
-from .logs import PULSE_COLUMNS
+from .logs import PULSE_COLUMNS, PULSE_COLUMNS_V1
+
+HEADERS = (PULSE_COLUMNS, PULSE_COLUMNS_V1)  # today's pulses.csv, and before trial/condition
 
 TIMING_PNG = "timing.png"
 HISTOGRAM_PNG = "deviation.png"
@@ -40,7 +44,7 @@ def read_pulses(run_dir):
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            if reader.fieldnames != PULSE_COLUMNS:
+            if reader.fieldnames not in HEADERS:
                 raise InputError(
                     f"{path}: header {','.join(reader.fieldnames or [])!r}: "
                     f"expected {','.join(PULSE_COLUMNS)!r} (written by tmspio run)"
@@ -65,13 +69,30 @@ def _float(text):
     return None if text in ("", "n/a") else float(text)
 
 
-def _cycle_ns(run_dir):
-    """One sysclk cycle in ns, from summary.json (None when it is missing)."""
+def _summary(run_dir):
+    """summary.json as a dict ({} when it is missing or unreadable)."""
     try:
         with open(os.path.join(run_dir, "summary.json"), encoding="utf-8") as f:
-            return 1e9 / json.load(f)["sysclk_hz"]
-    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+            out = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def _cycle_ns(run_dir, summary=None):
+    """One sysclk cycle in ns, from summary.json (None when it is missing)."""
+    summary = _summary(run_dir) if summary is None else summary
+    try:
+        return 1e9 / summary["sysclk_hz"]
+    except (KeyError, TypeError, ZeroDivisionError):
         return None
+
+
+def _conditions(summary):
+    """The run's condition names in the protocol's order (summary.json "conditions"), or []
+    for a protocol without conditions: then nothing is grouped by condition."""
+    conds = summary.get("conditions")
+    return [str(name) for name in conds] if isinstance(conds, dict) else []
 
 
 def histogram_edges(lo_ns, hi_ns, cycle_ns, max_bins=MAX_BINS):
@@ -95,9 +116,11 @@ def histogram_edges(lo_ns, hi_ns, cycle_ns, max_bins=MAX_BINS):
         w *= 10
 
 
-def _chunks(run_dir, names):
+def _chunks(run_dir, names, conds=None):
     """pulses.csv as arrays of at most CHUNK rows: (channel number, planned_s, captured_s,
-    deviation_ns), nan for n/a; channel numbers index `names`, filled in order of appearance.
+    deviation_ns, condition number), nan for n/a; channel numbers index `names`, filled in
+    order of appearance; condition numbers index `conds` the same way (n/a and a pulses.csv
+    without the column: -1), or None when conds is None (no grouping: nothing parsed).
     Validates every row as read_pulses does."""
     path = os.path.join(run_dir, "pulses.csv")
     if not os.path.exists(path):
@@ -106,7 +129,7 @@ def _chunks(run_dir, names):
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header != PULSE_COLUMNS:
+            if header not in HEADERS:
                 raise InputError(
                     f"{path}: header {','.join(header or [])!r}: "
                     f"expected {','.join(PULSE_COLUMNS)!r} (written by tmspio run)"
@@ -116,7 +139,7 @@ def _chunks(run_dir, names):
                 rows = list(itertools.islice(reader, CHUNK))
                 if not rows:
                     break
-                arrays = _arrays(path, line, rows, names)
+                arrays = _arrays(path, line, rows, names, header, conds)
                 line, pulses = line + len(rows), pulses + len(arrays[0])
                 yield arrays
             if not pulses:
@@ -128,16 +151,34 @@ def _chunks(run_dir, names):
 _FIELDS = ("planned_s", "captured_s", "deviation_ns")
 
 
-def _arrays(path, line, chunk, names):
+def _numbers(column, names, skip=()):
+    """Each text of `column` as its index in `names` (new names appended in order of
+    appearance); the texts in `skip` read -1."""
+    import numpy as np
+
+    text, first, inverse = np.unique(np.array(column), return_index=True, return_inverse=True)
+    number = np.zeros(len(text), dtype=np.int64)
+    for u in np.argsort(first):
+        name = str(text[u])
+        if name in skip:
+            number[u] = -1
+            continue
+        if name not in names:
+            names.append(name)
+        number[u] = names.index(name)
+    return number[inverse.reshape(-1)]
+
+
+def _arrays(path, line, chunk, names, header=PULSE_COLUMNS, conds=None):
     """One chunk of csv rows (the first at file line `line`) as numpy arrays (see _chunks).
     As csv.DictReader (read_pulses): blank lines are skipped, missing fields read None."""
     import numpy as np
 
-    width = len(PULSE_COLUMNS)
+    width = len(header)
     rows = chunk
     if any(len(r) != width for r in chunk):
         rows = [(r + [None] * width)[:width] for r in chunk if r]
-    cols = [PULSE_COLUMNS.index(name) for name in _FIELDS]
+    cols = [header.index(name) for name in _FIELDS]
     try:
         values = [
             np.fromiter(
@@ -158,16 +199,14 @@ def _arrays(path, line, chunk, names):
                         f"{path}: line {n}: {field} = {r[c]!r}: a number or n/a"
                     ) from None
         raise
-    chan, first, inverse = np.unique(
-        np.array([r[0] for r in rows]), return_index=True, return_inverse=True
-    )
-    number = np.zeros(len(chan), dtype=np.int64)
-    for u in np.argsort(first):  # new channel names in order of appearance
-        name = str(chan[u])
-        if name not in names:
-            names.append(name)
-        number[u] = names.index(name)
-    return (number[inverse.reshape(-1)], *values)
+    group = None
+    if conds is not None:
+        if "condition" in header:
+            c = header.index("condition")
+            group = _numbers([r[c] or "" for r in rows], conds, skip=("", "n/a"))
+        else:
+            group = np.full(len(rows), -1, dtype=np.int64)
+    return (_numbers([r[0] for r in rows], names), *values, group)
 
 
 class _Ticks:
@@ -205,9 +244,14 @@ def scan_pulses(run_dir):
     in order), n_dev (pulses with a deviation), zoom (s), ticks (per channel: _Ticks of planned
     and captured onsets, whole run then zoom), cells (per channel: captured time and deviation
     of one pulse per cell, nan elsewhere), edges/counts/width (histogram: bin edges in ns,
-    pulses per bin, bin width in cycles or None) and cycle_ns."""
+    pulses per bin, bin width in cycles or None), cycle_ns, and for a run whose summary.json
+    lists conditions: conditions (their names), cond_cells and cond_counts (the cells and
+    histogram counts per condition; pulses without one are in neither); else conditions []."""
     import numpy as np
 
+    summary = _summary(run_dir)
+    conds = _conditions(summary)
+    grouped = conds if conds else None  # no condition column parsed without conditions
     # pass 1: channels, ranges, the first planned onsets
     names = []
     t_lo = d_lo = math.inf
@@ -216,8 +260,8 @@ def scan_pulses(run_dir):
     firsts = np.array([])
     first_captured = np.array([])
     kept, rows = [], 0  # the parsed chunks for pass 2 (None: too many, read them again)
-    for chunk in _chunks(run_dir, names):
-        _, planned, captured, dev = chunk
+    for chunk in _chunks(run_dir, names, grouped):
+        _, planned, captured, dev, _ = chunk
         rows += len(planned)
         if kept is not None:
             kept.append(chunk)
@@ -240,7 +284,7 @@ def scan_pulses(run_dir):
     zoom = (firsts[0] - 0.002, firsts[-1] + 0.004) if firsts.size else (0, 1)
     full = _span(t_lo, t_hi) if t_hi >= t_lo else (0, 1)
     dev_span = _span(d_lo, d_hi) if n_dev else (0, 1)
-    cycle_ns = _cycle_ns(run_dir)
+    cycle_ns = _cycle_ns(run_dir, summary)
     if n_dev and cycle_ns:
         edges, width = histogram_edges(d_lo, d_hi, cycle_ns)
     elif n_dev:
@@ -249,25 +293,40 @@ def scan_pulses(run_dir):
         edges, width = [], None
     counts = np.zeros(max(len(edges) - 1, 0), dtype=np.int64)
 
+    def grid():
+        return np.full((DEV_ROWS, COLUMNS), np.nan), np.full((DEV_ROWS, COLUMNS), np.nan)
+
     # pass 2: bounded ticks, deviation cells and histogram counts
     ticks = [[_Ticks(*full), _Ticks(*full), _Ticks(*zoom), _Ticks(*zoom)] for _ in names]
-    cells = [
-        (np.full((DEV_ROWS, COLUMNS), np.nan), np.full((DEV_ROWS, COLUMNS), np.nan)) for _ in names
-    ]
+    cells = [grid() for _ in names]
+    cond_cells = [grid() for _ in conds]
+    cond_counts = [np.zeros_like(counts) for _ in conds]
     x_scale = COLUMNS / (full[1] - full[0])
     y_scale = DEV_ROWS / (dev_span[1] - dev_span[0])
-    for ch, planned, captured, dev in _chunks(run_dir, []) if kept is None else kept:
+
+    def place(target, c, d):
+        ok = ~np.isnan(d) & ~np.isnan(c)
+        x, y = c[ok], d[ok]
+        col = np.clip(((x - full[0]) * x_scale).astype(np.int64), 0, COLUMNS - 1)
+        row = np.clip(((y - dev_span[0]) * y_scale).astype(np.int64), 0, DEV_ROWS - 1)
+        target[0][row, col] = x
+        target[1][row, col] = y
+
+    chunks = _chunks(run_dir, [], grouped) if kept is None else kept
+    for ch, planned, captured, dev, group in chunks:
         for i in np.unique(ch):
             mine = ch == i
             p, c, d = planned[mine], captured[mine], dev[mine]
             for tk, t in zip(ticks[i], (p, c, p, c)):
                 tk.add(t[~np.isnan(t)])
-            ok = ~np.isnan(d) & ~np.isnan(c)
-            x, y = c[ok], d[ok]
-            col = np.clip(((x - full[0]) * x_scale).astype(np.int64), 0, COLUMNS - 1)
-            row = np.clip(((y - dev_span[0]) * y_scale).astype(np.int64), 0, DEV_ROWS - 1)
-            cells[i][0][row, col] = x
-            cells[i][1][row, col] = y
+            place(cells[i], c, d)
+        if group is not None:
+            for g in np.unique(group[group >= 0]):
+                mine = group == g
+                place(cond_cells[g], captured[mine], dev[mine])
+                if counts.size:
+                    d = dev[mine]
+                    cond_counts[g] += np.histogram(d[~np.isnan(d)], bins=edges)[0]
         if counts.size:
             d = dev[~np.isnan(dev)]
             counts += np.histogram(d, bins=edges)[0]
@@ -281,7 +340,23 @@ def scan_pulses(run_dir):
         "counts": counts,
         "width": width,
         "cycle_ns": cycle_ns,
+        "conditions": conds,
+        "cond_cells": cond_cells,
+        "cond_counts": cond_counts,
+        "summary": summary,
     }
+
+
+def _condition_label(name, summary):
+    """'sici: 10/10 delivered, max |dev| 8 ns' from summary.json's conditions."""
+    c = (summary.get("conditions") or {}).get(name) or {}
+    dev = c.get("max_abs_deviation_ns")
+    return "%s: %s/%s delivered, max |dev| %s" % (
+        name,
+        c.get("pulses_delivered", "?"),
+        c.get("pulses_planned", "?"),
+        "n/a" if dev is None else "%g ns" % dev,
+    )
 
 
 def write_plots(run_dir):
@@ -322,10 +397,14 @@ def write_plots(run_dir):
                 lw=0.8,
                 label="captured" if i == 0 else None,
             )
-        xs, ys = cells[i]
+        if not scan["conditions"]:  # deviations by channel; with conditions, by condition
+            xs, ys = cells[i]
+            ok = ~np.isnan(xs)
+            if ok.any():
+                axd.plot(xs[ok], ys[ok], ".", ms=3, label=ch)
+    for name, (xs, ys) in zip(scan["conditions"], scan["cond_cells"]):
         ok = ~np.isnan(xs)
-        if ok.any():
-            axd.plot(xs[ok], ys[ok], ".", ms=3, label=ch)
+        axd.plot(xs[ok], ys[ok], ".", ms=3, label=_condition_label(name, scan["summary"]))
     for axis in (ax, axz):
         axis.set_yticks([2 * i + 1 for i in range(len(names))], names)
     ax.set_title(f"{os.path.basename(os.path.abspath(run_dir))}: planned vs captured onsets")
@@ -337,13 +416,25 @@ def write_plots(run_dir):
     axd.set_xlabel("time from the start event (s)")
     axd.set_ylabel("deviation (ns)")
     axd.axhline(0, color="grey", lw=0.5)
+    if scan["conditions"]:
+        axd.set_title("deviation by condition")
+        axd.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
     timing = os.path.join(run_dir, TIMING_PNG)
     fig.savefig(timing, dpi=110)
     plt.close(fig)
 
     fig, axh = plt.subplots(figsize=(6, 4))
-    if counts.size:
+    if counts.size and scan["conditions"]:  # stacked: one colour per condition
+        axh.hist(
+            [edges[:-1]] * len(scan["conditions"]),
+            bins=edges,
+            weights=scan["cond_counts"],
+            stacked=True,
+            label=scan["conditions"],
+        )
+        axh.legend(fontsize="small")
+    elif counts.size:
         axh.hist(edges[:-1], bins=edges, weights=counts, color="tab:orange")
     if width is not None:
         ns = width * cycle_ns

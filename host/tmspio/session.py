@@ -197,9 +197,13 @@ class PulseRecord(NamedTuple):
     Fire sessions have no plan: `planned_*` and `deviation_ns` are None."""
 
     channel: int  # output index 0..3
-    condition: str  # the channel's name (protocol file, or Session(channels=...))
+    # protocol runs: the pulse's condition (the protocol's conditions), else the channel's
+    # name (protocol file, or Session(channels=...): fire sessions)
+    condition: str
     index: int  # pulse index on its channel, from 0
-    trial: object  # what the script passed to fire(trial=...); None for protocol pulses
+    # protocol runs: the pulse's trial index (None without trials); fire sessions: what the
+    # script passed to fire(trial=...)
+    trial: object
     planned_board_s: float | None
     captured_board_s: float | None  # None: not delivered
     planned_host_s: float | None
@@ -349,6 +353,7 @@ class Session:
         self._started = None
         self._zero = None
         self._onsets = {}
+        self._edge_plan = None  # {output: [PulseInfo]} when the protocol has trials/conditions
         self._fires = []
         self._fire_program = None
         self._sync_stop = threading.Event()
@@ -520,6 +525,14 @@ class Session:
                 segments=self.compiled.program.segment_count(),
             )
             self._idle = {ch.index: ch.idle_level for ch in self.compiled.program.channels}
+            # onset edges of a protocol with trials or conditions name their pulse's trial and
+            # condition in events.jsonl (None: the edge records stay as they were)
+            c = self.compiled
+            self._edge_plan = (
+                {ch.index: c.pulse_info[ci] for ci, ch in enumerate(c.program.channels)}
+                if c.conditions or c.trials
+                else None
+            )
             self._open_bar()
             self._state = "started"
             started = self.link.run(self._hb)
@@ -841,20 +854,46 @@ class Session:
             return
         n = 0
         c = self.compiled
+        plan = self._edge_plan
         for source, level, cycle in recs:
-            self.log.write(
-                "edge", source=wire.SOURCE_NAMES.get(source, str(source)), level=level, cycle=cycle
-            )
-            if source in self._idle and level != self._idle[source]:
-                n += 1
-                with self._lock:
-                    got = self._onsets.setdefault(source, [])
-                    got.append(cycle)
-                    k = len(got) - 1
-                    if self._zero is None:
-                        ci = self._index_of(source)
-                        self._zero = cycle - c.channel_cycles[ci][0]
-                self._live_pulse(source, k, cycle)
+            if not (source in self._idle and level != self._idle[source]):
+                self.log.write(
+                    "edge",
+                    source=wire.SOURCE_NAMES.get(source, str(source)),
+                    level=level,
+                    cycle=cycle,
+                )
+                continue
+            n += 1
+            with self._lock:
+                got = self._onsets.setdefault(source, [])
+                got.append(cycle)
+                k = len(got) - 1
+                if self._zero is None:
+                    ci = self._index_of(source)
+                    self._zero = cycle - c.channel_cycles[ci][0]
+            info = None
+            if plan is not None and k < len(plan[source]):
+                info = plan[source][k]
+            if info is None:
+                self.log.write(
+                    "edge",
+                    source=wire.SOURCE_NAMES.get(source, str(source)),
+                    level=level,
+                    cycle=cycle,
+                )
+            else:  # a protocol with trials or conditions: the onset's pulse, trial, condition
+                self.log.write(
+                    "edge",
+                    source=wire.SOURCE_NAMES.get(source, str(source)),
+                    level=level,
+                    cycle=cycle,
+                    pulse=k,
+                    trial=info.trial,
+                    condition=info.condition,
+                    marker=info.marker,
+                )
+            self._live_pulse(source, k, cycle)
         if self._bar is not None and n:
             done = float(max(0, recs[-1][2] - self._zero) / c.sysclk_hz)
             self._bar.set_postfix_str(
@@ -890,11 +929,12 @@ class Session:
                 planned = zero_us / 1e6 + (self._zero + p) / hz
         host, unc = (None, None) if captured is None else self._host(captured * 1e6)
         phost = None if planned is None else self._host(planned * 1e6)[0]
+        info = c.pulse_info[ci][k] if k < len(c.pulse_info[ci]) else None
         rec = PulseRecord(
             output,
-            self.protocol.channels[ci].name,
+            (info and info.condition) or self.protocol.channels[ci].name,
             k,
-            None,
+            None if info is None else info.trial,
             planned,
             captured,
             phost,
@@ -1011,15 +1051,17 @@ class Session:
                     "confirmed": (
                         bool(f.confirmed) if confirms and captured is not None else None
                     ),
+                    "trial": _jsonable(f.trial),
                 }
             )
+        meta = logs.fire_meta(self.template, self.assessment.declared, self.assessment.stimulator)
+        logs.annotate(rows, meta)
         logs.write_pulses(os.path.join(self.out, logs.PULSES), rows, names)
         logs.write_bids(
             os.path.join(self.out, logs.BIDS_TSV),
             os.path.join(self.out, logs.BIDS_JSON),
             rows,
-            names,
-            self.protocol.pulse_width,
+            meta,
         )
         self.summary = logs.summarize(
             rows,
@@ -1057,13 +1099,15 @@ class Session:
             confirm_channel=c.confirm_channel,
         )
         names = {i: ch.name for i, ch in enumerate(self.protocol.channels)}
+        # each pulse's trial, condition, marker code, width and intensity (compiled.pulse_info)
+        meta = logs.protocol_meta(c, self.assessment.declared, self.assessment.stimulator)
+        logs.annotate(rows, meta)
         logs.write_pulses(os.path.join(self.out, logs.PULSES), rows, names)
         logs.write_bids(
             os.path.join(self.out, logs.BIDS_TSV),
             os.path.join(self.out, logs.BIDS_JSON),
             rows,
-            names,
-            c.protocol.pulse_width,
+            meta,
         )
         extra = {
             "protocol": self.protocol.name,
@@ -1076,6 +1120,8 @@ class Session:
             "board_errors": [list(e) for e in self.link.board_errors],
             "out_dir": os.path.abspath(self.out),
             "selftest": None if self.certificate is None else self.certificate.summary(),
+            # per condition and per trial (none without conditions and trials)
+            **logs.summarize_plan(rows, meta),
         }
         self.summary = logs.summarize(
             rows, aborted, reason, extra, confirm_channel=names[c.confirm_channel]
@@ -1099,9 +1145,9 @@ class Session:
             out.append(
                 PulseRecord(
                     self.compiled.program.channels[ci].index,
-                    self.protocol.channels[ci].name,
+                    r["condition"] or self.protocol.channels[ci].name,
                     r["index"],
-                    None,
+                    r["trial"],
                     planned,
                     captured,
                     ph,

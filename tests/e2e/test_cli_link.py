@@ -97,7 +97,7 @@ def test_heartbeat_bound_follows_the_emulation_speed():
         (
             b"garbage\n",
             "header 'garbage': expected 'channel,index,planned_s,captured_s,"
-            "deviation_ns,confirmed' (written by tmspio run)",
+            "deviation_ns,confirmed,trial,condition' (written by tmspio run)",
         ),
         (
             b"channel,index,planned_s,captured_s,deviation_ns,confirmed\ntms,0,abc,0,0,n/a\n",

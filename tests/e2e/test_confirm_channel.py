@@ -37,7 +37,7 @@ def _run(tmp_path, monkeypatch, confirm_line, capsys):
     assert cli.main(["run", str(proto), "--emulator", "--out", str(out), "--quiet"]) == 0
     printed = [line for line in capsys.readouterr().out.splitlines() if "confirmed by" in line]
     rows = [
-        (r.split(",")[0], r.split(",")[1], r.rsplit(",", 1)[1])
+        (r.split(",")[0], r.split(",")[1], r.split(",")[5])
         for r in (out / "pulses.csv").read_text().splitlines()[1:]
     ]
     summary = json.loads((out / "summary.json").read_text())

@@ -46,8 +46,9 @@ def test_make_demo_itbs_600_pulses_zero_deviation(tmp_path, capsys):
     ) == (600, 600, 0, False, None)
     assert s["board_pulses_delivered"] == 600
     rows = (out / "pulses.csv").read_text().splitlines()
-    assert rows[1] == "tms,0,0.000000000,0.000000000,0,true"  # GP2 -> GP11 loopback confirms
-    assert rows[600] == "tms,599,191.840000000,191.840000000,0,true"
+    # GP2 -> GP11 loopback confirms; iTBS has no trials or conditions (n/a)
+    assert rows[1] == "tms,0,0.000000000,0.000000000,0,true,n/a,n/a"
+    assert rows[600] == "tms,599,191.840000000,191.840000000,0,true,n/a,n/a"
     prov = logs.read_events(str(out / "events.jsonl"))[0]
     assert (prov["board"], prov["firmware_version"], prov["heartbeat_ms"]) == (
         "emulated",

@@ -77,9 +77,9 @@ def test_tmspio_run_itbs_writes_every_log(board, tmp_path, capsys):
     assert sum(1 for e in events if e["event"] == "edge") == 1200
     assert events[-1]["event"] == "summary"
     rows = (out / "pulses.csv").read_text().splitlines()
-    assert rows[0] == "channel,index,planned_s,captured_s,deviation_ns,confirmed"
+    assert rows[0] == "channel,index,planned_s,captured_s,deviation_ns,confirmed,trial,condition"
     assert len(rows) == 601
-    assert rows[-1] == "tms,599,191.840000000,191.840000000,0,n/a"
+    assert rows[-1] == "tms,599,191.840000000,191.840000000,0,n/a,n/a,n/a"
     tsv = (out / "events.tsv").read_text().splitlines()
     assert len(tsv) == 601 and tsv[0].split("\t")[:3] == ["onset", "duration", "trial_type"]
     assert json.loads((out / "events.json").read_text())["onset"]["Units"] == "s"

@@ -97,8 +97,8 @@ def test_a_run_without_any_planned_onset_still_plots(tmp_path):
     rows = logs.match_pulses({0: [None, None]}, {0: 0}, 0, [(0, 1, 0)], CLK)
     logs.write_pulses(str(tmp_path / "pulses.csv"), rows, {0: "tms"})
     assert (tmp_path / "pulses.csv").read_text().splitlines()[1:] == [
-        "tms,0,n/a,0.000000000,n/a,n/a",
-        "tms,1,n/a,n/a,n/a,n/a",
+        "tms,0,n/a,0.000000000,n/a,n/a,n/a,n/a",
+        "tms,1,n/a,n/a,n/a,n/a,n/a,n/a",
     ]
     scan = plot.scan_pulses(str(tmp_path))
     assert (scan["n_dev"], scan["edges"], scan["zoom"]) == (0, [], (-0.002, 0.004))

@@ -55,7 +55,12 @@ def make_dataset(run_dir, root, subject="01", task=None):
             indent=2,
         )
     with open(os.path.join(root, "README.md"), "w", encoding="utf-8") as f:
-        f.write("TMS trigger events logged by tmspio (a test dataset).\n")
+        f.write(
+            "A minimal BIDS dataset made by tmspio's tests around one run's events.tsv and "
+            "events.json: the TTL trigger pulses tmspio delivered to the stimulators, with "
+            "their trials, conditions, channels, declared intensities and planned and "
+            "captured onsets. No neural data is recorded (datatype beh, events only).\n"
+        )
     stem = os.path.join(beh, f"sub-{subject}_task-{task}_events")
     shutil.copyfile(os.path.join(run_dir, "events.tsv"), stem + ".tsv")
     shutil.copyfile(os.path.join(run_dir, "events.json"), stem + ".json")
