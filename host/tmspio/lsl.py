@@ -2,7 +2,9 @@
 
 Optional: `pip install tmspio[lsl]` (pylsl, whose wheels carry liblsl). `Session(lsl=True)`
 opens a string stream of type "Markers" with three channels — channel (output index),
-condition (channel name), trial (what the script passed to fire(trial=...), else empty) — and
+condition (the PulseRecord's: the pulse's condition, or the channel name in a protocol without
+conditions and in fire sessions), trial (the pulse's trial index, or what the script passed to
+fire(trial=...), else empty) — and
 pushes one sample per captured pulse. The timestamp is the pulse's captured onset mapped to
 the host clock by the clock sync (tmspio.clock) and then to `pylsl.local_clock()`: LabRecorder
 stores it next to an EEG amplifier's stream on the same LSL clock (docs/api.md, "LSL").
