@@ -14,10 +14,12 @@ a program the board would refuse.
 """
 
 from fractions import Fraction
+from typing import NamedTuple
 
 from . import firmware
 from .errors import InputError
 from .protocols import schedule, units
+from .protocols.schedule import Trial  # noqa: F401  (compiler.Trial: the interface)
 
 DEFAULT_SYSCLK = 125_000_000
 _pf = firmware.progformat()
@@ -30,16 +32,22 @@ def nearest_cycle(seconds, sysclk_hz):
 
 
 def segments_from_cycles(cycles, width, end_gap, breaks=(), marks=()):
-    """Onset cycles -> [(count, width, period, gap, flags)]: maximal runs of one period.
+    """Onset cycles -> [(count, width, period, gap, flags)]: maximal runs of one period and
+    one width.
 
-    `breaks`: indices where a segment must start; `marks`: indices whose segment gets the
-    marker flag (each must also be a break). The last segment's gap is `end_gap`.
-    Pure function; periods above 32 bits are never grouped (the format's period is u32).
+    `width`: one width in cycles for every pulse, or a list aligned with `cycles`; a run breaks
+    where the width changes. `breaks`: indices where a segment must start; `marks`: indices
+    whose segment gets the marker flag (each must also be a break). The last segment's gap is
+    `end_gap`. Pure function; periods above 32 bits are never grouped (the format's period is
+    u32).
     """
+    n = len(cycles)
+    widths = [width] * n if isinstance(width, int) else list(width)
     breaks = set(breaks) | set(marks)
+    breaks.update(k for k in range(1, n) if widths[k] != widths[k - 1])
     marks = set(marks)
     segments = []
-    i, n = 0, len(cycles)
+    i = 0
     while i < n:
         j = i + 1  # exclusive end of the run starting at i
         if j < n and j not in breaks and cycles[j] - cycles[i] <= _pf.U32:
@@ -50,24 +58,66 @@ def segments_from_cycles(cycles, width, end_gap, breaks=(), marks=()):
         count = j - i
         period = cycles[i + 1] - cycles[i] if count > 1 else 0
         gap = cycles[j] - cycles[j - 1] if j < n else end_gap
-        segments.append((count, width, period, gap, _pf.FLAG_MARKER if i in marks else 0))
+        segments.append((count, widths[i], period, gap, _pf.FLAG_MARKER if i in marks else 0))
         i = j
     return segments
 
 
-class Compiled:
-    """A protocol compiled for one sysclk: the program plus everything needed to report it."""
+class PulseInfo(NamedTuple):
+    """What one compiled pulse belongs to (aligned with Compiled.channel_cycles[ci])."""
 
-    def __init__(self, protocol, sysclk_hz, sched, channel_times, channel_cycles, width, program):
+    trial: object  # trial index, or None (a protocol without trials)
+    condition: object  # condition name, or None
+    width_s: float  # planned width
+    intensity: object  # {"percent", "reference"} or {"output_percent"}, or None
+    marker: object  # marker channels (role = "marker"): the trial's code; else None
+
+
+def _intensity(value):
+    return None if value is None else value.as_dict()
+
+
+class Compiled:
+    """A protocol compiled for one sysclk: the program plus everything needed to report it.
+
+    Protocols with conditions and trials also have `conditions` (the model's, file order),
+    `trials` ([Trial(index, condition, onset)], time order, onset exact from the first trial's
+    onset) and, for every protocol, `pulse_info[ci]` (PulseInfo per pulse, aligned with
+    channel_cycles[ci]) and `channel_widths[ci]` (width in cycles per pulse)."""
+
+    def __init__(
+        self,
+        protocol,
+        sysclk_hz,
+        sched,
+        channel_times,
+        channel_cycles,
+        width,
+        program,
+        trials=(),
+        pulse_info=None,
+        channel_widths=None,
+    ):
         self.protocol = protocol
         self.sysclk_hz = sysclk_hz
         self.schedule = sched
         self.channel_times = channel_times  # per channel: exact Fraction onsets (s)
         self.channel_cycles = channel_cycles  # per channel: onset cycles after the start event
-        self.width_cycles = width
+        self.width_cycles = width  # the protocol's pulse_width in cycles
         self.program = program
         # index of the channel whose stimulator answers on confirm_in (logs credit only it)
         self.confirm_channel = protocol.confirm_index()
+        self.conditions = list(protocol.conditions or ())
+        self.trials = list(trials)
+        if channel_widths is None:
+            channel_widths = [[width] * len(cs) for cs in channel_cycles]
+        self.channel_widths = channel_widths
+        if pulse_info is None:
+            one = PulseInfo(
+                None, None, float(protocol.pulse_width), _intensity(protocol.intensity), None
+            )
+            pulse_info = [[one] * len(cs) for cs in channel_cycles]
+        self.pulse_info = pulse_info
 
     def max_rounding_error(self):
         """Largest |compiled - exact| onset time over all pulses, Fraction seconds."""
@@ -80,15 +130,65 @@ class Compiled:
     def pulses(self):
         return sum(len(c) for c in self.channel_cycles)
 
+    def first_onset(self):
+        return min(times[0] for times in self.channel_times)
+
     def last_onset(self):
         return max(times[-1] for times in self.channel_times)
 
     def duration(self):
-        """First pulse onset to the end of the last pulse, exact seconds."""
-        return self.last_onset() + self.protocol.pulse_width
+        """Time zero to the end of the last pulse, exact seconds (time zero: the first pulse,
+        or with trials the first trial's onset)."""
+        if not self.trials:
+            return self.last_onset() + self.protocol.pulse_width
+        return max(
+            times[-1] + Fraction(ws[-1], self.sysclk_hz)
+            for times, ws in zip(self.channel_times, self.channel_widths)
+        )
 
     def encode(self):
         return _pf.encode(self.program)
+
+    def condition_summary(self, name):
+        """One condition as JSON: {"name", "marker", "channels": {channel: {"pulses",
+        "offset_s", "width_s", "intensity", "stimulator"}}} (every channel; a marker channel
+        pulses when the condition has a code, its offset is 0 and its width the code's first
+        pulse)."""
+        p = self.protocol
+        cond = p.condition(name)
+        channels = {}
+        for ch in p.channels:
+            if ch.role == "marker":
+                pulses = cond.marker is not None
+                channels[ch.name] = {
+                    "pulses": pulses,
+                    "offset_s": 0.0 if pulses else None,
+                    "width_s": float(ch.code.pulses(cond.marker)[0][1]) if pulses else None,
+                    "intensity": None,
+                    "stimulator": ch.stimulator,
+                }
+                continue
+            pulse = cond.pulses.get(ch.name)
+            if pulse is None:
+                channels[ch.name] = {
+                    "pulses": False,
+                    "offset_s": None,
+                    "width_s": None,
+                    "intensity": None,
+                    "stimulator": None,
+                }
+                continue
+            intensity = pulse.intensity
+            if intensity is None and ch.role == "tms":
+                intensity = p.intensity
+            channels[ch.name] = {
+                "pulses": True,
+                "offset_s": float(pulse.offset),
+                "width_s": float(p.pulse_width_of(pulse)),
+                "intensity": _intensity(intensity),
+                "stimulator": pulse.stimulator or ch.stimulator or p.stimulator,
+            }
+        return {"name": cond.name, "marker": cond.marker, "channels": channels}
 
     def summary(self):
         p = self.protocol
@@ -97,7 +197,7 @@ class Compiled:
             "title": p.title,
             "family": p.family,
             "pulses": self.pulses(),
-            "first_pulse_s": 0.0,
+            "first_pulse_s": float(self.first_onset()),
             "last_pulse_s": float(self.last_onset()),
             "duration_s": float(self.duration()),
             "pulse_width_s": float(p.pulse_width),
@@ -115,11 +215,17 @@ class Compiled:
             if p.intensity is None
             else {"percent": p.intensity.percent, "reference": p.intensity.reference},
             "draws": [d.as_dict() for d in self.schedule.draws],
+            "conditions": [self.condition_summary(c.name) for c in self.conditions],
+            "trials": [
+                {"index": t.index, "condition": t.condition, "onset_s": float(t.onset)}
+                for t in self.trials
+            ],
             "channels": [
                 {
                     "name": ch.name,
                     "index": i,
                     "polarity": ch.polarity,
+                    "role": ch.role,
                     "stimulator": ch.stimulator or p.stimulator,
                     "offset_s": float(ch.offset),
                     "pulses": len(self.channel_times[i]),
@@ -140,30 +246,50 @@ def _check_sysclk(sysclk_hz):
         raise InputError("sysclk_hz = %r: an integer 1..%d Hz" % (sysclk_hz, _pf.U32))
 
 
-def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
-    _check_sysclk(sysclk_hz)
-    width = nearest_cycle(protocol.pulse_width, sysclk_hz)
-    if width < 1:
+def _width_cycles(protocol, width, sysclk_hz, field="pulse_width"):
+    cycles = nearest_cycle(width, sysclk_hz)
+    if cycles < 1:
         raise InputError(
-            '%s: pulse_width = "%s": at least one cycle (%s) at %d Hz'
+            '%s: %s = "%s": at least one cycle (%s) at %d Hz'
             % (
                 protocol.name,
-                units.format_seconds(protocol.pulse_width),
+                field,
+                units.format_seconds(width),
                 units.seconds_text(Fraction(1, sysclk_hz), 12),
                 sysclk_hz,
             )
         )
-    sched = schedule.expand(protocol)
-    times = [[t + ch.offset for t in sched.onsets] for ch in protocol.channels]
-    cycles = [[nearest_cycle(t, sysclk_hz) for t in ts] for ts in times]
+    return cycles
+
+
+def _check_spacing(protocol, times, cycles, widths, sysclk_hz):
     for ci, cs in enumerate(cycles):
         for k in range(1, len(cs)):
-            if cs[k] - cs[k - 1] <= width:
+            if cs[k] - cs[k - 1] <= widths[ci][k - 1]:
                 raise InputError(
                     "%s: channels.%d onset %d = %s: more than one pulse width (%d cycles) after "
                     "the previous onset at %d Hz"
-                    % (protocol.name, ci, k, units.seconds_text(times[ci][k], 9), width, sysclk_hz)
+                    % (
+                        protocol.name,
+                        ci,
+                        k,
+                        units.seconds_text(times[ci][k], 9),
+                        widths[ci][k - 1],
+                        sysclk_hz,
+                    )
                 )
+
+
+def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
+    _check_sysclk(sysclk_hz)
+    width = _width_cycles(protocol, protocol.pulse_width, sysclk_hz)
+    if protocol.conditions is not None:
+        return _compile_trials(protocol, sysclk_hz, width)
+    sched = schedule.expand(protocol)
+    times = [[t + ch.offset for t in sched.onsets] for ch in protocol.channels]
+    cycles = [[nearest_cycle(t, sysclk_hz) for t in ts] for ts in times]
+    widths = [[width] * len(cs) for cs in cycles]
+    _check_spacing(protocol, times, cycles, widths, sysclk_hz)
     end = max(cs[-1] for cs in cycles) + width + max(width, _T.MIN_GAP_SLACK)
     marks = sched.train_starts
     channels = []
@@ -173,6 +299,11 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
         )
         idle = 0 if ch.polarity == "active-high" else 1
         channels.append(_pf.Channel(ci, idle, cs[0], segs))
+    program = _program(protocol, sysclk_hz, channels, len(marks))
+    return Compiled(protocol, sysclk_hz, sched, times, cycles, width, program)
+
+
+def _program(protocol, sysclk_hz, channels, trains):
     refractory = 0
     if protocol.start.refractory is not None:
         refractory = nearest_cycle(protocol.start.refractory, sysclk_hz)
@@ -185,8 +316,48 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
         raise InputError(
             "%s: does not fit the segment program at %d Hz: %s" % (protocol.name, sysclk_hz, e)
         ) from None
-    _check_generator(protocol, program, len(marks))
-    return Compiled(protocol, sysclk_hz, sched, times, cycles, width, program)
+    _check_generator(protocol, program, trains)
+    return program
+
+
+def _compile_trials(protocol, sysclk_hz, width):
+    """Conditions and trials: each channel plays only the trials where it pulses, every onset
+    the nearest cycle to its exact time from the first trial's onset, every pulse its own
+    width. Channel 0's first pulse of each trial raises the marker output."""
+    sched, trials, planned = schedule.expand_trials(protocol)
+    times = [[p.time for p in ps] for ps in planned]
+    cycles = [[nearest_cycle(t, sysclk_hz) for t in ts] for ts in times]
+    widths = []
+    for ci, ps in enumerate(planned):
+        field = "channels.%d width" % ci
+        widths.append([_width_cycles(protocol, p.width, sysclk_hz, field) for p in ps])
+    _check_spacing(protocol, times, cycles, widths, sysclk_hz)
+    end = max(cs[-1] + ws[-1] + max(ws[-1], _T.MIN_GAP_SLACK) for cs, ws in zip(cycles, widths))
+    channels, info = [], []
+    for ci, (ch, cs, ps) in enumerate(zip(protocol.channels, cycles, planned)):
+        starts = [k for k in range(len(ps)) if k == 0 or ps[k].trial != ps[k - 1].trial]
+        segs = segments_from_cycles(
+            cs, widths[ci], end - cs[-1], breaks=starts, marks=starts if ci == 0 else ()
+        )
+        idle = 0 if ch.polarity == "active-high" else 1
+        channels.append(_pf.Channel(ci, idle, cs[0], segs))
+        fallback = protocol.intensity if ch.role == "tms" else None
+        info.append(
+            [
+                PulseInfo(
+                    p.trial,
+                    p.condition,
+                    float(p.width),
+                    _intensity(p.intensity if p.intensity is not None else fallback),
+                    p.marker,
+                )
+                for p in ps
+            ]
+        )
+    program = _program(protocol, sysclk_hz, channels, len(trials))
+    return Compiled(
+        protocol, sysclk_hz, sched, times, cycles, width, program, trials, info, widths
+    )
 
 
 def _check_generator(protocol, program, trains):

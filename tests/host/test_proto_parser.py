@@ -165,7 +165,11 @@ def _with(path, value):
             ["0 s", "1 s"],
             'onsets = ["0 s", "1 s"]: not allowed together with [timing]; give one of them',
         ),
-        (("timing",), KeyError, "timing: required field missing (or give an onsets list instead)"),
+        (
+            ("timing",),
+            KeyError,
+            "timing: required field missing (or give an onsets list, or conditions and trials)",
+        ),
         (("channels",), [], "channels = []: 1 to 4 items"),
         (
             ("channels", 0, "offset"),
@@ -198,7 +202,7 @@ def _with(path, value):
             1,
             "colour = 1: unknown field; allowed here: name, title, family, citation, "
             "methods, unverified, stimulator, intensity, pulse_width, start, channels, "
-            "confirm_channel, timing, onsets",
+            "confirm_channel, timing, onsets, conditions, trials",
         ),
     ],
 )

@@ -6,6 +6,7 @@ p*inter_pulse_interval after the first pulse. Alternatively `onsets` lists every
 An interval may be jittered: {uniform = ["1.1 s", "1.4 s"], seed = 7} draws each instance anew.
 """
 
+import re
 from fractions import Fraction
 from math import ceil, floor
 from typing import Annotated, Literal
@@ -29,6 +30,7 @@ from . import units
 
 MAX_CHANNELS = 4
 MAX_PULSES = 1_000_000
+MAX_CONDITIONS = 255
 FAMILIES = ("rtms", "theta-burst", "qps", "paired-pulse", "pas", "single-pulse", "custom")
 
 
@@ -190,6 +192,62 @@ def _show(value):
     return units.format_seconds(value)
 
 
+class MarkerCode(Strict):
+    """How a marker channel sends a trial's condition code N (1..255) from the trial onset:
+    encoding "count": N pulses of `width`, `interval` onset to onset; encoding "width": one
+    pulse N x `unit` wide."""
+
+    encoding: Literal["count", "width"] = Field(
+        description="count: N pulses (the amplifier's trigger channel counts them); width: one "
+        "pulse N x unit wide (the amplifier measures it)"
+    )
+    width: Duration | None = Field(
+        None, description='count only: each pulse\'s width, e.g. "1 ms"'
+    )
+    interval: Duration | None = Field(
+        None, description='count only: onset to onset of the code\'s pulses, e.g. "4 ms"'
+    )
+    unit: Duration | None = Field(
+        None, description='width only: code N is one pulse N x unit wide, e.g. "1 ms"'
+    )
+
+    @model_validator(mode="after")
+    def _fields_match_encoding(self):
+        need = ("width", "interval") if self.encoding == "count" else ("unit",)
+        other = ("unit",) if self.encoding == "count" else ("width", "interval")
+        for f in need:
+            if getattr(self, f) is None:
+                _fail(f, None, 'required when encoding = "%s"' % self.encoding)
+            if getattr(self, f) <= 0:
+                _fail(f, units.format_seconds(getattr(self, f)), "above 0")
+        for f in other:
+            if getattr(self, f) is not None:
+                _fail(
+                    f,
+                    units.format_seconds(getattr(self, f)),
+                    'only allowed when encoding = "%s"'
+                    % ("count" if self.encoding == "width" else "width"),
+                )
+        if self.encoding == "count" and self.interval <= self.width:
+            _fail(
+                "interval",
+                units.format_seconds(self.interval),
+                "longer than width (%s)" % units.format_seconds(self.width),
+            )
+        return self
+
+    def pulses(self, code):
+        """[(offset, width)] of code N's pulses from the trial onset (exact seconds)."""
+        if self.encoding == "count":
+            return [(k * self.interval, self.width) for k in range(code)]
+        return [(Fraction(0), code * self.unit)]
+
+    def span(self, code):
+        """Trial onset to the end of code N's last pulse."""
+        offset, width = self.pulses(code)[-1]
+        return offset + width
+
+
 class Channel(Strict):
     name: str = Field(
         pattern=r"^[A-Za-z0-9_.-]{1,32}$",
@@ -207,12 +265,27 @@ class Channel(Strict):
         description="this channel's stimulator profile, when it differs from the "
         "protocol's (e.g. the nerve stimulator of PAS)",
     )
-    role: Literal["tms", "other"] = Field(
+    role: Literal["tms", "other", "marker"] = Field(
         "tms",
         description="tms: the channel triggers a TMS stimulator (its pulses reach the head "
         "and count in the safety envelope's head rules); other: another device, e.g. the "
-        "peripheral nerve stimulator of PAS (checked against its own profile only)",
+        "peripheral nerve stimulator of PAS (checked against its own profile only); marker: "
+        "wired to an EEG amplifier's trigger input, it carries each trial's condition code "
+        "(`code`; protocols with conditions only; never a TMS pulse)",
     )
+    code: MarkerCode | None = Field(
+        None,
+        description='role = "marker" only: how a trial\'s condition code N is sent, from the '
+        "trial's onset",
+    )
+
+    @model_validator(mode="after")
+    def _code_for_markers(self):
+        if self.role == "marker" and self.code is None:
+            _fail("code", None, 'required when role = "marker" (encoding "count" or "width")')
+        if self.role != "marker" and self.code is not None:
+            _fail("code", self.code.encoding, 'only allowed when role = "marker"')
+        return self
 
 
 class Start(Strict):
@@ -240,6 +313,193 @@ class Intensity(Strict):
         description="RMT = resting, AMT = active motor threshold; MT = motor threshold, the "
         "unit of the Wassermann/Rossi single-train table"
     )
+
+    def as_dict(self):
+        return {"percent": self.percent, "reference": self.reference}
+
+
+_INTENSITY_TEXT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*(RMT|AMT|MT|output)\s*$")
+INTENSITY_HELP = (
+    'a table {percent, reference} or {output_percent}, or text such as "120% RMT", '
+    '"80% AMT", "110% MT" or "65% output"'
+)
+
+
+def _intensity_text(value):
+    if not isinstance(value, str):
+        return value
+    m = _INTENSITY_TEXT.match(value)
+    if not m:
+        raise PydanticCustomError("intensity", INTENSITY_HELP)
+    number = float(m.group(1))
+    if m.group(2) == "output":
+        return {"output_percent": number}
+    return {"percent": number, "reference": m.group(2)}
+
+
+class PulseIntensity(Strict):
+    """One pulse's intensity (metadata for the logs and the safety envelope): in % of a motor
+    threshold, or in % of the stimulator's maximum output."""
+
+    percent: float | None = Field(
+        None, gt=0, le=300, strict=True, description="percent of the motor threshold"
+    )
+    reference: Literal["RMT", "AMT", "MT"] | None = Field(
+        None, description="RMT, AMT or MT: the threshold `percent` refers to"
+    )
+    output_percent: float | None = Field(
+        None, gt=0, le=100, strict=True, description="percent of the stimulator's maximum output"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if self.percent is None and self.output_percent is None:
+            _fail("percent", None, "give percent with reference, or output_percent")
+        if self.percent is not None and self.output_percent is not None:
+            _fail(
+                "output_percent",
+                self.output_percent,
+                "not together with percent (give one of them)",
+            )
+        if self.percent is not None and self.reference is None:
+            _fail("reference", None, "required with percent: RMT, AMT or MT")
+        if self.percent is None and self.reference is not None:
+            _fail("reference", self.reference, "only together with percent")
+        return self
+
+    def as_dict(self):
+        if self.percent is not None:
+            return {"percent": self.percent, "reference": self.reference}
+        return {"output_percent": self.output_percent}
+
+    def text(self):
+        if self.percent is not None:
+            return "%s%% %s" % (_num(self.percent), self.reference)
+        return "%s%% output" % _num(self.output_percent)
+
+
+def _num(x):
+    return ("%f" % x).rstrip("0").rstrip(".")
+
+
+PulseIntensityField = Annotated[
+    PulseIntensity,
+    BeforeValidator(_intensity_text),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 300},
+                        "reference": {"enum": ["RMT", "AMT", "MT"]},
+                        "output_percent": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": 100,
+                        },
+                    },
+                },
+                {"type": "string", "pattern": _INTENSITY_TEXT.pattern},
+            ],
+            "description": INTENSITY_HELP,
+        }
+    ),
+]
+
+
+class ConditionPulse(Strict):
+    """What one channel does in a trial of a condition: one pulse at `offset` after the trial
+    onset."""
+
+    offset: Duration = Field(
+        default_factory=lambda: units.parse("0 s"),
+        description="time of the pulse after the trial's onset",
+    )
+    width: Duration | None = Field(None, description="TTL width; default: pulse_width")
+    intensity: PulseIntensityField | None = Field(
+        None, description="the pulse's intensity (metadata: logs and the safety envelope)"
+    )
+    stimulator: StimulatorId | None = Field(
+        None, description="stimulator profile; default: the channel's, else the protocol's"
+    )
+
+
+class Condition(Strict):
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="letters, digits, _ . - (1 to 32 characters); the logs' trial_type",
+    )
+    marker: int | None = Field(
+        None,
+        ge=1,
+        le=255,
+        strict=True,
+        description='code 1..255 sent on a marker channel (role = "marker") at each trial',
+    )
+    pulses: dict[str, ConditionPulse] = Field(
+        description="channel name -> its pulse in this condition; a channel not listed does "
+        "not pulse"
+    )
+
+
+class Trials(Strict):
+    """How trials draw conditions, and when they start (onset to onset)."""
+
+    design: Literal["list", "blocks", "random"] = Field(
+        description="list: `sequence` names every trial; blocks: each condition `repeats` "
+        "times in a row, blocks in `order` (else a seeded shuffle); random: each condition "
+        "`repeats` times, seeded shuffle with at most `max_run` equal trials in a row"
+    )
+    sequence: list[str] | None = Field(
+        None, min_length=1, description='design = "list": the condition of every trial'
+    )
+    repeats: int | None = Field(
+        None, ge=1, strict=True, description="blocks, random: trials of each condition"
+    )
+    order: list[str] | None = Field(
+        None, min_length=1, description='design = "blocks": the order of the blocks'
+    )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=2**63 - 1,
+        strict=True,
+        description="random.Random seed of the order (random; blocks without order)",
+    )
+    max_run: int | None = Field(
+        None,
+        ge=1,
+        strict=True,
+        description='design = "random": the longest run of one condition (default: no limit)',
+    )
+    interval: IntervalOrJitter | None = Field(
+        None, description="trial onset to the next trial's onset, fixed or jittered"
+    )
+
+    @model_validator(mode="after")
+    def _fields_match_design(self):
+        allowed = {
+            "list": ("sequence",),
+            "blocks": ("repeats", "order", "seed"),
+            "random": ("repeats", "seed", "max_run"),
+        }[self.design]
+        for f in ("sequence", "repeats", "order", "seed", "max_run"):
+            value = getattr(self, f)
+            if value is not None and f not in allowed:
+                _fail(f, value, 'not allowed when design = "%s"' % self.design)
+        if self.design == "list" and self.sequence is None:
+            _fail("sequence", None, 'required when design = "list"')
+        if self.design != "list" and self.repeats is None:
+            _fail("repeats", None, 'required when design = "%s"' % self.design)
+        if self.design == "random" and self.seed is None:
+            _fail("seed", None, 'required when design = "random"')
+        if self.design == "blocks" and self.order is None and self.seed is None:
+            _fail("seed", None, 'required when design = "blocks" has no order')
+        if self.design == "blocks" and self.order is not None and self.seed is not None:
+            _fail("seed", self.seed, "only allowed when order is not given")
+        return self
 
 
 class Protocol(Strict):
@@ -277,11 +537,38 @@ class Protocol(Strict):
         max_length=MAX_PULSES,
         description='explicit onsets after the first pulse; starts at "0 s", increasing',
     )
+    conditions: list[Condition] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_CONDITIONS,
+        description="trial types: per channel whether it pulses, its offset, width, "
+        "intensity and stimulator, and a marker code (instead of timing/onsets; needs trials)",
+    )
+    trials: Trials | None = Field(
+        None, description="the order of the conditions' trials and the interval between them"
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.timing is None and self.onsets is None:
-            _fail("timing", None, "required field missing (or give an onsets list instead)")
+        trial_fields = [f for f in ("conditions", "trials") if getattr(self, f) is not None]
+        for f in trial_fields:
+            for other in ("timing", "onsets"):
+                if getattr(self, other) is not None:
+                    _fail(
+                        other,
+                        None,
+                        "not allowed together with %s: a protocol has either timing, "
+                        "onsets, or conditions with trials" % f,
+                    )
+        if len(trial_fields) == 1:
+            missing = ({"conditions", "trials"} - set(trial_fields)).pop()
+            _fail(missing, None, "required together with %s" % trial_fields[0])
+        if self.timing is None and self.onsets is None and not trial_fields:
+            _fail(
+                "timing",
+                None,
+                "required field missing (or give an onsets list, or conditions and trials)",
+            )
         if self.timing is not None and self.onsets is not None:
             _fail(
                 "onsets",
@@ -296,6 +583,17 @@ class Protocol(Strict):
                 _fail("channels.%d.name" % i, ch.name, "a name not used by another channel")
         if self.confirm_channel is not None and self.confirm_channel not in names:
             _fail("confirm_channel", self.confirm_channel, "a channel name: %s" % ", ".join(names))
+        if self.conditions is not None:
+            self._check_conditions()
+            return self
+        for i, ch in enumerate(self.channels):
+            if ch.role == "marker":
+                _fail(
+                    "channels.%d.role" % i,
+                    "marker",
+                    'tms or other (a "marker" channel sends condition codes: protocols with '
+                    "conditions and trials only)",
+                )
         if self.channels[0].offset != 0:
             _fail(
                 "channels.0.offset",
@@ -307,6 +605,134 @@ class Protocol(Strict):
         else:
             self._check_timing()
         return self
+
+    # ---- conditions and trials ---------------------------------------------------------
+
+    def _check_conditions(self):
+        names = [c.name for c in self.channels]
+        if self.start.mode == "gated":
+            _fail(
+                "start.mode",
+                "gated",
+                "immediate or trigger with conditions (a gate edge fires one segment per "
+                "channel, and a channel that does not pulse in every trial cannot keep that)",
+            )
+        for i, ch in enumerate(self.channels):
+            if ch.offset != 0:
+                _fail(
+                    "channels.%d.offset" % i,
+                    units.format_seconds(ch.offset),
+                    '"0 s" with conditions (give each pulse\'s offset in conditions.*.pulses)',
+                )
+        cond_names = [c.name for c in self.conditions]
+        codes = {}
+        for k, cond in enumerate(self.conditions):
+            where = "conditions.%d" % k
+            if cond_names.index(cond.name) != k:
+                _fail(where + ".name", cond.name, "a name not used by another condition")
+            if cond.marker is not None:
+                if cond.marker in codes:
+                    _fail(
+                        where + ".marker",
+                        cond.marker,
+                        "a code not used by another condition (%s has %d)"
+                        % (codes[cond.marker], cond.marker),
+                    )
+                codes[cond.marker] = cond.name
+            for ch_name, pulse in cond.pulses.items():
+                at = "%s.pulses.%s" % (where, ch_name)
+                if ch_name not in names:
+                    _fail(at, None, "a channel name: %s" % ", ".join(names))
+                if self.channels[names.index(ch_name)].role == "marker":
+                    _fail(
+                        at,
+                        None,
+                        'a channel with role tms or other (a "marker" channel sends the '
+                        "condition's marker code by itself)",
+                    )
+                if pulse.width is not None and pulse.width <= 0:
+                    _fail(at + ".width", units.format_seconds(pulse.width), "above 0")
+        markers = [i for i, ch in enumerate(self.channels) if ch.role == "marker"]
+        self._check_trials(cond_names)
+        used = set(self.trial_conditions())
+        for i, ch in enumerate(self.channels):
+            pulses = any(
+                (c.marker is not None) if i in markers else (ch.name in c.pulses)
+                for c in self.conditions
+                if c.name in used
+            )
+            if not pulses:
+                _fail(
+                    "channels.%d" % i,
+                    ch.name,
+                    "a channel that pulses in at least one trial (%s)"
+                    % (
+                        "no trial's condition has a marker code"
+                        if i in markers
+                        else "no trial's condition lists it in pulses"
+                    ),
+                )
+        span, where = self.trial_span()
+        t = self.trials
+        count = len(self.trial_conditions())
+        if count > 1 and t.interval is None:
+            _fail("trials.interval", None, "required when there is more than one trial")
+        if count > 1 and lowest(t.interval) <= span:
+            _fail(
+                "trials.interval",
+                _show(t.interval),
+                "longer than the longest trial (%s, to the end of %s)"
+                % (units.format_seconds(span), where),
+            )
+
+    def _check_trials(self, cond_names):
+        t = self.trials
+        listed = ", ".join(cond_names)
+        for field in ("sequence", "order"):
+            for k, name in enumerate(getattr(t, field) or ()):
+                if name not in cond_names:
+                    _fail("trials.%s.%d" % (field, k), name, "a condition name: %s" % listed)
+        if t.order is not None and sorted(t.order) != sorted(cond_names):
+            _fail("trials.order", t.order, "each condition exactly once: %s" % listed)
+        if t.design == "random" and t.max_run is not None and len(cond_names) == 1:
+            if t.repeats > t.max_run:
+                _fail(
+                    "trials.max_run",
+                    t.max_run,
+                    "at least repeats (%d) with a single condition" % t.repeats,
+                )
+        if len(self.trial_conditions()) > MAX_PULSES:
+            _fail("trials", "%d trials" % len(self.trial_conditions()), "at most %d" % MAX_PULSES)
+
+    def trial_conditions(self):
+        """The condition names the trials use, with repeats (not in order)."""
+        t = self.trials
+        if t.design == "list":
+            return list(t.sequence)
+        return [c.name for c in self.conditions for _ in range(t.repeats)]
+
+    def pulse_width_of(self, pulse):
+        return self.pulse_width if pulse.width is None else pulse.width
+
+    def trial_span(self):
+        """(longest trial onset to the end of its last pulse, "conditions.K.pulses.NAME" or
+        "the marker code of conditions.K" that ends it)."""
+        best, where = Fraction(0), "no pulse"
+        markers = [ch for ch in self.channels if ch.role == "marker"]
+        for k, cond in enumerate(self.conditions):
+            for name, pulse in cond.pulses.items():
+                end = pulse.offset + self.pulse_width_of(pulse)
+                if end > best:
+                    best, where = end, "conditions.%d.pulses.%s" % (k, name)
+            if cond.marker is not None:
+                for ch in markers:
+                    end = ch.code.span(cond.marker)
+                    if end > best:
+                        best, where = end, "the marker code of conditions.%d" % k
+        return best, where
+
+    def condition(self, name):
+        return next(c for c in self.conditions if c.name == name)
 
     def _check_onsets(self):
         if self.start.mode == "gated":
@@ -408,9 +834,14 @@ class Protocol(Strict):
         return [c.name for c in self.channels].index(self.confirm_channel)
 
     def pulses_per_channel(self):
+        """Pulses of each channel (protocols without conditions: every channel the same)."""
+        if self.conditions is not None:
+            raise ValueError("pulses_per_channel: a protocol with conditions (compile it)")
         return len(self.onsets) if self.onsets is not None else self.timing.pulses()
 
     def is_jittered(self):
+        if self.trials is not None:
+            return isinstance(self.trials.interval, Jitter)
         t = self.timing
         return t is not None and any(
             isinstance(getattr(t, f), Jitter)

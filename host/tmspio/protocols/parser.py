@@ -142,13 +142,16 @@ def _model_in(annotation):
 def _fields_at(loc):
     """Allowed field names of the model that owns `loc` (for 'unknown field' errors)."""
     cls = model.Protocol
+    keyed = False  # the previous field is a table keyed by name (conditions.*.pulses)
     for part in loc[:-1]:
-        if isinstance(part, int) or part in model.UNION_TAGS:
+        if isinstance(part, int) or part in model.UNION_TAGS or keyed:
+            keyed = False
             continue
         info = cls.model_fields.get(part)
         cls = _model_in(info.annotation) if info is not None else None
         if cls is None:
             return ()
+        keyed = getattr(info.annotation, "__origin__", None) is dict
     return list(cls.model_fields)
 
 

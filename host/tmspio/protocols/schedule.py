@@ -11,6 +11,7 @@ accepts, one train per refractory interval.
 import random
 from fractions import Fraction
 from math import ceil, floor
+from typing import NamedTuple
 
 from .model import Jitter
 
@@ -65,6 +66,8 @@ def _source(field, interval, draws):
 
 
 def expand(protocol):
+    if protocol.conditions is not None:
+        return expand_trials(protocol)[0]
     if protocol.onsets is not None:
         return Schedule([Fraction(t) for t in protocol.onsets], [0], [])
     t = protocol.timing
@@ -91,3 +94,142 @@ def expand(protocol):
                     onset += ipi()
                 onsets.append(onset)
     return Schedule(onsets, train_starts, draws)
+
+
+# ---- conditions and trials -----------------------------------------------------------------
+
+
+class Trial(NamedTuple):
+    index: int  # 0-based, time order
+    condition: str  # the condition's name
+    onset: Fraction  # exact seconds from the first trial's onset (the program's time zero)
+
+
+class PlannedPulse(NamedTuple):
+    """One pulse of one channel of a trial protocol, exact."""
+
+    time: Fraction  # seconds from the first trial's onset
+    width: Fraction  # seconds
+    trial: int
+    condition: str
+    intensity: object  # the model's PulseIntensity, or None
+    stimulator: object  # profile id or None (the channel's, else the protocol's)
+    marker: object  # marker channels: the trial's code; else None
+
+
+def _shuffle(rng, items):
+    """Fisher-Yates with rng.random() only (its sequence is fixed across Python versions)."""
+    items = list(items)
+    for i in range(len(items) - 1, 0, -1):
+        j = floor(Fraction(rng.random()) * (i + 1))
+        items[i], items[j] = items[j], items[i]
+    return items
+
+
+def _feasible(left, last, run, max_run):
+    """Whether the counts `left` can follow a sequence ending in `run` trials of `last` with
+    no run longer than max_run: every condition's trials fit in the runs the others leave
+    room for (the last condition's first run already holds `run`)."""
+    total = sum(left.values())
+    for name, n in left.items():
+        others = total - n
+        room = max_run * (others + 1)
+        if name == last:
+            room = (max_run - run) + max_run * others
+        if n > room:
+            return False
+    return True
+
+
+def balanced_order(names, repeats, seed, max_run=None):
+    """Each of `names` `repeats` times in a seeded random order with no more than `max_run`
+    equal trials in a row: each trial is drawn with weights = the trials each condition has
+    left, among the conditions that keep the rest arrangeable."""
+    rng = random.Random(seed)
+    left = {n: repeats for n in names}
+    limit = max_run if max_run is not None else repeats * len(names)
+    out, last, run = [], None, 0
+    while len(out) < repeats * len(names):
+        options = []
+        for n in names:
+            if not left[n] or (n == last and run >= limit):
+                continue
+            left[n] -= 1
+            if _feasible(left, n, run + 1 if n == last else 1, limit):
+                options.append(n)
+            left[n] += 1
+        if not options:  # never: the start is arrangeable and each step keeps it so
+            raise RuntimeError("balanced_order: no arrangeable choice after %r" % out)
+        total = sum(left[n] for n in options)
+        pick = floor(Fraction(rng.random()) * total)
+        for n in options:
+            pick -= left[n]
+            if pick < 0:
+                break
+        run = run + 1 if n == last else 1
+        last = n
+        left[n] -= 1
+        out.append(n)
+    return out
+
+
+def trial_order(protocol):
+    """The condition name of every trial, in time order."""
+    t = protocol.trials
+    names = [c.name for c in protocol.conditions]
+    if t.design == "list":
+        return list(t.sequence)
+    if t.design == "blocks":
+        order = t.order if t.order is not None else _shuffle(random.Random(t.seed), names)
+        return [n for n in order for _ in range(t.repeats)]
+    return balanced_order(names, t.repeats, t.seed, t.max_run)
+
+
+def expand_trials(protocol):
+    """(Schedule of the trial onsets (train_starts: every trial; draws: trials.interval),
+    [Trial], per channel [PlannedPulse] in time order)."""
+    order = trial_order(protocol)
+    draws = []
+    interval = _source("trials.interval", protocol.trials.interval, draws)
+    onsets, t = [], Fraction(0)
+    for k in range(len(order)):
+        if k:
+            t += interval()
+        onsets.append(t)
+    trials = [Trial(k, name, onset) for k, (name, onset) in enumerate(zip(order, onsets))]
+    conds = {c.name: c for c in protocol.conditions}
+    pulses = [[] for _ in protocol.channels]
+    for trial in trials:
+        cond = conds[trial.condition]
+        for ci, ch in enumerate(protocol.channels):
+            if ch.role == "marker":
+                if cond.marker is None:
+                    continue
+                for offset, width in ch.code.pulses(cond.marker):
+                    pulses[ci].append(
+                        PlannedPulse(
+                            trial.onset + offset,
+                            width,
+                            trial.index,
+                            cond.name,
+                            None,
+                            ch.stimulator,
+                            cond.marker,
+                        )
+                    )
+                continue
+            p = cond.pulses.get(ch.name)
+            if p is None:
+                continue
+            pulses[ci].append(
+                PlannedPulse(
+                    trial.onset + p.offset,
+                    protocol.pulse_width_of(p),
+                    trial.index,
+                    cond.name,
+                    p.intensity,
+                    p.stimulator or ch.stimulator,
+                    None,
+                )
+            )
+    return Schedule(onsets, list(range(len(onsets))), draws), trials, pulses
