@@ -378,9 +378,10 @@ def protocol_meta(compiled, declared=None, stimulator=None):
     }
 
 
-def fire_meta(template, declared=None, stimulator=None):
-    """The same for a fire-on-command session (session._fire_template): no plan, no
-    conditions; a pulse's trial is what the script passed to fire(trial=...)."""
+def fire_meta(template, width_s, declared=None, stimulator=None):
+    """The same for a fire-on-command session (session._fire_template; width_s: its parsed
+    pulse width): no plan, no conditions; a pulse's trial is what the script passed to
+    fire(trial=...)."""
     return {
         "task": template["name"],
         "description": template.get("title", ""),
@@ -396,15 +397,16 @@ def fire_meta(template, declared=None, stimulator=None):
         "trials": [],
         "pulse_info": {},
         "declared": _intensity(declared),
-        "width_s": float(template["pulse_width"]),
+        "width_s": float(width_s),
         "mode": "fire",
     }
 
 
 def annotate(rows, meta):
     """Add to each row (match_pulses) its pulse's trial, condition, marker, width_s and
-    intensity from the plan: compiled.pulse_info, else none (trial None, condition None), the
-    protocol's width and, on a role-"tms" channel, the run's declared intensity."""
+    intensity from the plan (compiled.pulse_info; a fire session has none: trial as given,
+    condition None, the protocol's width). The intensity of a role-"tms" pulse is its
+    condition's, else (no conditions, or a condition without one) the run's declaration."""
     infos = meta["pulse_info"]
     for r in rows:
         ch = meta["channels"].get(r["channel"], {})
@@ -422,7 +424,9 @@ def annotate(rows, meta):
             r["marker"] = info.marker
             r["width_s"] = info.width_s
             intensity = info.intensity
-        if intensity is None and ch.get("role", "tms") == "tms":
+        if ch.get("role", "tms") == "tms" and (intensity is None or not meta["conditions"]):
+            # without conditions the run's declaration is the one the envelope judged
+            # (--intensity, else the file's)
             intensity = meta["declared"]
         r["intensity"] = intensity
     return rows
@@ -465,14 +469,15 @@ def condition_text(summary):
         if ch.get("stimulator"):
             details.append("stimulator " + ch["stimulator"])
         pulsing.append(
-            "%s at +%s%s" % (name, _seconds(ch.get("offset_s") or 0), " (%s)" % ", ".join(details))
+            "%s pulses at trial onset + %s%s"
+            % (name, _seconds(ch.get("offset_s") or 0), " (%s)" % ", ".join(details))
         )
     out = "condition %s: %s" % (
         summary["name"],
         "; ".join(pulsing) if pulsing else "no channel pulses",
     )
     if silent:
-        out += "; not pulsing: " + ", ".join(silent)
+        out += "; %s not pulsing" % ", ".join(silent)
     if summary.get("marker") is not None:
         out += "; marker code %d" % summary["marker"]
     return out
@@ -506,10 +511,10 @@ def bids_sidecar(meta, rows=()):
         )
     else:
         trial = "Trial index (n/a: the protocol has no trials)"
-    marker_levels = {
+    marker_levels = {  # the codes a marker channel carries (none without one)
         str(c["marker"]): "marker code of condition %s" % c["name"]
         for c in conditions
-        if c.get("marker") is not None
+        if c.get("marker") is not None and any(ch["role"] == "marker" for ch in channels)
     }
     marker = {
         "Description": "Condition code carried by a pulse of a marker channel (role "
@@ -691,7 +696,8 @@ def summarize_plan(rows, meta):
     """summary.json's per-condition and per-trial report of annotated rows (annotate):
 
     conditions: {name: {trials, pulses_planned, pulses_delivered, max_abs_deviation_ns,
-    pulses_confirmed (None without confirmation edges, as in the run's summary), channels:
+    pulses_confirmed and pulses_confirmable (None without confirmation edges, as in the run's
+    summary), channels:
     {channel name: {pulses_planned, pulses_delivered}}}} in the protocol's order;
     trials: [{index, condition, onset_s (planned, s from time zero), pulses_planned,
     pulses_delivered}]; trials_planned and trials_complete (every pulse delivered).
@@ -725,6 +731,10 @@ def summarize_plan(rows, meta):
             "pulses_delivered": sum(1 for r in mine if r["captured_s"] is not None),
             "max_abs_deviation_ns": _worst(mine),
             "pulses_confirmed": sum(1 for r in mine if r["confirmed"]) if confirms else None,
+            # of the delivered pulses of the confirm channel (None as pulses_confirmed)
+            "pulses_confirmable": sum(1 for r in mine if r["confirmed"] is not None)
+            if confirms
+            else None,
             "channels": channels,
         }
     trials = []

@@ -281,7 +281,12 @@ def scan_pulses(run_dir):
     if not firsts.size:  # no planned onset known (trigger never came): the captured ones
         firsts = first_captured
     # the zoom shows the first few pulses of the run at pulse scale
-    zoom = (firsts[0] - 0.002, firsts[-1] + 0.004) if firsts.size else (0, 1)
+    # (2 % of the span beyond the first and last: a pulse is not hidden under the frame)
+    if firsts.size:
+        margin = 0.02 * (firsts[-1] - firsts[0])
+        zoom = (firsts[0] - max(0.002, margin), firsts[-1] + max(0.004, margin))
+    else:
+        zoom = (0, 1)
     full = _span(t_lo, t_hi) if t_hi >= t_lo else (0, 1)
     dev_span = _span(d_lo, d_hi) if n_dev else (0, 1)
     cycle_ns = _cycle_ns(run_dir, summary)

@@ -1054,7 +1054,12 @@ class Session:
                     "trial": _jsonable(f.trial),
                 }
             )
-        meta = logs.fire_meta(self.template, self.assessment.declared, self.assessment.stimulator)
+        meta = logs.fire_meta(
+            self.template,
+            self.protocol.pulse_width,
+            self.assessment.declared,
+            self.assessment.stimulator,
+        )
         logs.annotate(rows, meta)
         logs.write_pulses(os.path.join(self.out, logs.PULSES), rows, names)
         logs.write_bids(

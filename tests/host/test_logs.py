@@ -1,10 +1,22 @@
 """tmspio.logs: pairing planned and captured pulses, and the files of a run directory."""
 
+import json
 from fractions import Fraction
 
 from tmspio import logs
+from tmspio.compiler import compile_protocol
+from tmspio.protocols import from_dict
+from tmspio.safety.core import Declared
 
 CLK = 125_000_000
+ONE_CHANNEL = {
+    "name": "one",
+    "family": "single-pulse",
+    "pulse_width": "1 us",
+    "intensity": {"percent": 120, "reference": "RMT"},
+    "channels": [{"name": "tms", "polarity": "active-high"}],
+    "onsets": ["0 s", "20 us"],
+}
 
 
 def test_match_pulses_exact_late_missing_and_confirmed():
@@ -59,10 +71,10 @@ def test_confirmations_credit_only_the_confirm_channel_channel_0(tmp_path):
     edges = [(0, 1, 0), (5, 1, 5), (1, 1, 300), (0, 1, 10_000), (1, 1, 10_300)]
     rows, csv_rows = _paired_rows(tmp_path, edges, 0)
     assert csv_rows == [
-        "tms,0,0.000000000,0.000000000,0,true",
-        "tms,1,0.000080000,0.000080000,0,false",
-        "tms2,0,0.000002400,0.000002400,0,n/a",
-        "tms2,1,0.000082400,0.000082400,0,n/a",
+        "tms,0,0.000000000,0.000000000,0,true,n/a,n/a",
+        "tms,1,0.000080000,0.000080000,0,false,n/a,n/a",
+        "tms2,0,0.000002400,0.000002400,0,n/a,n/a,n/a",
+        "tms2,1,0.000082400,0.000082400,0,n/a,n/a,n/a",
     ]
     assert logs.summarize(rows, False, None, confirm_channel="tms")["pulses_confirmed"] == 1
     assert logs.summarize(rows, False, None, confirm_channel="tms")["confirm_channel"] == "tms"
@@ -75,10 +87,10 @@ def test_confirmations_credit_only_the_confirm_channel_channel_1(tmp_path):
     edges = [(0, 1, 0), (1, 1, 300), (5, 1, 305), (0, 1, 10_000), (5, 1, 10_002), (1, 1, 10_300)]
     rows, csv_rows = _paired_rows(tmp_path, edges, 1)
     assert csv_rows == [
-        "tms,0,0.000000000,0.000000000,0,n/a",
-        "tms,1,0.000080000,0.000080000,0,n/a",
-        "tms2,0,0.000002400,0.000002400,0,true",
-        "tms2,1,0.000082400,0.000082400,0,false",
+        "tms,0,0.000000000,0.000000000,0,n/a,n/a,n/a",
+        "tms,1,0.000080000,0.000080000,0,n/a,n/a,n/a",
+        "tms2,0,0.000002400,0.000002400,0,true,n/a,n/a",
+        "tms2,1,0.000082400,0.000082400,0,false,n/a,n/a",
     ]
     s = logs.summarize(rows, False, None, confirm_channel="tms2")
     assert (s["pulses_confirmed"], s["pulses_confirmable"], s["confirm_channel"]) == (1, 2, "tms2")
@@ -119,20 +131,29 @@ def test_fractional_nanoseconds_are_kept():
 
 def test_files(tmp_path):
     rows = logs.match_pulses({0: [0, 2500]}, {0: 0}, 0, [(0, 1, 0)], CLK)
+    c = compile_protocol(from_dict(ONE_CHANNEL, "one.toml"), CLK)
+    meta = logs.protocol_meta(c, Declared(90, "AMT"), "generic-ttl")
+    logs.annotate(rows, meta)
     logs.write_pulses(str(tmp_path / "p.csv"), rows, {0: "tms"})
     assert (tmp_path / "p.csv").read_text().splitlines() == [
-        "channel,index,planned_s,captured_s,deviation_ns,confirmed",
-        "tms,0,0.000000000,0.000000000,0,n/a",
-        "tms,1,0.000020000,n/a,n/a,n/a",
+        "channel,index,planned_s,captured_s,deviation_ns,confirmed,trial,condition",
+        "tms,0,0.000000000,0.000000000,0,n/a,n/a,n/a",
+        "tms,1,0.000020000,n/a,n/a,n/a,n/a,n/a",
     ]
-    logs.write_bids(
-        str(tmp_path / "e.tsv"), str(tmp_path / "e.json"), rows, {0: "tms"}, Fraction(1, 1000)
-    )
+    logs.write_bids(str(tmp_path / "e.tsv"), str(tmp_path / "e.json"), rows, meta)
+    # no conditions: trial_type tms_pulse, trial n/a, the run's declaration (not the file's
+    # 120% RMT) as the intensity the envelope judged
     assert (tmp_path / "e.tsv").read_text().splitlines() == [
-        "onset\tduration\ttrial_type\tchannel\tpulse_index\tplanned_onset\tdeviation_ns\t"
-        "confirmed",
-        "0.000000000\t0.001000000\ttms_pulse\ttms\t0\t0.000000000\t0\tn/a",
+        "\t".join(logs.BIDS_COLUMNS),
+        "0.000000000\t0.000001000\ttms_pulse\tn/a\ttms\ttms\t0\tn/a\t90\tAMT\tn/a\t"
+        "generic-ttl\t0.000000000\t0\tn/a",
     ]
+    side = json.loads((tmp_path / "e.json").read_text())
+    assert side["trial"] == {"Description": "Trial index (n/a: the protocol has no trials)"}
+    assert side["trial_type"]["Levels"] == {
+        "tms_pulse": "TTL trigger pulse delivered to the stimulator"
+    }
+    assert logs.summarize_plan(rows, meta) == {}  # no conditions, no trials: nothing added
     log = logs.EventLog(str(tmp_path / "ev.jsonl"))
     log.write("edge", cycle=2**63)
     log.close()

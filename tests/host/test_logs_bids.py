@@ -43,7 +43,7 @@ FIRE_TEMPLATE = {
     "name": "fire",
     "title": "pulses on command",
     "family": "single-pulse",
-    "pulse_width": Fraction(1, 1000),
+    "pulse_width": "1 ms",
     "channels": [{"name": "tms", "polarity": "active-high"}],
 }
 
@@ -62,7 +62,9 @@ def _fire_run(tmp_path):
         }
         for k, (t, trial) in enumerate([("12.5", None), ("13.25", "b")])
     ]
-    meta = logs.fire_meta(FIRE_TEMPLATE, Declared(110, "RMT", 55), "generic-ttl")
+    meta = logs.fire_meta(
+        FIRE_TEMPLATE, Fraction(1, 1000), Declared(110, "RMT", 55), "generic-ttl"
+    )
     logs.annotate(rows, meta)
     run = tmp_path / "run"
     run.mkdir()
