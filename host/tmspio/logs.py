@@ -347,11 +347,25 @@ def _intensity(declared):
     return out
 
 
+def _code(ch):
+    """A marker channel's code (protocols.model.MarkerCode) as JSON, else None."""
+    code = getattr(ch, "code", None)
+    if code is None:
+        return None
+    out = {"encoding": code.encoding}
+    for field in ("width", "interval", "unit"):
+        if getattr(code, field) is not None:
+            out[field + "_s"] = float(getattr(code, field))
+    return out
+
+
 def protocol_meta(compiled, declared=None, stimulator=None):
     """What the logs need of a compiled protocol: its channels by output index (name, role,
-    stimulator), its conditions (compiled.condition_summary of each) and trials, each planned
-    pulse's PulseInfo (compiled.pulse_info) and the run's declared intensity (safety.core
-    Declared; it applies to the role-"tms" pulses whose condition gives no intensity)."""
+    stimulator, a marker channel's code), its conditions (compiled.condition_summary of
+    each) and trials, each planned pulse's PulseInfo (compiled.pulse_info), the stimulator of
+    each condition's pulse per channel, and the run's declared intensity (safety.core
+    Declared; it applies to the role-"tms" pulses whose condition gives no intensity).
+    stimulator: the run's (--stimulator, else the file's)."""
     p = compiled.protocol
     channels = {}
     pulse_info = {}
@@ -359,9 +373,19 @@ def protocol_meta(compiled, declared=None, stimulator=None):
         channels[pch.index] = {
             "name": ch.name,
             "role": ch.role,
-            "stimulator": ch.stimulator or stimulator or p.stimulator,
+            # a marker channel drives an EEG amplifier: a stimulator only if it names one
+            "stimulator": ch.stimulator
+            if ch.role == "marker"
+            else (ch.stimulator or stimulator or p.stimulator),
+            "code": _code(ch),
         }
         pulse_info[pch.index] = compiled.pulse_info[ci]
+    stimulators = {}  # (condition, output) -> the stimulator of that pulse
+    for cond in compiled.conditions:
+        for k, ch in channels.items():
+            pulse = cond.pulses.get(ch["name"])
+            own = None if pulse is None else pulse.stimulator
+            stimulators[cond.name, k] = own or ch["stimulator"]
     return {
         "task": p.name,
         "description": " ".join(x for x in (p.title, p.methods) if x),
@@ -372,6 +396,7 @@ def protocol_meta(compiled, declared=None, stimulator=None):
             for t in compiled.trials
         ],
         "pulse_info": pulse_info,
+        "stimulators": stimulators,
         "declared": _intensity(declared),
         "width_s": float(p.pulse_width),
         "mode": "protocol",
@@ -396,6 +421,7 @@ def fire_meta(template, width_s, declared=None, stimulator=None):
         "conditions": [],
         "trials": [],
         "pulse_info": {},
+        "stimulators": {},
         "declared": _intensity(declared),
         "width_s": float(width_s),
         "mode": "fire",
@@ -429,6 +455,9 @@ def annotate(rows, meta):
             # (--intensity, else the file's)
             intensity = meta["declared"]
         r["intensity"] = intensity
+        r["stimulator"] = meta["stimulators"].get(
+            (r["condition"], r["channel"]), ch.get("stimulator")
+        )
     return rows
 
 
@@ -455,12 +484,43 @@ def _intensity_text(intensity):
     return ", ".join(parts) or None
 
 
-def condition_text(summary):
-    """One condition (compiled.condition_summary) in words, for the sidecar's Levels."""
+def _code_text(code, n):
+    """How a marker channel sends code n (its _code dict)."""
+    if code is None:
+        return "code %d" % n
+    if code["encoding"] == "count":
+        return "code %d as %d pulse%s of %s, %s onset to onset" % (
+            n,
+            n,
+            "" if n == 1 else "s",
+            _seconds(code["width_s"]),
+            _seconds(code["interval_s"]),
+        )
+    return "code %d as one pulse %d x %s = %s wide" % (
+        n,
+        n,
+        _seconds(code["unit_s"]),
+        _seconds(Fraction(str(code["unit_s"])) * n),
+    )
+
+
+def condition_text(summary, channels=None):
+    """One condition (compiled.condition_summary) in words, for the sidecar's Levels;
+    channels: protocol_meta's, for the marker channels' codes."""
+    codes = {ch["name"]: ch.get("code") for ch in (channels or {}).values()}
+    roles = {ch["name"]: ch.get("role") for ch in (channels or {}).values()}
     pulsing, silent = [], []
+    sent = False  # a marker channel sends the code (said there, not again at the end)
     for name, ch in summary["channels"].items():
         if not ch.get("pulses"):
             silent.append(name)
+            continue
+        if roles.get(name) == "marker" and summary.get("marker") is not None:
+            pulsing.append(
+                "%s sends marker %s from the trial onset"
+                % (name, _code_text(codes.get(name), summary["marker"]))
+            )
+            sent = True
             continue
         details = ["width " + _seconds(ch["width_s"])] if ch.get("width_s") is not None else []
         text = _intensity_text(ch.get("intensity"))
@@ -478,7 +538,7 @@ def condition_text(summary):
     )
     if silent:
         out += "; %s not pulsing" % ", ".join(silent)
-    if summary.get("marker") is not None:
+    if summary.get("marker") is not None and not sent:
         out += "; marker code %d" % summary["marker"]
     return out
 
@@ -495,7 +555,7 @@ def bids_sidecar(meta, rows=()):
         trial_type = {
             "Description": "Condition of the trial the pulse belongs to (the protocol's "
             "conditions; every pulse of a trial, on every channel, has its condition)",
-            "Levels": {c["name"]: condition_text(c) for c in conditions},
+            "Levels": {c["name"]: condition_text(c, meta["channels"]) for c in conditions},
         }
     else:
         trial_type = {
@@ -532,7 +592,11 @@ def bids_sidecar(meta, rows=()):
         }
         | ({meta["declared"]["reference"]} if meta["declared"] else set())
     )
-    stimulators = sorted({ch["stimulator"] for ch in channels if ch.get("stimulator")})
+    stimulators = sorted(
+        {ch["stimulator"] for ch in channels if ch.get("stimulator")}
+        | {sid for sid in meta["stimulators"].values() if sid}
+        | {r["stimulator"] for r in rows if r.get("stimulator")}
+    )
     if meta["declared"] is None:
         declared = "nothing was declared"
     else:
@@ -653,7 +717,7 @@ def write_bids(tsv_path, json_path, rows, meta):
                     _plain(intensity.get("percent")),
                     _cell(intensity.get("reference")),
                     _plain(intensity.get("output_percent")),
-                    _cell(ch.get("stimulator")),
+                    _cell(r.get("stimulator", ch.get("stimulator"))),
                     _num(r["planned_s"], 9),
                     _ns(r["deviation_ns"]),
                     _cell(r["confirmed"]),
