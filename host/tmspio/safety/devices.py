@@ -14,6 +14,10 @@ from .core import PASS, REFUSE, WARN, Finding, hz, ms, num, shortest
 RATE_WINDOW = Fraction(1)  # seconds: max_rate_hz counts pulses in any 1 s window
 
 
+def max_in_window(onsets, window=RATE_WINDOW):
+    return _max_in_window(onsets, window)
+
+
 def _max_in_window(onsets, window):
     best, lo = 0, 0
     for hi in range(len(onsets)):
@@ -33,8 +37,18 @@ def stimulator_findings(protocol, stim, sched, default, declared):
     channels = [
         (i, ch) for i, ch in enumerate(protocol.channels) if (ch.stimulator or default) == stim.id
     ]
-    found = []
     fastest = shortest(sched.onsets)  # every channel repeats the schedule at its offset
+    peak = _max_in_window(sched.onsets, RATE_WINDOW)
+    return profile_findings(
+        stim, channels, fastest, peak, protocol.pulse_width, declared, len(protocol.channels)
+    )
+
+
+def profile_findings(stim, channels, fastest, peak, width_s, declared, n_channels):
+    """The profile's limits for `channels` [(index, Channel)] wired to it: `fastest` the
+    shortest onset-to-onset interval of any of them (None: single pulses), `peak` the most
+    pulses one of them gives in any 1 s, `width_s` the narrowest pulse (exact seconds)."""
+    found = []
     if stim.min_interval_ms is None:
         found.append(
             Finding(
@@ -61,7 +75,6 @@ def stimulator_findings(protocol, stim, sched, default, declared):
                 "and stimulator for closer pulses)" % ms(limit),
             )
         )
-    peak = _max_in_window(sched.onsets, RATE_WINDOW)
     value = "%d pulse%s in 1 s" % (peak, "" if peak == 1 else "s")
     if stim.max_rate_hz is None:
         found.append(Finding("stimulator-max-rate", WARN, value, "UNKNOWN", stim.source_text()))
@@ -78,7 +91,7 @@ def stimulator_findings(protocol, stim, sched, default, declared):
             )
         )
     found.append(_rate_at_output(stim, fastest, declared))
-    width = ms(protocol.pulse_width)
+    width = ms(width_s)
     if stim.min_width_us is None:
         found.append(
             Finding(
@@ -95,7 +108,7 @@ def stimulator_findings(protocol, stim, sched, default, declared):
         found.append(
             Finding(
                 "stimulator-min-width",
-                REFUSE if protocol.pulse_width < limit else PASS,
+                REFUSE if width_s < limit else PASS,
                 width,
                 "at least %s" % ms(limit),
                 stim.source_text(stim.min_width_note),
@@ -121,7 +134,7 @@ def stimulator_findings(protocol, stim, sched, default, declared):
                 fix='channels.%d.polarity = "%s"' % (i, stim.polarity),
             )
         )
-    if len(channels) < len(protocol.channels):
+    if len(channels) < n_channels:
         names = ", ".join(ch.name for _, ch in channels)
         for f in found:
             if not f.value.startswith("channel "):

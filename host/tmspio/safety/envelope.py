@@ -17,7 +17,7 @@ import sys
 from .. import stimulators
 from ..errors import InputError, SafetyRefused
 from ..protocols import parser, schedule
-from . import families, policy, rtms
+from . import families, policy, rtms, trials
 from .core import REFERENCES, REFUSE, WARN, Declared, declared_intensity, head_onsets
 from .devices import stimulator_findings
 
@@ -28,6 +28,8 @@ def check(protocol, intensity, stimulator=None):
     """Every rule's finding for `protocol` at `intensity` (Declared, or a number in % of the
     protocol's reference) on `stimulator` (profile id or Stimulator; default: the protocol's,
     else generic-ttl). A channel with its own `stimulator` is checked against that profile."""
+    if protocol.conditions is not None:
+        return _trial_check(protocol, intensity, stimulator)
     if not isinstance(intensity, Declared):
         intensity = declared_intensity(protocol, intensity)
     if stimulator is None:
@@ -50,6 +52,22 @@ def check(protocol, intensity, stimulator=None):
         if any((ch.stimulator or stimulator.id) == stim.id for ch in protocol.channels):
             found += stimulator_findings(protocol, stim, sched, stimulator.id, intensity)
     return found
+
+
+def _trial_check(protocol, intensity, stimulator):
+    """Conditions and trials (safety/trials.py): `intensity` is the fallback for pulses
+    without their own (Declared, a number in % of the protocol's reference, or None)."""
+    if isinstance(intensity, trials.PerCondition):
+        intensity = None
+    if intensity is not None and not isinstance(intensity, Declared):
+        intensity = declared_intensity(protocol, intensity)
+    if intensity is None and protocol.intensity is not None:
+        intensity = declared_intensity(protocol)
+    if stimulator is None:
+        stimulator = protocol.stimulator or "generic-ttl"
+    if isinstance(stimulator, str):
+        stimulator = stimulators.get(stimulator)
+    return trials.trial_findings(protocol, intensity, stimulator)
 
 
 def refused(findings):
@@ -271,9 +289,19 @@ def evaluate(protocol, options=None):
             "protocol's own declaration is used)" % opts["reference"]
         )
     output = _number("--output", opts["output"], "a number (stimulator output in %)")
-    declared = declared_intensity(protocol, percent, opts["reference"], output)
     stim = opts["stimulator"] or protocol.stimulator or "generic-ttl"
-    findings = check(protocol, declared, stim)
+    if protocol.conditions is not None:
+        # each pulse's own intensity; the declaration (if any) fills the pulses without one
+        fallback = None
+        if percent is not None or protocol.intensity is not None:
+            fallback = declared_intensity(protocol, percent, opts["reference"], output)
+        elif output is not None:
+            declared_intensity(protocol, 100, None, output)  # the same range check of --output
+        findings = check(protocol, fallback, stim)
+        declared = trials.declaration(protocol, fallback, output)
+    else:
+        declared = declared_intensity(protocol, percent, opts["reference"], output)
+        findings = check(protocol, declared, stim)
     pol = policy.from_options(opts["policy"])
     sha = _sha256(protocol, source)
     if pol is not None:

@@ -267,17 +267,18 @@ def _show_bounds(bounds):
     return ms(lo) if lo == hi else "%s-%s" % (num(lo * 1000), ms(hi))
 
 
-def _mismatches(protocol, view, variant, pulses):
-    """[(field, value, published)] where the protocol differs from a published variant."""
+def _mismatches(protocol, view, variant, pulses, layout=None):
+    """[(field, value, published)] where the protocol differs from a published variant.
+    `layout`: [(field name, offset)] of the pulsing channels (default: the protocol's)."""
     out = []
-    if "channels" in variant and len(protocol.channels) != variant["channels"]:
-        out.append(("channels", len(protocol.channels), variant["channels"]))
+    if layout is None:
+        layout = [("channels.%d.offset" % i, ch.offset) for i, ch in enumerate(protocol.channels)]
+    if "channels" in variant and len(layout) != variant["channels"]:
+        out.append(("channels", len(layout), variant["channels"]))
     if "offset_ms" in variant:
-        for i, ch in enumerate(protocol.channels[1:], 1):
-            if not _interval_in(ch.offset, variant["offset_ms"]):
-                out.append(
-                    ("channels.%d.offset" % i, ms(ch.offset), _show_bounds(variant["offset_ms"]))
-                )
+        for field, offset in layout[1:]:
+            if not _interval_in(offset, variant["offset_ms"]):
+                out.append((field, ms(offset), _show_bounds(variant["offset_ms"])))
     for field in ("inter_pulse_interval", "inter_burst_interval", "inter_train_interval"):
         key = field + "_ms"
         if key in variant:
@@ -294,14 +295,16 @@ def _mismatches(protocol, view, variant, pulses):
     return out
 
 
-def variant_findings(protocol, declared, onsets):
+def variant_findings(protocol, declared, onsets, view=False, layout=None):
     """Method findings: the published variant the protocol matches (or the nearest one and how
-    it differs) and that variant's published intensity. They warn, never refuse."""
+    it differs) and that variant's published intensity. They warn, never refuse. `view` and
+    `layout` (a condition's, safety/trials.py) replace head_view and the channel offsets."""
     variants = data()["variants"].get(protocol.family)
     if not variants:
         return []
-    view = head_view(protocol)
-    scored = [(_mismatches(protocol, view, v, len(onsets)), v) for v in variants]
+    if view is False:
+        view = head_view(protocol)
+    scored = [(_mismatches(protocol, view, v, len(onsets), layout), v) for v in variants]
     matched = [v for miss, v in scored if not miss]
     if not matched:
         miss, nearest = min(scored, key=lambda mv: len(mv[0]))
