@@ -601,10 +601,16 @@ def bids_sidecar(meta, rows=()):
         declared = "nothing was declared"
     else:
         declared = "the run declared %s" % _intensity_text(meta["declared"])
+    if conditions:
+        source = (
+            "from the pulse's condition; a TMS pulse whose condition gives none takes the "
+            "run's declaration (%s)" % declared
+        )
+    else:
+        source = "the run's declaration for a TMS channel (%s)" % declared
     intensity_note = (
-        "as the operator declared it (tmspio cannot see the stimulator's setting): from the "
-        "pulse's condition, else the run's declaration for a TMS channel (%s); n/a where "
-        "nothing applies (other and marker channels)" % declared
+        "as the operator declared it (tmspio cannot see the stimulator's setting): %s; n/a "
+        "where nothing applies (other and marker channels)" % source
     )
     out = {
         "TaskName": meta["task"],
