@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import bidscheck
 import pytest
+import tmspio
 from tmspio import compiler
 from tmspio.protocols import parser
 
@@ -232,3 +233,62 @@ def test_events_pass_the_bids_validator_with_0_errors(run, tmp_path):
     ]
     assert result.report["summary"]["subjects"] == ["01"]
     assert result.report["summary"]["dataTypes"] == ["beh"]
+
+
+TRIALS = os.path.join(os.path.dirname(__file__), "protocols", "sici-trials.toml")
+
+
+def test_session_records_and_a_marker_channel_in_the_bids_events(tmp_path):
+    # sici-trials: the same SICI conditions, 2 trials each, and a marker channel (eeg) that
+    # sends each trial's code as a pulse count; run through tmspio.Session
+    c = compiler.compile_protocol(parser.resolve(TRIALS), SYSCLK)
+    plan = {
+        (ci, k): (info.trial, info.condition, info.marker)
+        for ci, infos in enumerate(c.pulse_info)
+        for k, info in enumerate(infos)
+    }
+    live = []
+    out = tmp_path / "run"
+    with tmspio.Session(
+        TRIALS, emulator=True, speed="max", out=str(out), on_pulse=live.append, plots=False
+    ) as s:
+        summary = s.run()
+    assert (summary["pulses_delivered"], summary["pulses_planned"]) == (22, 22)
+    for records in (s.pulses, sorted(live, key=lambda r: (r.channel, r.index))):
+        assert [(r.channel, r.index, r.trial, r.condition) for r in records] == [
+            (ci, k, plan[ci, k][0], plan[ci, k][1]) for ci, k in sorted(plan)
+        ]
+    with open(out / "events.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    markers = [
+        (r["trial"], r["trial_type"], r["marker"], r["duration"])
+        for r in rows
+        if r["channel"] == "eeg"
+    ]
+    assert [r["role"] for r in rows if r["channel"] == "eeg"] == ["marker"] * 12
+    assert markers == [
+        (str(plan[2, k][0]), plan[2, k][1], str(plan[2, k][2]), "0.001000000")
+        for k in range(len(c.pulse_info[2]))
+    ]
+    # sici-3ms's test pulse is 0.5 ms wide: its own width in duration
+    assert {
+        r["duration"] for r in rows if r["channel"] == "test" and r["trial_type"] == "sici-3ms"
+    } == {"0.000500000"}
+    side = json.loads((out / "events.json").read_text())
+    assert side["marker"]["Levels"] == {
+        "1": "marker code of condition test-alone",
+        "2": "marker code of condition sici-2ms",
+        "3": "marker code of condition sici-3ms",
+    }
+    assert side["trial_type"]["Levels"]["sici-3ms"] == (
+        "condition sici-3ms: cond pulses at trial onset + 0 s (width 1 ms, 80 % RMT); test "
+        "pulses at trial onset + 3 ms (width 500 us, 120 % RMT); eeg sends marker code 3 as "
+        "3 pulses of 1 ms, 4 ms onset to onset from the trial onset"
+    )
+    assert summary["conditions"]["sici-3ms"]["channels"] == {
+        "cond": {"pulses_planned": 2, "pulses_delivered": 2},
+        "test": {"pulses_planned": 2, "pulses_delivered": 2},
+        "eeg": {"pulses_planned": 6, "pulses_delivered": 6},
+    }
+    result = bidscheck.validate_run(str(out), str(tmp_path / "bids"))
+    assert (result.returncode, result.errors) == (0, [])
