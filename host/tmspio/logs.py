@@ -295,6 +295,8 @@ def _cell(value):
     """One csv/tsv field: n/a for None, true/false, numbers as written, text on one line."""
     if value is None:
         return "n/a"
+    if type(value) is int:  # the common case (trial index, marker code): fast
+        return str(value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, Fraction):
@@ -434,30 +436,32 @@ def annotate(rows, meta):
     condition None, the protocol's width). The intensity of a role-"tms" pulse is its
     condition's, else (no conditions, or a condition without one) the run's declaration."""
     infos = meta["pulse_info"]
+    channels = meta["channels"]
+    conditions = bool(meta["conditions"])
+    done = {}  # (channel, id(info)) -> the fields: PulseInfo objects are shared between pulses
     for r in rows:
-        ch = meta["channels"].get(r["channel"], {})
-        mine = infos.get(r["channel"])
+        k = r["channel"]
+        mine = infos.get(k)
         info = mine[r["index"]] if mine is not None and r["index"] < len(mine) else None
+        fields = done.get((k, id(info)))
+        if fields is None:
+            ch = channels.get(k, {})
+            if info is None:
+                condition, marker, width, intensity = None, None, meta["width_s"], None
+            else:
+                condition, marker, width = info.condition, info.marker, info.width_s
+                intensity = info.intensity
+            if ch.get("role", "tms") == "tms" and (intensity is None or not conditions):
+                # without conditions the run's declaration is the one the envelope judged
+                # (--intensity, else the file's)
+                intensity = meta["declared"]
+            stimulator = meta["stimulators"].get((condition, k), ch.get("stimulator"))
+            fields = done[k, id(info)] = (condition, marker, width, intensity, stimulator)
         if info is None:
-            r.setdefault("trial", None)
-            r["condition"] = None
-            r["marker"] = None
-            r["width_s"] = meta["width_s"]
-            intensity = None
+            r.setdefault("trial", None)  # a fire session's, as the script gave it
         else:
             r["trial"] = info.trial
-            r["condition"] = info.condition
-            r["marker"] = info.marker
-            r["width_s"] = info.width_s
-            intensity = info.intensity
-        if ch.get("role", "tms") == "tms" and (intensity is None or not meta["conditions"]):
-            # without conditions the run's declaration is the one the envelope judged
-            # (--intensity, else the file's)
-            intensity = meta["declared"]
-        r["intensity"] = intensity
-        r["stimulator"] = meta["stimulators"].get(
-            (r["condition"], r["channel"]), ch.get("stimulator")
-        )
+        r["condition"], r["marker"], r["width_s"], r["intensity"], r["stimulator"] = fields
     return rows
 
 
@@ -543,11 +547,11 @@ def condition_text(summary, channels=None):
     return out
 
 
-def bids_sidecar(meta, rows=()):
+def bids_sidecar(meta):
     """events.json: every column of events.tsv (BIDS_COLUMNS) with its description and unit,
     and every level of each categorical column (trial_type, channel, role, marker,
-    intensity_reference, stimulator, confirmed). rows: the annotated rows, for the levels
-    that depend on the run (references and stimulators in use)."""
+    intensity_reference, stimulator, confirmed), from the plan: every value annotate() can
+    give a row comes from the meta's channels, conditions and declaration."""
     fire = meta["mode"] == "fire"
     conditions = meta["conditions"]
     channels = [meta["channels"][k] for k in sorted(meta["channels"])]
@@ -583,8 +587,7 @@ def bids_sidecar(meta, rows=()):
     if marker_levels:
         marker["Levels"] = marker_levels
     references = sorted(
-        {r["intensity"]["reference"] for r in rows if (r.get("intensity") or {}).get("reference")}
-        | {
+        {
             ch["intensity"]["reference"]
             for c in conditions
             for ch in c["channels"].values()
@@ -595,7 +598,6 @@ def bids_sidecar(meta, rows=()):
     stimulators = sorted(
         {ch["stimulator"] for ch in channels if ch.get("stimulator")}
         | {sid for sid in meta["stimulators"].values() if sid}
-        | {r["stimulator"] for r in rows if r.get("stimulator")}
     )
     if meta["declared"] is None:
         declared = "nothing was declared"
@@ -704,32 +706,56 @@ def write_bids(tsv_path, json_path, rows, meta):
         key=lambda r: (r["captured_s"], r["channel"]),
     )
     channels = meta["channels"]
+    fixed = {}  # the columns a pulse shares with others of its channel and condition, once
     with open(tsv_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(BIDS_COLUMNS)
         for r in delivered:
-            ch = channels.get(r["channel"], {})
-            intensity = r.get("intensity") or {}
-            w.writerow(
-                [
-                    _num(r["captured_s"], 9),
+            intensity = r.get("intensity")
+            key = (
+                r["channel"],
+                r.get("condition"),
+                r.get("marker"),
+                r.get("width_s"),
+                id(intensity),  # the rows (and so their dicts) live through the loop
+                r.get("stimulator"),
+            )
+            cells = fixed.get(key)
+            if cells is None:
+                ch = channels.get(r["channel"], {})
+                intensity = intensity or {}
+                cells = fixed[key] = (
                     _num(r.get("width_s", meta["width_s"]), 9),
                     r.get("condition") or NO_CONDITION,
-                    _cell(r.get("trial")),
                     ch.get("name", str(r["channel"])),
                     ch.get("role", "tms"),
-                    r["index"],
                     _cell(r.get("marker")),
                     _plain(intensity.get("percent")),
                     _cell(intensity.get("reference")),
                     _plain(intensity.get("output_percent")),
                     _cell(r.get("stimulator", ch.get("stimulator"))),
+                )
+            duration, trial_type, name, role, marker, ip, ir, op, stim = cells
+            w.writerow(
+                [
+                    _num(r["captured_s"], 9),
+                    duration,
+                    trial_type,
+                    _cell(r.get("trial")),
+                    name,
+                    role,
+                    r["index"],
+                    marker,
+                    ip,
+                    ir,
+                    op,
+                    stim,
                     _num(r["planned_s"], 9),
                     _ns(r["deviation_ns"]),
                     _cell(r["confirmed"]),
                 ]
             )
-    write_json(json_path, bids_sidecar(meta, rows))
+    write_json(json_path, bids_sidecar(meta))
 
 
 def _worst(rows):
