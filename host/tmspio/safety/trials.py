@@ -2,7 +2,8 @@
 
 Each condition is judged on its own: the pulses at the head of all its trials (each TMS pulse
 at its own intensity; the condition is judged at its highest), against the family's envelope
-and, as method findings, its published variants. Then the whole sequence: every trial's head
+and, as method findings, its published variants (conditions that pulse more than one channel:
+a trial on one channel, e.g. test alone, is a paired design's control). Then the whole sequence: every trial's head
 pulses merged, at the highest intensity of any condition. Each channel is checked against the
 stimulator profile of its pulses (a condition may name another), with all of that channel's
 pulses (one device). Marker channels (role = "marker") carry condition codes to an EEG
@@ -170,15 +171,18 @@ def trial_findings(protocol, fallback, stimulator):
         onsets = sorted(p.time for ci in tms for p in planned[ci] if p.condition == cond.name)
         if not onsets:
             continue  # no pulse at the head in this condition (its channels: profiles below)
-        view = _view(protocol, cond, counts[cond.name])
-        fs = _family(
-            protocol, _highest(per[cond.name]), onsets, (view, _layout(protocol, k, cond))
-        )
+        layout = _layout(protocol, k, cond)
+        # a trial on one channel (test alone) is the control of a paired design: no variant
+        variants = (_view(protocol, cond, counts[cond.name]), layout) if len(layout) > 1 else None
+        fs = _family(protocol, _highest(per[cond.name]), onsets, variants)
         found += _label(fs, "condition %s" % cond.name)
     onsets = sorted(p.time for ci in tms for p in planned[ci])
     if onsets:
         used = [d for name, ds in per.items() if name in counts for d in ds]
-        found += _label(_family(protocol, _highest(used), onsets), "all trials")
+        # the intensity bound is each condition's (above); the sequence adds the spacing
+        whole = _family(protocol, _highest(used), onsets)
+        whole = [f for f in whole if f.rule != "family-intensity"]
+        found += _label(whole, "all trials")
     found += _profile_findings(protocol, planned, stimulator, fallback)
     return found
 
