@@ -514,3 +514,19 @@ def test_a_pulse_without_intensity_uses_the_declared_one_or_is_refused_as_input(
     verdict = safety.evaluate(from_dict(data), {"intensity": 110})
     values = [f.value for f in verdict.findings if f.rule == "family-intensity"]
     assert values[0] == "condition test-alone: 110% RMT"
+
+
+def test_a_site_policy_approves_every_pulse_intensity_of_a_trial_protocol(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        'site = "lab"\n[[approved]]\nprotocol = "sici-experiment"\nreference = "RMT"\n'
+        'intensity = [90, 120]\napproved_by = "committee"\napproved_on = 2026-03-01\n'
+    )
+    (f,) = [f for f in safety.evaluate(EXAMPLE, {"policy": str(policy)}).findings
+            if f.rule == "site-policy"]  # fmt: skip
+    # the 120% RMT test pulses are inside 90-120, the 80% RMT conditioning pulses are not
+    assert (f.outcome, f.detail) == ("refuse", "80% RMT outside 90-120% RMT")
+    policy.write_text(policy.read_text().replace("[90, 120]", "[80, 120]"))
+    (f,) = [f for f in safety.evaluate(EXAMPLE, {"policy": str(policy)}).findings
+            if f.rule == "site-policy"]  # fmt: skip
+    assert f.outcome == "pass"

@@ -30,8 +30,9 @@ class PerCondition(Declared):
     `reference` are the highest of any TMS pulse (None when none is known in % of a motor
     threshold); `output` the declared stimulator output (--output)."""
 
-    def __init__(self, highest, output=None):
+    def __init__(self, highest, output=None, every=()):
         self.highest = highest
+        self.every = list(every)  # every TMS pulse's Declared (None: % output only), for policy
         self.percent = None if highest is None else highest.percent
         self.reference = None if highest is None else highest.reference
         self.output = None if output is None else Fraction(str(output))
@@ -42,7 +43,7 @@ class PerCondition(Declared):
         return "each condition's intensity (highest %s)" % self.highest
 
     def with_percent(self, percent):
-        return PerCondition(self.highest.with_percent(percent), self.output)
+        return PerCondition(self.highest.with_percent(percent), self.output, self.every)
 
 
 def _pulse_declared(pulse, fallback, where):
@@ -85,10 +86,10 @@ def declaration(protocol, fallback, output=None):
     """The PerCondition declaration the report names (highest TMS pulse intensity)."""
     per = pulse_intensities(protocol, fallback)
     used = set(protocol.trial_conditions())
-    highest = _highest([d for name, ds in per.items() if name in used for d in ds])
+    every = [d for name, ds in per.items() if name in used for d in ds]
     if output is None and fallback is not None:
         output = fallback.output
-    return PerCondition(highest, output)
+    return PerCondition(_highest(every), output, every)
 
 
 def _channel(protocol, name):
