@@ -90,6 +90,7 @@ def render(c, methods=False):
         if p.intensity
         else "per condition"
         if p.conditions is not None
+        and any(q.intensity is not None for c in p.conditions for q in c.pulses.values())
         else "not declared"
     )
     lines.append("  intensity %s; stimulator %s" % (intensity, p.stimulator or "not declared"))
