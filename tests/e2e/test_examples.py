@@ -49,8 +49,8 @@ def test_a_keypress_starts_a_library_protocol(tmp_path):
         str(out),
     )
     assert r.returncode == 0, r.stderr
-    assert f"20 of 20 pulses; aborted: False; run directory {out}" in r.stdout
-    assert json.loads((out / "summary.json").read_text())["pulses_delivered"] == 20
+    assert f"50 of 50 pulses; aborted: False; run directory {out}" in r.stdout
+    assert json.loads((out / "summary.json").read_text())["pulses_delivered"] == 50
 
 
 def test_a_refused_protocol_ends_the_script_before_the_window_with_the_report(tmp_path):

@@ -197,9 +197,11 @@ def _run_sici(interpreter):
 
 
 def test_cpython_fallback_interpreter_gives_the_same_edges():
-    # SICI: two channels, jittered intervals (odd and even cycle counts), 20 pulses.
+    # SICI: two channels, jittered intervals (odd and even cycle counts), 20 conditioning and
+    # 30 test pulses (test-alone and conditioned trials interleaved).
     edges = _run_sici("cpython")
-    assert len(edges) == 3 * 20  # both trigger channels and the confirm loopback, 2 edges each
+    # both trigger channels and the confirm loopback (of channel 0's 20 pulses), 2 edges each
+    assert len(edges) == 2 * (20 + 30) + 2 * 20
     assert sorted(edges) == sorted(_run_sici("micropython"))  # arrival order may differ
 
 

@@ -22,7 +22,7 @@ def test_protocols_lists_the_library(capsys):
     assert itbs.endswith("[UNVERIFIED x1]")
     code, out, _ = run(capsys, "protocols", "--json")
     rows = json.loads(out)
-    assert len(rows) == 20
+    assert len(rows) == 23
     assert {r["name"]: (r["pulses"], r["last_pulse_s"]) for r in rows}["rtms-10hz"] == (
         3000,
         2223.9,
@@ -120,7 +120,7 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "show", "nope")
     assert code == 2 and err.startswith(
         'tmspio: error: protocol = "nope": not a file and not '
-        "in the library; library: ctbs300, ctbs600,"
+        "in the library; library: ccpas, ctbs300, ctbs600,"
     )
     assert err.count("\n") == 1
     code, _, err = run(capsys, "show", "itbs", "--sysclk", "fast")

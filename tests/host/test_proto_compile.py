@@ -208,7 +208,9 @@ def test_summary_json_fields():
     # the TMS stimulator's trigger-out is wired back, not the nerve stimulator's
     assert s["confirm_channel"] == "tms"
     assert compiler.compile_protocol(resolve("pas25")).confirm_channel == 1
-    assert compiler.compile_protocol(resolve("sici")).summary()["confirm_channel"] == "cond"
+    # sici: the test stimulator pulses in every trial, so its trigger-out is the one wired back
+    assert compiler.compile_protocol(resolve("sici")).summary()["confirm_channel"] == "test"
+    assert compiler.compile_protocol(resolve("itms")).summary()["confirm_channel"] == "first"
 
 
 timings = st.fixed_dictionaries(

@@ -1,5 +1,6 @@
 """The built-in library against the published numbers (tms-domain.md §1)."""
 
+import itertools
 import tomllib
 from fractions import Fraction
 
@@ -7,7 +8,9 @@ import pytest
 from tmspio import compiler
 from tmspio.protocols import library, resolve
 
-# name: (pulses per channel, channels, exact last onset of channel 0 in s, segments per channel)
+# name: (pulses per channel, channels, exact last onset of channel 0 in s, segments per channel);
+# a list where the channels differ (protocols with conditions: each channel pulses only in the
+# trials of the conditions that list it)
 PUBLISHED = {
     "itbs": (600, 1, Fraction("191.84"), 200),
     "threed-itbs": (600, 1, Fraction("191.84"), 200),
@@ -28,8 +31,12 @@ PUBLISHED = {
     "itms": (180, 2, Fraction(895), 1),
     "pas25": (90, 2, Fraction(89 * 20), 90),
     "pas10": (90, 2, Fraction(89 * 20), 90),
-    "sici": (10, 2, None, 10),
-    "icf": (10, 2, None, 10),
+    # 10 test-alone trials and 10 of each conditioned ISI: cond 20 pulses, test 30
+    "sici": ([20, 30], 2, None, [20, 30]),
+    "icf": ([20, 30], 2, None, [20, 30]),
+    "lici": ([10, 20], 2, None, [10, 20]),
+    "sai": ([10, 20], 2, None, [10, 20]),  # nerve in the 10 sai trials, tms in all 20
+    "ccpas": (90, 2, Fraction(890), 90),  # one pair every 10 s
     "tms-eeg": (100, 1, None, None),
 }
 
@@ -46,12 +53,14 @@ def test_entry_matches_published_numbers(name):
     assert p.name == name
     assert p.citation and p.methods and p.title
     assert len(p.channels) == channels
-    assert [len(t) for t in c.channel_times] == [pulses] * channels
-    assert c.channel_times[0][0] == 0
+    pulses = pulses if isinstance(pulses, list) else [pulses] * channels
+    assert [len(t) for t in c.channel_times] == pulses
+    assert c.first_onset() == 0
     if last is not None:
         assert c.channel_times[0][-1] == last
     if segments is not None:
-        assert [len(ch.segments) for ch in c.program.channels] == [segments] * channels
+        segments = segments if isinstance(segments, list) else [segments] * channels
+        assert [len(ch.segments) for ch in c.program.channels] == segments
 
 
 def test_itbs_last_pulse_and_duration():
@@ -97,14 +106,50 @@ def test_pas_tms_channel_follows_the_nerve_shock():
         assert c.program.channels[1].delay == offset * compiler.DEFAULT_SYSCLK
 
 
-@pytest.mark.parametrize("name, isi", [("sici", Fraction(3, 1000)), ("icf", Fraction(1, 100))])
-def test_paired_pulse_conditioning_test_interval_and_jittered_trials(name, isi):
+# the balanced random order of seed 1993 (the first 8 of 30 trials), its conditioned ISIs (ms)
+ORDER_1993 = ["B", "test-alone", "B", "test-alone", "test-alone", "C", "test-alone", "B"]
+
+
+@pytest.mark.parametrize(
+    "name, isis",
+    [("sici", {"sici-2ms": 2, "sici-3ms": 3}), ("icf", {"icf-10ms": 10, "icf-15ms": 15})],
+)
+def test_paired_pulse_interleaves_test_alone_and_conditioned_trials(name, isis):
     c = compiler.compile_protocol(resolve(name))
+    b, cc = sorted(isis, key=isis.get)
+    names = [t.condition for t in c.trials]
+    assert names[:8] == [{"B": b, "C": cc}.get(x, x) for x in ORDER_1993]
+    assert sorted(names) == sorted(["test-alone", b, cc] * 10)  # balanced
+    runs = [len(list(g)) for _, g in itertools.groupby(names)]
+    assert max(runs) == 2  # max_run = 2, reached
     cond, test = c.channel_times
-    assert all(t - k == isi for k, t in zip(cond, test))
-    gaps = [b - a for a, b in zip(cond, cond[1:])]
-    assert len(gaps) == 9 and all(10 <= g <= 15 for g in gaps)
+    onsets = [t.onset for t in c.trials]
+    isi = {n: Fraction(isis.get(n, 0), 1000) for n in names}
+    assert test == [o + isi[n] for o, n in zip(onsets, names)]  # the test pulse in every trial
+    assert cond == [o for o, n in zip(onsets, names) if n != "test-alone"]
+    gaps = [y - x for x, y in zip(onsets, onsets[1:])]
+    assert len(gaps) == 29 and all(10 <= g <= 15 for g in gaps)
     assert [d.value for d in c.schedule.draws] == gaps
+    assert {d.field for d in c.schedule.draws} == {"trials.interval"}
+    intensities = (
+        {i.intensity["percent"] for i in c.pulse_info[0]},
+        {i.intensity["percent"] for i in c.pulse_info[1]},
+    )
+    assert intensities == ({80.0}, {120.0})
+
+
+def test_sai_and_ccpas_channels_follow_their_conditions():
+    c = compiler.compile_protocol(resolve("sai"))
+    nerve, tms = c.channel_times
+    sai = [t.onset for t in c.trials if t.condition == "sai"]
+    assert nerve == sai and [t for t in tms if t - Fraction(22, 1000) in sai] == [
+        s + Fraction(22, 1000) for s in sai
+    ]
+    assert any("N20" in f and "per subject" in f for f in c.protocol.unverified)
+    c = compiler.compile_protocol(resolve("ccpas"))
+    pmv, m1 = c.channel_times
+    assert pmv == [10 * k for k in range(90)]
+    assert m1 == [10 * k + Fraction(8, 1000) for k in range(90)]
 
 
 def test_tms_eeg_intervals_are_drawn_in_range_and_reported():

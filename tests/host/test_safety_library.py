@@ -16,8 +16,11 @@ UNPUBLISHED = {
     "qps5": [(100, "RMT"), (120, "RMT")],
     "qps50": [(100, "RMT"), (120, "RMT")],
     "itms": [(100, "RMT"), (120, "RMT")],
-    "sici": [(100, "RMT"), (120, "RMT")],
+    "sici": [(100, "RMT"), (120, "RMT")],  # conditions declare 80 and 120% RMT themselves
     "icf": [(100, "RMT"), (120, "RMT")],
+    "lici": [(100, "RMT")],
+    "sai": [(100, "RMT"), (120, "RMT")],
+    "ccpas": [(100, "RMT"), (120, "RMT")],
     "pas25": [(100, "RMT"), (120, "RMT")],
     "pas10": [(100, "RMT"), (120, "RMT")],
     "tms-eeg": [(100, "RMT"), (120, "RMT")],
@@ -44,14 +47,28 @@ def test_every_entry_is_covered():
     }  # fmt: skip
 
 
+# entries the envelope refuses without an override, and why (their `unverified` says so)
+REFUSED = {
+    # LICI's pulses are 100 ms apart: no published paired-pulse rule covers pulses more than
+    # 40 ms apart, so they are judged as single pulses, which must be more than 1 s apart
+    "lici": ["condition lici-100ms: bursts 0.1 s apart", "all trials: bursts 0.1 s apart"],
+}
+# trial entries: the conditions pulsing two channels, each matching a published variant
+PAIRED = {"sici": 2, "icf": 2, "lici": 1, "sai": 1, "ccpas": 1}
+
+
 @pytest.mark.parametrize("name, percent, reference", cases())
 def test_library_entry_checks_clean(name, percent, reference):
     p = resolve(name)
     found = safety.check(p, safety.Declared(percent, reference))
-    assert [str(f) for f in found if f.outcome == "refuse"] == []
+    assert [(f.rule, f.value.split(" (onset")[0]) for f in found if f.outcome == "refuse"] == [
+        ("burst-spacing", v) for v in REFUSED.get(name, [])
+    ]
     assert [str(f) for f in found if f.kind == "method" and f.outcome != "pass"] == []
     if p.family != "rtms":
-        assert [f.outcome for f in found if f.rule == "published-variant"] == ["pass"]
+        assert [f.outcome for f in found if f.rule == "published-variant"] == ["pass"] * (
+            PAIRED.get(name, 1)
+        )
 
 
 def test_one_step_above_the_bound_is_refused():

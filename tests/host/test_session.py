@@ -60,21 +60,22 @@ def test_a_library_protocol_through_session_writes_the_run_directory_tmspio_run_
     for d in (sa, sb):
         del d["out_dir"], d["clock"]
     assert sa == sb
+    # sici: 10 test-alone and 20 conditioned trials, 30 test + 20 conditioning pulses
     assert (summary["pulses_delivered"], summary["pulses_planned"], summary["aborted"]) == (
-        20,
-        20,
+        50,
+        50,
         False,
     )
     # the records: named fields, every pulse, planned = captured on the board clock here
-    assert len(s.pulses) == 20 and all(isinstance(r, tmspio.PulseRecord) for r in s.pulses)
+    assert len(s.pulses) == 50 and all(isinstance(r, tmspio.PulseRecord) for r in s.pulses)
     assert [(r.condition, r.index) for r in s.pulses[:2]] == [("cond", 0), ("cond", 1)]
     with open(b / logs.PULSES, newline="") as f:
         devs = [float(r["deviation_ns"]) for r in csv.DictReader(f)]
     assert [r.deviation_ns for r in s.pulses] == devs  # the same numbers as pulses.csv
     assert max(abs(d) for d in devs) == summary["max_abs_deviation_ns"] == 8
     assert all(r.captured_host_s is not None and r.host_uncertainty_s > 0 for r in s.pulses)
-    assert len(seen) == 20  # on_pulse for each captured onset, as it arrived
-    assert s.progress == tmspio.Progress("done", 20, 20, s.progress.board_s)
+    assert len(seen) == 50  # on_pulse for each captured onset, as it arrived
+    assert s.progress == tmspio.Progress("done", 50, 50, s.progress.board_s)
     kinds = [e["event"] for e in logs.read_events(b / logs.EVENTS)]
     assert kinds.count("sync") >= session.SYNC_BURST and kinds[-2:] == ["clock", "summary"]
 

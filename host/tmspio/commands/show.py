@@ -63,13 +63,19 @@ def render(c, methods=False):
             "case, one train per refractory interval"
         )
     for i, ch in enumerate(p.channels):
+        if p.conditions is not None:
+            where = "role %s" % ch.role
+            if ch.role == "marker":
+                where += " (%s)" % _code_text(ch.code)
+        else:
+            where = "offset %s" % units.format_seconds(ch.offset)
         lines.append(
-            "  channel %d %s: %s, offset %s, %d pulses%s"
+            "  channel %d %s: %s, %s, %d pulses%s"
             % (
                 i,
                 ch.name,
                 ch.polarity,
-                units.format_seconds(ch.offset),
+                where,
                 len(c.channel_times[i]),
                 ", stimulator %s" % ch.stimulator if ch.stimulator else "",
             )
@@ -82,6 +88,9 @@ def render(c, methods=False):
     intensity = (
         "%s%% %s" % (_num(p.intensity.percent), p.intensity.reference)
         if p.intensity
+        else "per condition"
+        if p.conditions is not None
+        and any(q.intensity is not None for c in p.conditions for q in c.pulses.values())
         else "not declared"
     )
     lines.append("  intensity %s; stimulator %s" % (intensity, p.stimulator or "not declared"))
@@ -91,12 +100,100 @@ def render(c, methods=False):
             "  jittered: %d drawn intervals (%s); --json lists every value"
             % (len(c.schedule.draws), ", ".join(fields))
         )
+    if p.conditions is not None:
+        lines += _trial_lines(c)
     for flag in p.unverified:
         lines.append("  UNVERIFIED: %s" % flag)
     if methods:
         lines.append("  citation: %s" % (p.citation or "(none)"))
         lines.append("  methods: %s" % (p.methods or "(none)"))
     return "\n".join(lines)
+
+
+TRIAL_ROWS = 20  # a longer trial table shows its first TRIAL_ROWS - 5 and last 5 rows
+
+
+def _code_text(code):
+    if code.encoding == "count":
+        return "code N = N pulses of %s, %s apart" % (
+            units.format_seconds(code.width),
+            units.format_seconds(code.interval),
+        )
+    return "code N = one pulse N x %s wide" % units.format_seconds(code.unit)
+
+
+def _interval_text(interval):
+    if interval is None:
+        return "none"
+    if hasattr(interval, "uniform"):
+        return "uniform %s to %s (seed %d)" % (
+            units.format_seconds(interval.lowest),
+            units.format_seconds(interval.highest),
+            interval.seed,
+        )
+    return units.format_seconds(interval)
+
+
+def _trial_lines(c):
+    p = c.protocol
+    t = p.trials
+    design = t.design
+    if design == "random":
+        design += " (seed %d%s)" % (
+            t.seed,
+            "" if t.max_run is None else ", at most %d in a row" % t.max_run,
+        )
+    elif design == "blocks":
+        design += " of %d" % t.repeats + (
+            " (order seed %d)" % t.seed if t.order is None else " in the given order"
+        )
+    lines = []
+    for cond in c.conditions:
+        summary = c.condition_summary(cond.name)
+        parts = []
+        for name, ch in summary["channels"].items():
+            if not ch["pulses"] or p.channels[[x.name for x in p.channels].index(name)].role == (
+                "marker"
+            ):
+                continue
+            pulse = cond.pulses[name]
+            text = "%s at %s" % (name, units.format_seconds(pulse.offset))
+            if pulse.width is not None:
+                text += " width %s" % units.format_seconds(pulse.width)
+            if pulse.intensity is not None:
+                text += " %s" % pulse.intensity.text()
+            if pulse.stimulator is not None:
+                text += " on %s" % pulse.stimulator
+            parts.append(text)
+        lines.append(
+            "  condition %s%s: %s"
+            % (
+                cond.name,
+                "" if cond.marker is None else " (marker %d)" % cond.marker,
+                "; ".join(parts) or "no pulse",
+            )
+        )
+    lines.append(
+        "  trials %d, design %s; trial interval %s"
+        % (len(c.trials), design, _interval_text(t.interval))
+    )
+    rows = c.trials
+    shown = rows if len(rows) <= TRIAL_ROWS else rows[: TRIAL_ROWS - 5]
+    width = max(len(x.condition) for x in rows)
+    lines.append("    %5s  %-*s  %s" % ("trial", width, "condition", "onset"))
+    for x in shown:
+        lines.append("    %5d  %-*s  %s" % (x.index, width, x.condition, _s(x.onset)))
+    if len(rows) > TRIAL_ROWS:
+        lines.append(
+            "    ... %d more trials (--json lists every trial)" % (len(rows) - len(shown) - 5)
+        )
+        for x in rows[-5:]:
+            lines.append("    %5d  %-*s  %s" % (x.index, width, x.condition, _s(x.onset)))
+    return lines
+
+
+def _s(seconds):
+    return units.seconds_text(seconds, 9)
 
 
 def _num(x):

@@ -36,7 +36,8 @@ _FRIENDLY = {
 
 
 MAX_PROTOCOL_BYTES = 1 << 20  # 1 MiB; the largest library file is a few kB
-MAX_NESTING = 10  # tables and arrays; the deepest valid protocol nests 4 (timing.*.uniform)
+MAX_NESTING = 10  # tables and arrays; the deepest valid protocol nests 5
+# (conditions.*.pulses.*.intensity)
 MAX_INT_DIGITS = 19  # a 64-bit integer (TOML's range); the largest field, seed, is <= 2**63 - 1
 
 _KINDS = (

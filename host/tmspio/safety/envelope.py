@@ -229,6 +229,9 @@ class Verdict:
             )
         ]
         lines += ["  %s" % f for f in self.findings]
+        where = trials.refusing_conditions(self.findings) if self.protocol.conditions else []
+        if where:
+            lines.append("  refused in: %s" % "; ".join(where))
         return lines
 
     def report(self):

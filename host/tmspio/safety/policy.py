@@ -161,10 +161,14 @@ def _mismatch(a, declared, stimulator, sha256, today):
             sha256[:12],
             a.sha256[:12],
         )
-    if a.reference != declared.reference:
-        return "declared in %% %s, approved in %% %s" % (declared.reference, a.reference)
-    if not lo <= float(declared.percent) <= hi:
-        return "%s outside %s-%s%% %s" % (declared, num(lo), num(hi), a.reference)
+    # a protocol with conditions: every TMS pulse's own intensity must be approved
+    for d in getattr(declared, "every", None) or [declared]:
+        if d is None or d.percent is None:
+            return "an intensity declared in % output only, approved in %% %s" % a.reference
+        if a.reference != d.reference:
+            return "declared in %% %s, approved in %% %s" % (d.reference, a.reference)
+        if not lo <= float(d.percent) <= hi:
+            return "%s outside %s-%s%% %s" % (d, num(lo), num(hi), a.reference)
     if a.stimulators and stimulator not in a.stimulators:
         return "stimulator %s not in %s" % (stimulator, ", ".join(a.stimulators))
     return None

@@ -2,7 +2,8 @@
 
 Each condition is judged on its own: the pulses at the head of all its trials (each TMS pulse
 at its own intensity; the condition is judged at its highest), against the family's envelope
-and, as method findings, its published variants. Then the whole sequence: every trial's head
+and, as method findings, its published variants (conditions that pulse more than one channel:
+a trial on one channel, e.g. test alone, is a paired design's control). Then the whole sequence: every trial's head
 pulses merged, at the highest intensity of any condition. Each channel is checked against the
 stimulator profile of its pulses (a condition may name another), with all of that channel's
 pulses (one device). Marker channels (role = "marker") carry condition codes to an EEG
@@ -29,8 +30,9 @@ class PerCondition(Declared):
     `reference` are the highest of any TMS pulse (None when none is known in % of a motor
     threshold); `output` the declared stimulator output (--output)."""
 
-    def __init__(self, highest, output=None):
+    def __init__(self, highest, output=None, every=()):
         self.highest = highest
+        self.every = list(every)  # every TMS pulse's Declared (None: % output only), for policy
         self.percent = None if highest is None else highest.percent
         self.reference = None if highest is None else highest.reference
         self.output = None if output is None else Fraction(str(output))
@@ -41,7 +43,7 @@ class PerCondition(Declared):
         return "each condition's intensity (highest %s)" % self.highest
 
     def with_percent(self, percent):
-        return PerCondition(self.highest.with_percent(percent), self.output)
+        return PerCondition(self.highest.with_percent(percent), self.output, self.every)
 
 
 def _pulse_declared(pulse, fallback, where):
@@ -84,10 +86,10 @@ def declaration(protocol, fallback, output=None):
     """The PerCondition declaration the report names (highest TMS pulse intensity)."""
     per = pulse_intensities(protocol, fallback)
     used = set(protocol.trial_conditions())
-    highest = _highest([d for name, ds in per.items() if name in used for d in ds])
+    every = [d for name, ds in per.items() if name in used for d in ds]
     if output is None and fallback is not None:
         output = fallback.output
-    return PerCondition(highest, output)
+    return PerCondition(_highest(every), output, every)
 
 
 def _channel(protocol, name):
@@ -170,15 +172,18 @@ def trial_findings(protocol, fallback, stimulator):
         onsets = sorted(p.time for ci in tms for p in planned[ci] if p.condition == cond.name)
         if not onsets:
             continue  # no pulse at the head in this condition (its channels: profiles below)
-        view = _view(protocol, cond, counts[cond.name])
-        fs = _family(
-            protocol, _highest(per[cond.name]), onsets, (view, _layout(protocol, k, cond))
-        )
+        layout = _layout(protocol, k, cond)
+        # a trial on one channel (test alone) is the control of a paired design: no variant
+        variants = (_view(protocol, cond, counts[cond.name]), layout) if len(layout) > 1 else None
+        fs = _family(protocol, _highest(per[cond.name]), onsets, variants)
         found += _label(fs, "condition %s" % cond.name)
     onsets = sorted(p.time for ci in tms for p in planned[ci])
     if onsets:
         used = [d for name, ds in per.items() if name in counts for d in ds]
-        found += _label(_family(protocol, _highest(used), onsets), "all trials")
+        # the intensity bound is each condition's (above); the sequence adds the spacing
+        whole = _family(protocol, _highest(used), onsets)
+        whole = [f for f in whole if f.rule != "family-intensity"]
+        found += _label(whole, "all trials")
     found += _profile_findings(protocol, planned, stimulator, fallback)
     return found
 
