@@ -68,7 +68,12 @@ def test_a_library_protocol_through_session_writes_the_run_directory_tmspio_run_
     )
     # the records: named fields, every pulse, planned = captured on the board clock here
     assert len(s.pulses) == 50 and all(isinstance(r, tmspio.PulseRecord) for r in s.pulses)
-    assert [(r.condition, r.index) for r in s.pulses[:2]] == [("cond", 0), ("cond", 1)]
+    # each record names its pulse's condition and trial (compiled.pulse_info), channel by
+    # channel in index order
+    info = [i for infos in s.compiled.pulse_info for i in infos]
+    assert [(r.condition, r.trial) for r in s.pulses] == [(i.condition, i.trial) for i in info]
+    assert [(r.channel, r.index) for r in s.pulses[:2]] == [(0, 0), (0, 1)]
+    assert {r.condition for r in s.pulses} == {"test-alone", "sici-2ms", "sici-3ms"}
     with open(b / logs.PULSES, newline="") as f:
         devs = [float(r["deviation_ns"]) for r in csv.DictReader(f)]
     assert [r.deviation_ns for r in s.pulses] == devs  # the same numbers as pulses.csv
