@@ -96,7 +96,7 @@ def test_the_20_line_sici_example_checks_clean():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(
         "sici-experiment at each condition's intensity (highest 120% RMT) on generic-ttl: PASS "
-        "(25 rules, 0 refused, 11 warnings)"
+        "(23 rules, 0 refused, 10 warnings)"
     )
     with open(EXAMPLE) as f:
         assert len(f.read().splitlines()) <= 22
