@@ -148,27 +148,26 @@ def check(compiled, limits, board, max_program_bytes=None, stream="never"):
                 "board %s: limits.%s = %r: expected a positive integer "
                 "(bytes)" % (board, SIZE_FIELD, limit)
             )
-    mode = LOAD
     size = None if limit is None else program_bytes(compiled)
-    if stream == "always" or (stream == "auto" and size is not None and size > limit):
-        why = stream_refusal(compiled, limits)
-        if why is None:
-            mode = STREAM
-        elif stream == "always":
-            raise BoardLimitError(
-                "%s: --stream always: it cannot stream on board %s: %s"
-                % (compiled.protocol.name, board, why)
-            )
-        else:
-            check_size(compiled, limit, board, size, why)
-    elif limit is not None:
+    streams = stream == "always" or (stream == "auto" and size is not None and size > limit)
+    if not streams and limit is not None:
         check_size(compiled, limit, board, size)
     fw = _firmware_limits()
     err = firmware.load("fwerror").FirmwareError
     try:
-        fw.check(compiled.program, limits)
+        fw.check(compiled.program, limits)  # the whole program, however it goes to the board
     except err as e:
         raise BoardLimitError(
             "%s: beyond board %s's limits: %s" % (compiled.protocol.name, board, e.text)
         ) from None
-    return mode
+    if not streams:
+        return LOAD
+    why = stream_refusal(compiled, limits)
+    if why is None:
+        return STREAM
+    if stream == "always":
+        raise BoardLimitError(
+            "%s: --stream always: it cannot stream on board %s: %s"
+            % (compiled.protocol.name, board, why)
+        )
+    check_size(compiled, limit, board, size, why)

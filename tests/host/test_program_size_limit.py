@@ -121,12 +121,12 @@ def test_show_and_check_report_the_size_and_refuse_a_program_too_large(capsys, t
     assert json.loads(out)["board"]["program_bytes"] == 4836
     # one channel, immediate start, every interval >= 10 ms: too large to load, it streams
     # (as `tmspio run` would; docs/running.md "Programs larger than the board")
+    # (check then refuses it by the envelope, exit 3: 5,210 trains of iTBS in one session)
     code = cli.main([verb, _many_bursts(tmp_path, 521), "--board", "pico"])  # 5,210 segments
     out, err = capsys.readouterr()
-    assert (code, err) == (0, "")
-    assert out.splitlines()[-1].endswith(
-        ", program 125,076 bytes, above <= 125,000: streams during the run"
-    )
+    assert code == (0 if verb == "show" else 3)
+    (line,) = [ln for ln in out.splitlines() if "within board pico's limits" in ln]
+    assert line.endswith(", program 125,076 bytes, above <= 125,000: streams during the run")
     # two channels cannot stream: refused, saying why and what would stream
     # (16 + 2 x 16 + 5,220 x 24 + 4 = 125,332 bytes)
     code = cli.main([verb, _many_bursts(tmp_path, 261, channels=2), "--board", "pico"])
