@@ -239,3 +239,38 @@ def test_two_channels_too_large_to_load_are_refused_before_anything_is_sent(
     assert link.wire.HELLO in sent
     assert not {link.wire.LOAD_BEGIN, link.wire.STREAM_BEGIN} & set(sent)
     assert not (tmp_path / "runs").exists()
+
+
+def test_session_streams_with_progress_and_a_record_for_every_pulse(board, tmp_path):
+    import time
+
+    import tmspio
+
+    got = []
+    seen = []
+    path = _protocol(tmp_path)
+    with tmspio.Session(
+        path,
+        port=board.path,
+        override="stream test",
+        out=str(tmp_path / "api"),
+        on_pulse=got.append,
+        plots=False,
+    ) as s:
+        s.start()
+        assert s.transfer == "stream"
+        while s.progress.phase in ("armed", "running"):
+            seen.append(s.progress.streamed)
+            time.sleep(0.05)
+        summary = s.wait()
+    assert (summary["pulses_delivered"], summary["aborted"], summary["stream"]["error"]) == (
+        PULSES,
+        False,
+        None,
+    )
+    assert s.progress == tmspio.Progress("done", PULSES, PULSES, s.progress.board_s, PULSES)
+    # the count of pulses sent grows while it runs, from the start + look-ahead to all
+    assert seen == sorted(seen) and seen[0] < PULSES
+    assert [r.index for r in got] == list(range(PULSES))
+    assert all(r.deviation_ns in (0.0, 8.0) for r in got)
+    assert [r.index for r in s.pulses if r.captured_board_s is not None] == list(range(PULSES))
