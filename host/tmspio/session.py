@@ -296,6 +296,7 @@ class Session:
         self.stream = stream
         self.transfer = None  # board_limits.LOAD or STREAM, once the board's limits are known
         self._streamer = None
+        self._host_stopped = False  # the host asked the board to stop (abort, Ctrl-C, an error)
         self.port = port
         self.emulator = emulator
         self.speed = _speed(speed, emulator, protocol is None)
@@ -1013,6 +1014,7 @@ class Session:
 
     def _stop(self, reason):
         """Ask the board to stop; None when it confirmed, else the error text."""
+        self._host_stopped = True
         try:
             st = self.link.stop(reason)
         except LinkError as e:
@@ -1150,7 +1152,8 @@ class Session:
             if str(f).startswith(("underrun", "stream"))
         ]
         error = faults[0] if faults else None
-        if error is None and st.error is not None and not st.ended:
+        if error is None and st.error is not None and not st.ended and not self._host_stopped:
+            # (after the host's own stop, a piece the stopped board refuses is no fault)
             error = f"host: {st.error}"
         out = {
             "program_bytes": len(self.compiled.encode()),
