@@ -10,6 +10,13 @@ Before that, the program's size against `limits.max_program_bytes`: the most pro
 board's heap holds while it loads, checks, arms and runs them (docs/performance.md, "Largest
 program"). The board refuses a larger load-begin itself, but only after the host has opened the
 run; the host refuses it first, saying by how much it is too large.
+
+A larger program may stream instead (docs/program-format.md §8; docs/running.md, "Programs
+larger than the board"): its start is loaded and the rest sent while it runs. That needs one
+channel, an immediate or trigger start and every onset-to-onset interval at least the streaming
+bound (firmware/stream.py, which is run here on the whole program); `check(stream=...)` decides
+and says why a program that cannot stream is refused. Either way the WHOLE program is judged
+against every limit here before anything is sent, and the board checks each piece again.
 """
 
 from . import firmware
@@ -26,6 +33,8 @@ FIELDS = (
 # optional in a board's limits: a board deployed with an older board file reports none (its
 # firmware then allows its built-in 1 MiB, which no RP2040 holds)
 SIZE_FIELD = "max_program_bytes"
+STREAM_CHOICES = ("auto", "always", "never")  # check(stream=...), Session(stream=...), --stream
+LOAD, STREAM = "load", "stream"  # what check() decided
 
 
 class BoardLimitError(InputError):
@@ -50,10 +59,15 @@ def summary(limits, compiled=None):
     )
     limit = limits.get(SIZE_FIELD)
     if isinstance(limit, int):
-        if compiled is None:
+        size = None if compiled is None else program_bytes(compiled)
+        if size is None:
             text += ", program <= {:,} bytes".format(limit)
+        elif size > limit:
+            text += ", program {:,} bytes, above <= {:,}: streams during the run".format(
+                size, limit
+            )
         else:
-            text += ", program {:,} of <= {:,} bytes".format(program_bytes(compiled), limit)
+            text += ", program {:,} of <= {:,} bytes".format(size, limit)
     return text
 
 
@@ -66,13 +80,14 @@ def segments(compiled):
     return sum(len(ch.segments) for ch in compiled.program.channels)
 
 
-def check_size(compiled, limit, board, size=None):
-    """Raise BoardLimitError if the encoded program is larger than `limit` bytes."""
+def check_size(compiled, limit, board, size=None, why_not_stream=None):
+    """Raise BoardLimitError if the encoded program is larger than `limit` bytes.
+    why_not_stream: the reason it cannot stream either (stream_refusal), said in the text."""
     size = program_bytes(compiled) if size is None else size
     if size > limit:
-        raise BoardLimitError(
+        text = (
             "{}: program {:,} bytes ({:,} segments) is {:,} bytes above board {}'s "
-            "limits.{} = {:,}; split the session or use fewer segments".format(
+            "limits.{} = {:,}".format(
                 compiled.protocol.name,
                 size,
                 segments(compiled),
@@ -82,14 +97,44 @@ def check_size(compiled, limit, board, size=None):
                 limit,
             )
         )
+        if why_not_stream is not None:
+            text += " and cannot stream: " + why_not_stream
+        raise BoardLimitError(text + "; split the session or use fewer segments")
 
 
-def check(compiled, limits, board, max_program_bytes=None):
-    """Raise BoardLimitError naming the first limit `compiled` (compiler.Compiled) breaks.
+def stream_refusal(compiled, limits):
+    """None if `compiled` can stream on a board with `limits`, else why not (a phrase): more
+    than one channel, a gated start, or an interval below the streaming bound. The bound is
+    firmware/stream.py's own check, run on the whole program (every piece the board would get
+    is within it: a piece's least interval is never below the whole program's)."""
+    prog = compiled.program
+    pf = firmware.progformat()
+    what = "(a streamed program has one channel and an immediate or trigger start)"
+    if len(prog.channels) != 1:
+        return "it has %d channels %s" % (len(prog.channels), what)
+    if prog.start_mode == pf.START_GATED:
+        return "its start is gated " + what
+    whole = pf.decode(compiled.encode(), view=True)
+    err = firmware.load("fwerror").FirmwareError
+    try:
+        firmware.load("stream").Stream(whole, limits, whole.pulses())
+    except err as e:
+        return e.text.replace("loaded program: ", "", 1)
+    return None
+
+
+def check(compiled, limits, board, max_program_bytes=None, stream="never"):
+    """Raise BoardLimitError naming the first limit `compiled` (compiler.Compiled) breaks;
+    return how it goes to the board: LOAD (whole, before the run) or STREAM.
 
     limits: the board's "limits" object (board file or hello reply); board: its name.
     max_program_bytes: the size limit to use when `limits` has none (hello's top-level
-    `max_program_bytes`, what that board's firmware enforces)."""
+    `max_program_bytes`, what that board's firmware enforces).
+    stream: "never" (a program above the size limit is refused), "auto" (it streams if it
+    can, else the refusal says why it cannot) or "always" (it streams whatever its size, or
+    is refused saying why it cannot). Every other limit judges the whole program."""
+    if stream not in STREAM_CHOICES:
+        raise InputError("--stream = %r: allowed %s" % (stream, ", ".join(STREAM_CHOICES)))
     missing = [f for f in FIELDS if not isinstance(limits.get(f), int)]
     if missing:
         raise BoardLimitError(
@@ -103,12 +148,26 @@ def check(compiled, limits, board, max_program_bytes=None):
                 "board %s: limits.%s = %r: expected a positive integer "
                 "(bytes)" % (board, SIZE_FIELD, limit)
             )
-        check_size(compiled, limit, board)
+    size = None if limit is None else program_bytes(compiled)
+    streams = stream == "always" or (stream == "auto" and size is not None and size > limit)
+    if not streams and limit is not None:
+        check_size(compiled, limit, board, size)
     fw = _firmware_limits()
     err = firmware.load("fwerror").FirmwareError
     try:
-        fw.check(compiled.program, limits)
+        fw.check(compiled.program, limits)  # the whole program, however it goes to the board
     except err as e:
         raise BoardLimitError(
             "%s: beyond board %s's limits: %s" % (compiled.protocol.name, board, e.text)
         ) from None
+    if not streams:
+        return LOAD
+    why = stream_refusal(compiled, limits)
+    if why is None:
+        return STREAM
+    if stream == "always":
+        raise BoardLimitError(
+            "%s: --stream always: it cannot stream on board %s: %s"
+            % (compiled.protocol.name, board, why)
+        )
+    check_size(compiled, limit, board, size, why)

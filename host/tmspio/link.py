@@ -40,6 +40,7 @@ HEARTBEAT_PERIOD_S = 0.1  # times the timeout scale, at most 0.5 s: heartbeat_pe
 HEARTBEAT_WALL_MS = 1000  # host silence bound enforced by the board, in real milliseconds
 TIMEOUT_SCALE_ENV = "TMSPIO_TIMEOUT_SCALE"
 CHUNK = wire.MAX_PAYLOAD - 4
+HEAD_BYTES = 4096  # a streamed program's loaded start, at most (Streamer)
 COMPATIBLE_FIRMWARE = ("0.3.",)  # firmware versions this host speaks to
 _REPLY = {
     wire.HELLO: wire.HELLO_R,
@@ -403,7 +404,7 @@ class Link:
             )
         return sha.hex()
 
-    def stream(self, program, heartbeat_ms=None, head_bytes=4096, piece_bytes=CHUNK):
+    def stream(self, program, heartbeat_ms=None, head_bytes=HEAD_BYTES, piece_bytes=CHUNK):
         """Run a one-channel program of any length (docs/program-format.md §8): load its start
         (at most `head_bytes`), announce the total (STREAM_BEGIN), queue pieces of at most
         `piece_bytes` while the board's look-ahead window has room, arm and start, then keep
@@ -411,77 +412,12 @@ class Link:
         acknowledgement carries the room left; an empty one asks). Returns at once after the
         start; wait() as for run(). A piece the board refuses, or one that comes too late,
         stops the run on the board (fault `stream refused` / `underrun`); a host-side error
-        ends the thread and is in `stream_error`."""
-        segs = list(program.channels[0].segments)
-        if len(program.channels) != 1:
-            raise LinkError(f"stream: {len(program.channels)} channels; one channel streams")
-        ch = program.channels[0]
-
-        def head(n):
-            return progformat.encode(
-                progformat.Program(
-                    program.sysclk_hz,
-                    [progformat.Channel(ch.index, ch.idle_level, ch.delay, segs[:n])],
-                    program.start_mode,
-                    program.refractory,
-                )
-            )
-
-        n = len(segs)
-        while n > 1 and len(head(n)) > head_bytes:
-            n //= 2
-        pieces = []
-        i = n
-        while i < len(segs):
-            k = max(1, piece_bytes // 4)
-            while True:
-                part = progformat.encode_records(segs[i : i + k], i + k >= len(segs))
-                if len(part) <= piece_bytes or k == 1:
-                    break
-                k = max(1, k * piece_bytes // len(part) - 1)
-            pieces.append(part)
-            i += k
-        self.load(head(n))
-        _, body = self.request(wire.STREAM_BEGIN, wire.u32(sum(seg[0] for seg in segs)))
-        room = [struct.unpack("<I", body[1:5])[0]]
-        state = {"next": 0}
-
-        def send(piece):
-            _, ack = self.request(wire.STREAM_DATA, piece)
-            room[0] = struct.unpack("<I", ack[5:9])[0]
-
-        def prefill():
-            while state["next"] < len(pieces) and len(pieces[state["next"]]) <= room[0]:
-                send(pieces[state["next"]])
-                state["next"] += 1
-
-        prefill()
-        if state["next"] == len(pieces):
-            self.request(wire.STREAM_END)
-        self.stream_error = None
-        self.last_state = None  # the feeder stops at a state at rest: not an earlier run's
-
-        def feeder():
-            try:
-                while state["next"] < len(pieces):
-                    st = self.last_state
-                    if st is not None and st.get("state") not in wire.ACTIVE_STATES:
-                        return  # the run ended (a fault, a stop): nothing more to send
-                    before = state["next"]
-                    prefill()
-                    if state["next"] == before:
-                        time.sleep(0.005)
-                        send(b"")  # how much room now
-                self.request(wire.STREAM_END)
-            except LinkError as e:
-                self.stream_error = str(e)
-
+        ends the thread and is in `stream_error`. Streamer is the same in steps (Session)."""
+        streamer = Streamer(self, program, head_bytes, piece_bytes)
+        streamer.begin()
         self.arm(heartbeat_ms)
         self.start()
-        thread = threading.Thread(target=feeder, name="tmspio-link-stream", daemon=True)
-        if state["next"] < len(pieces):
-            thread.start()
-        return thread
+        return streamer.feed()
 
     def arm(self, heartbeat_ms=None):
         """heartbeat_ms: board-side host-silence bound (0 = off, None = the board's default)."""
@@ -631,6 +567,141 @@ class Link:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def one_pulse_runs(segs):
+    """The same onsets with every unmarked two-pulse segment (count 2, period p, gap g) as two
+    one-pulse segments (gaps p and g): a jittered train compiles to two-pulse segments (any two
+    onsets have "one period"), 24 bytes a pulse pair, while runs of one-pulse segments of one
+    width encode as an interval block of 1..4 bytes a pulse (docs/program-format.md §1)."""
+    out = []
+    for seg in segs:
+        count, width, period, gap, flags = seg
+        if count == 2 and flags == 0:
+            out.append((1, width, 0, period, 0))
+            out.append((1, width, 0, gap, 0))
+        else:
+            out.append(seg)
+    return out
+
+
+class Streamer:
+    """One streamed run of a one-channel program (Link.stream, in steps): begin() loads the
+    start and queues what the board's window holds, feed() sends the rest from a thread once
+    the run is started. The program's onsets are sent unchanged; unmarked two-pulse segments
+    travel as one-pulse segments (one_pulse_runs), which pack into interval blocks.
+
+    `sent_pulses` of `total_pulses` have reached the board (the loaded start, then each
+    acknowledged piece); `on_progress(sent_pulses, total_pulses)` after each piece; `error`:
+    a host-side error that ended the feeding (also in the link's `stream_error`); `ended`:
+    STREAM_END acknowledged."""
+
+    def __init__(self, link, program, head_bytes=None, piece_bytes=CHUNK):
+        if len(program.channels) != 1:
+            raise LinkError(f"stream: {len(program.channels)} channels; one channel streams")
+        self.link = link
+        head_bytes = HEAD_BYTES if head_bytes is None else head_bytes
+        ch = program.channels[0]
+        segs = one_pulse_runs(ch.segments)
+        self.total_pulses = sum(seg[0] for seg in segs)
+
+        def head(n):
+            return progformat.encode(
+                progformat.Program(
+                    program.sysclk_hz,
+                    [progformat.Channel(ch.index, ch.idle_level, ch.delay, segs[:n])],
+                    program.start_mode,
+                    program.refractory,
+                )
+            )
+
+        n = len(segs)
+        while n > 1 and len(head(n)) > head_bytes:
+            n //= 2
+        self.head = head(n)
+        self.head_pulses = sum(seg[0] for seg in segs[:n])
+        self.pieces = []  # (bytes, pulses)
+        i = n
+        while i < len(segs):
+            k = max(1, piece_bytes // 4)
+            while True:
+                part = progformat.encode_records(segs[i : i + k], i + k >= len(segs))
+                if len(part) <= piece_bytes or k == 1:
+                    break
+                k = max(1, k * piece_bytes // len(part) - 1)
+            self.pieces.append((part, sum(seg[0] for seg in segs[i : i + k])))
+            i += k
+        self.bytes = len(self.head) + sum(len(p) for p, _ in self.pieces)
+        self.sent = 0  # pieces acknowledged
+        self.sent_pulses = 0
+        self.sent_bytes = 0
+        self.window = None
+        self.error = None
+        self.ended = False
+        self.on_progress = None
+        self.thread = None
+        self._room = 0
+
+    def begin(self):
+        """Load the start, announce the total and queue what fits; returns the load's SHA-256
+        (hex). Before arm."""
+        link = self.link
+        sha = link.load(self.head)
+        self.sent_pulses = self.head_pulses
+        self.sent_bytes = len(self.head)
+        _, body = link.request(wire.STREAM_BEGIN, wire.u32(self.total_pulses))
+        self.window = self._room = struct.unpack("<I", body[1:5])[0]
+        self._prefill()
+        if self.sent == len(self.pieces):
+            self._end()
+        link.stream_error = None
+        link.last_state = None  # the feeder stops at a state at rest: not an earlier run's
+        return sha
+
+    def _send(self, piece):
+        _, ack = self.link.request(wire.STREAM_DATA, piece)
+        self._room = struct.unpack("<I", ack[5:9])[0]
+
+    def _prefill(self):
+        while self.sent < len(self.pieces) and len(self.pieces[self.sent][0]) <= self._room:
+            data, pulses = self.pieces[self.sent]
+            self._send(data)
+            self.sent += 1
+            self.sent_pulses += pulses
+            self.sent_bytes += len(data)
+            if self.on_progress:
+                self.on_progress(self.sent_pulses, self.total_pulses)
+
+    def _end(self):
+        self.link.request(wire.STREAM_END)
+        self.ended = True
+
+    def _feeder(self):
+        link = self.link
+        try:
+            while self.sent < len(self.pieces):
+                st = link.last_state
+                if st is not None and st.get("state") not in wire.ACTIVE_STATES:
+                    return  # the run ended (a fault, a stop): nothing more to send
+                before = self.sent
+                self._prefill()
+                if self.sent == before:
+                    time.sleep(0.005)
+                    self._send(b"")  # how much room now
+            self._end()
+        except LinkError as e:
+            self.error = link.stream_error = str(e)
+
+    def feed(self):
+        """After the start: the thread that sends the rest (not started when all is sent)."""
+        self.thread = threading.Thread(target=self._feeder, name="tmspio-link-stream", daemon=True)
+        if not self.ended:
+            self.thread.start()
+        return self.thread
+
+    def join(self, timeout=None):
+        if self.thread is not None and self.thread.is_alive():
+            self.thread.join(timeout)
 
 
 def connect(port=None, hello_timeout=REPLY_TIMEOUT_S, scale=None):

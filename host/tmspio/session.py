@@ -26,7 +26,7 @@ from typing import NamedTuple
 from . import __version__, board_limits, compiler, envelope, logs, selftest
 from .clock import ClockSync
 from .errors import DeviceError, InputError, Interrupted, SafetyRefused
-from .link import HEARTBEAT_WALL_MS, BoardRefused, LinkError, connect, wire
+from .link import HEAD_BYTES, HEARTBEAT_WALL_MS, BoardRefused, LinkError, Streamer, connect, wire
 
 
 class SessionError(DeviceError):
@@ -219,12 +219,14 @@ class PulseRecord(NamedTuple):
 class Progress(NamedTuple):
     """phase: idle | loaded | armed | waiting for trigger | running | done | aborted;
     delivered of planned pulses (fire sessions: of the fires sent); board_s: the last captured
-    onset on the board clock, seconds from time zero (fire sessions: the board clock)."""
+    onset on the board clock, seconds from time zero (fire sessions: the board clock);
+    streamed: a streamed run's pulses sent to the board so far (of planned), else None."""
 
     phase: str
     delivered: int
     planned: int
     board_s: float | None
+    streamed: int | None = None
 
 
 PHASES = ("idle", "loaded", "armed", "waiting for trigger", "running", "done", "aborted")
@@ -285,9 +287,20 @@ class Session:
         console=False,
         progress_bar=False,
         plots=True,
+        stream="auto",
     ):
         if port is not None and emulator:
             raise InputError("port and emulator: give one of them, not both")
+        if stream not in board_limits.STREAM_CHOICES:
+            raise InputError(
+                f"stream = {stream!r}: allowed {', '.join(board_limits.STREAM_CHOICES)}"
+            )
+        # a program above the board's max_program_bytes streams when it can ("auto");
+        # "always" streams any program that can, "never" refuses one too large (docs/running.md)
+        self.stream = stream
+        self.transfer = None  # board_limits.LOAD or STREAM, once the board's limits are known
+        self._streamer = None
+        self._host_stopped = False  # the host asked the board to stop (abort, Ctrl-C, an error)
         self.port = port
         self.emulator = emulator
         self.speed = _speed(speed, emulator, protocol is None)
@@ -416,9 +429,14 @@ class Session:
         else:
             self.compiled = compiler.compile_protocol(self.protocol, hz)
             # the board's own limits (hello), before the run directory or any log is written;
-            # the board checks them again at load whatever the host sends
-            board_limits.check(
-                self.compiled, info.get("limits") or {}, self._board_name or info.get("board")
+            # the board checks them again at load (and each streamed piece) whatever the host
+            # sends; the whole program is judged here, also one that streams
+            self.transfer = board_limits.check(
+                self.compiled,
+                info.get("limits") or {},
+                self._board_name or info.get("board"),
+                max_program_bytes=info.get("max_program_bytes"),
+                stream=self.stream,
             )
         make_out_dir(self.out)
         for name in (
@@ -517,13 +535,16 @@ class Session:
             raise SessionError(f"start: the session is {self._state}")
         data = self.compiled.encode()
         try:
-            sha = self.link.load(data)
-            self.log.write(
-                "loaded",
-                bytes=len(data),
-                board_sha256=sha,
-                segments=self.compiled.program.segment_count(),
-            )
+            if self.transfer == board_limits.STREAM:
+                self._stream_begin(data)
+            else:
+                sha = self.link.load(data)
+                self.log.write(
+                    "loaded",
+                    bytes=len(data),
+                    board_sha256=sha,
+                    segments=self.compiled.program.segment_count(),
+                )
             self._idle = {ch.index: ch.idle_level for ch in self.compiled.program.channels}
             # onset edges of a protocol with trials or conditions name their pulse's trial and
             # condition in events.jsonl (None: the edge records stay as they were)
@@ -536,6 +557,8 @@ class Session:
             self._open_bar()
             self._state = "started"
             started = self.link.run(self._hb)
+            if self._streamer is not None:
+                self._streamer.feed()  # the rest of the program, as the board makes room
             with self._lock:
                 self._started = started
                 pending, self._live_pending = self._live_pending, []
@@ -560,6 +583,33 @@ class Session:
                 file=sys.stderr,
             )
         return self
+
+    def _stream_begin(self, data):
+        """Load a streamed program's start and queue what the board's look-ahead holds
+        (link.Streamer); the rest goes once the run is started (feed)."""
+        limit = (self.link.info.get("limits") or {}).get(board_limits.SIZE_FIELD)
+        head = HEAD_BYTES if not isinstance(limit, int) else min(HEAD_BYTES, limit)
+        st = Streamer(self.link, self.compiled.program, head_bytes=head)
+        self._streamer = st
+        sha = st.begin()
+        self.log.write(
+            "loaded",
+            bytes=len(st.head),
+            board_sha256=sha,
+            segments=self.compiled.program.segment_count(),
+            streamed=True,
+        )
+        self.log.write(
+            "stream",
+            program_bytes=len(data),
+            sent_bytes=st.bytes,
+            head_bytes=len(st.head),
+            head_pulses=st.head_pulses,
+            pieces=len(st.pieces),
+            pulses=st.total_pulses,
+            window_bytes=st.window,
+            queued_pieces=st.sent,
+        )
 
     def wait(self, timeout=None):
         """Block until the run ends (or `timeout` seconds pass: SessionError, the run goes
@@ -614,22 +664,26 @@ class Session:
             )
         planned = self.compiled.pulses() if self.compiled else 0
         delivered = sum(len(v) for v in self._onsets.values())
+        streamed = None if self._streamer is None else self._streamer.sent_pulses
         if self.summary is not None:
             return Progress(
                 "aborted" if self.summary["aborted"] else "done",
                 self.summary["pulses_delivered"],
                 self.summary["pulses_planned"],
                 self._board_s(),
+                streamed,
             )
         if self._state != "started":
-            return Progress("loaded" if self._state == "open" else "idle", 0, planned, None)
+            return Progress(
+                "loaded" if self._state == "open" else "idle", 0, planned, None, streamed
+            )
         st = self.link.last_state or {}
         state = st.get("state", "armed")
         if state == "running":
             phase = "waiting for trigger" if st.get("waiting_trigger") else "running"
         else:
             phase = {"done": "done", "stopped": "aborted", "armed": "armed"}.get(state, state)
-        return Progress(phase, delivered, planned, self._board_s())
+        return Progress(phase, delivered, planned, self._board_s(), streamed)
 
     def _board_s(self):
         with self._lock:
@@ -896,8 +950,9 @@ class Session:
             self._live_pulse(source, k, cycle)
         if self._bar is not None and n:
             done = float(max(0, recs[-1][2] - self._zero) / c.sysclk_hz)
+            sent = "" if self._streamer is None else f", streamed {self._streamer.sent_pulses}"
             self._bar.set_postfix_str(
-                f"board {done:.1f} of {float(c.duration()):.1f} s", refresh=False
+                f"board {done:.1f} of {float(c.duration()):.1f} s{sent}", refresh=False
             )
             self._bar.update(n)
 
@@ -999,6 +1054,7 @@ class Session:
 
     def _stop(self, reason):
         """Ask the board to stop; None when it confirmed, else the error text."""
+        self._host_stopped = True
         try:
             st = self.link.stop(reason)
         except LinkError as e:
@@ -1128,10 +1184,44 @@ class Session:
             # per condition and per trial (none without conditions and trials)
             **logs.summarize_plan(rows, meta),
         }
+        if self._streamer is not None:
+            extra["stream"] = self._stream_outcome(status)
         self.summary = logs.summarize(
             rows, aborted, reason, extra, confirm_channel=names[c.confirm_channel]
         )
         self.pulses = self._records(rows, start)
+
+    def _stream_outcome(self, status):
+        """A streamed run's end: how much was sent, and the stream's fault if it ended one
+        (the board's `underrun` or `stream refused`, else a host-side error that stopped the
+        feeding); logged as `stream_end` and kept in summary.json's `stream`."""
+        st = self._streamer
+        st.join(5 * self.link.scale)  # the feeder ends once the board is at rest
+        faults = [
+            f
+            for f in (status.get("faults") or (self.link.last_state or {}).get("faults") or [])
+            if str(f).startswith(("underrun", "stream"))
+        ]
+        error = faults[0] if faults else None
+        if error is None and st.error is not None and not st.ended and not self._host_stopped:
+            # (after the host's own stop, a piece the stopped board refuses is no fault)
+            error = f"host: {st.error}"
+        out = {
+            "program_bytes": len(self.compiled.encode()),
+            "sent_bytes": st.sent_bytes,
+            "bytes": st.bytes,
+            "head_bytes": len(st.head),
+            "pieces_sent": st.sent,
+            "pieces": len(st.pieces),
+            "pulses_sent": st.sent_pulses,
+            "window_bytes": st.window,
+            "ended": st.ended,
+            "error": error,
+        }
+        self.log.write("stream_end", **out)
+        if st.error is not None and error != f"host: {st.error}":
+            self.log.write("stream_error", error=st.error)
+        return out
 
     def _records(self, rows, start):
         """The final PulseRecords of a protocol run (every planned pulse)."""

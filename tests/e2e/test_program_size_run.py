@@ -1,5 +1,6 @@
-"""limits.max_program_bytes on the emulated board (the real firmware): `tmspio run` refuses a
-program above the board file's limit before any LOAD_BEGIN is sent, and a program at the limit
+"""limits.max_program_bytes on the emulated board (the real firmware): `tmspio run --stream
+never` refuses a program above the board file's limit before any LOAD_BEGIN is sent (by default
+such a one-channel program streams: tests/e2e/test_stream_session.py), and a program at the limit
 loads, arms and runs without MemoryError, also in a heap shaped like a Pico's."""
 
 import importlib.util
@@ -56,6 +57,8 @@ def test_run_refuses_a_program_above_the_limit_before_any_load_begin(
             str(out_dir),
             "--override",
             "size test",
+            "--stream",
+            "never",
         ]
     )
     out, err = capsys.readouterr()
@@ -66,7 +69,7 @@ def test_run_refuses_a_program_above_the_limit_before_any_load_begin(
         "segments\n".format(size, segments, size - LIMIT, LIMIT)
     )
     assert _wire.HELLO in sent  # the limit came from the board's own hello ...
-    assert _wire.LOAD_BEGIN not in sent and _wire.LOAD_DATA not in sent  # ... nothing was sent
+    assert not {_wire.LOAD_BEGIN, _wire.LOAD_DATA, _wire.STREAM_BEGIN} & set(sent)  # ... none sent
     assert not (tmp_path / "runs").exists()
 
 

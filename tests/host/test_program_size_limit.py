@@ -92,16 +92,20 @@ def test_the_hello_top_level_size_is_used_when_the_limits_lack_it():
     )
 
 
-def _many_bursts(tmp_path, trains):
-    """iTBS with `trains` trains: 10 segments (3-pulse bursts) per train."""
+def _many_bursts(tmp_path, trains, channels=1):
+    """iTBS with `trains` trains: 10 segments (3-pulse bursts) per train and channel."""
     path = tmp_path / "long-itbs.toml"
+    chans = ", ".join(
+        '{ name = "c%d", polarity = "active-high", offset = "%d ms" }' % (k, 5 * k)
+        for k in range(channels)
+    )
     path.write_text(
         'name = "long-itbs"\ntitle = "size test"\nfamily = "theta-burst"\n'
         'pulse_width = "1 ms"\nintensity = { percent = 80, reference = "AMT" }\n'
-        'channels = [{ name = "tms", polarity = "active-high" }]\n\n'
+        "channels = [%s]\n\n"
         '[timing]\ninter_pulse_interval = "20 ms"\npulses_in_burst = 3\n'
         'inter_burst_interval = "200 ms"\nbursts_in_train = 10\n'
-        'inter_train_interval = "10 s"\ntrains_in_protocol = %d\n' % trains
+        'inter_train_interval = "10 s"\ntrains_in_protocol = %d\n' % (chans, trains)
     )
     return str(path)
 
@@ -115,13 +119,24 @@ def test_show_and_check_report_the_size_and_refuse_a_program_too_large(capsys, t
     code = cli.main([verb, "itbs", "--board", "pico", "--json"])
     out, err = capsys.readouterr()
     assert json.loads(out)["board"]["program_bytes"] == 4836
+    # one channel, immediate start, every interval >= 10 ms: too large to load, it streams
+    # (as `tmspio run` would; docs/running.md "Programs larger than the board")
+    # (check then refuses it by the envelope, exit 3: 5,210 trains of iTBS in one session)
     code = cli.main([verb, _many_bursts(tmp_path, 521), "--board", "pico"])  # 5,210 segments
+    out, err = capsys.readouterr()
+    assert code == (0 if verb == "show" else 3)
+    (line,) = [ln for ln in out.splitlines() if "within board pico's limits" in ln]
+    assert line.endswith(", program 125,076 bytes, above <= 125,000: streams during the run")
+    # two channels cannot stream: refused, saying why and what would stream
+    # (16 + 2 x 16 + 5,220 x 24 + 4 = 125,332 bytes)
+    code = cli.main([verb, _many_bursts(tmp_path, 261, channels=2), "--board", "pico"])
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert err == (
-        "tmspio: error: long-itbs: program 125,076 bytes (5,210 segments) is 76 bytes "
-        "above board pico's limits.max_program_bytes = 125,000; split the session or "
-        "use fewer segments\n"
+        "tmspio: error: long-itbs: program 125,332 bytes (5,220 segments) is 332 bytes "
+        "above board pico's limits.max_program_bytes = 125,000 and cannot stream: it has 2 "
+        "channels (a streamed program has one channel and an immediate or trigger start); "
+        "split the session or use fewer segments\n"
     )
 
 

@@ -56,10 +56,11 @@ def add_board_argument(parser):
 
 
 def check_board(compiled, board):
-    """Raise BoardLimitError (exit 2) if `compiled` is beyond the board file's limits."""
+    """Raise BoardLimitError (exit 2) if `compiled` is beyond the board file's limits; a
+    program above its max_program_bytes passes if it can stream, as `tmspio run` would."""
     from .. import board_limits
 
-    board_limits.check(compiled, board["limits"], board["name"])
+    board_limits.check(compiled, board["limits"], board["name"], stream="auto")
 
 
 def print_json(obj):

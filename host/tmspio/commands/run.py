@@ -4,6 +4,7 @@ This command only parses its options, calls Session and prints: the envelope, th
 and board checks, the run directory and the summary are Session's (docs/api.md)."""
 
 import os
+import sys
 
 from .. import safety
 from ..errors import InputError, SafetyRefused
@@ -45,6 +46,15 @@ def add_arguments(p):
         metavar="HOURS",
         default=str(SELFTEST_MAX_AGE_H),
         help="oldest certificate --selftest accepts (default %(default)s hours)",
+    )
+    p.add_argument(
+        "--stream",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="send the program while it runs instead of loading it whole: auto (default) "
+        "streams one larger than the board's max_program_bytes, if it can (one channel, "
+        "immediate or trigger start); always streams any program that can (testing); never "
+        "refuses one too large to load",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_link_argument(p)
@@ -94,6 +104,7 @@ def run(args):
             timeout_scale=scale,
             console=True,
             progress_bar=not args.quiet,
+            stream=args.stream,
         )
     except SafetyRefused as e:
         print("\n".join(getattr(e, "report", ())))
@@ -102,7 +113,15 @@ def run(args):
     with session:
         summary = session.run()
     print_summary(summary, session.out, session.plot_files)
-    return 1 if summary["aborted"] else 0
+    error = (summary.get("stream") or {}).get("error")
+    if error is not None:  # the run stopped on the stream: one line, as every CLI error
+        print(
+            f"tmspio: error: {summary['protocol']}: the streamed program stopped: {error}; "
+            f"{summary['pulses_delivered']} of {summary['pulses_planned']} pulses delivered, "
+            f"outputs idle; log in {session.out}",
+            file=sys.stderr,
+        )
+    return 1 if summary["aborted"] or error is not None else 0
 
 
 def print_summary(s, out, plots):
@@ -124,6 +143,13 @@ def print_summary(s, out, plots):
         print(
             f"confirmed by the stimulator's trigger-out: {s['pulses_confirmed']} of "
             f"{s['pulses_confirmable']}{channel}"
+        )
+    st = s.get("stream")
+    if st is not None:
+        print(
+            f"streamed: {st['sent_bytes']:,} of {st['bytes']:,} bytes sent (a "
+            f"{st['head_bytes']:,}-byte start loaded, then {st['pieces_sent']} of "
+            f"{st['pieces']} pieces)"
         )
     if s["aborted"]:
         print(f"aborted: {s['reason']}")
