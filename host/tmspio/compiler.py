@@ -31,9 +31,14 @@ def nearest_cycle(seconds, sysclk_hz):
     return int((Fraction(seconds) * sysclk_hz + Fraction(1, 2)) // 1)
 
 
-def segments_from_cycles(cycles, width, end_gap, breaks=(), marks=()):
+def segments_from_cycles(cycles, width, end_gap, breaks=(), marks=(), pairs=False):
     """Onset cycles -> [(count, width, period, gap, flags)]: maximal runs of one period and
     one width.
+
+    A run of only two pulses (one period, as every pair of a jittered train is) becomes two
+    one-pulse segments, which progformat packs into an interval block (B bytes a pulse instead
+    of 24 per pair), unless its period is too short for a gap (firmware MIN_GAP_SLACK) or
+    `pairs` asks for them (gated programs: one segment per train).
 
     `width`: one width in cycles for every pulse, or a list aligned with `cycles`; a run breaks
     where the width changes. `breaks`: indices where a segment must start; `marks`: indices
@@ -55,6 +60,8 @@ def segments_from_cycles(cycles, width, end_gap, breaks=(), marks=()):
             while j + 1 < n and j + 1 not in breaks and cycles[j + 1] - cycles[j] == period:
                 j += 1
             j += 1
+        if j - i == 2 and not pairs and cycles[i + 1] - cycles[i] - widths[i] >= _T.MIN_GAP_SLACK:
+            j = i + 1  # a lone pair: two one-pulse segments (see the docstring)
         count = j - i
         period = cycles[i + 1] - cycles[i] if count > 1 else 0
         gap = cycles[j] - cycles[j - 1] if j < n else end_gap
@@ -295,7 +302,12 @@ def compile_protocol(protocol, sysclk_hz=DEFAULT_SYSCLK):
     channels = []
     for ci, (ch, cs) in enumerate(zip(protocol.channels, cycles)):
         segs = segments_from_cycles(
-            cs, width, end - cs[-1], breaks=marks, marks=marks if ci == 0 else ()
+            cs,
+            width,
+            end - cs[-1],
+            breaks=marks,
+            marks=marks if ci == 0 else (),
+            pairs=protocol.start.mode == "gated",
         )
         idle = 0 if ch.polarity == "active-high" else 1
         channels.append(_pf.Channel(ci, idle, cs[0], segs))

@@ -99,7 +99,8 @@ def test_show_a_file(capsys, tmp_path):
     s = json.loads(out)
     assert s["channels"][0]["onsets_s"] == [0.0, 2.0, 5.0]
     assert s["channels"][0]["segments"] == [
-        [2, 62_500, 250_000_000, 375_000_000, 1],
+        [1, 62_500, 0, 250_000_000, 1],
+        [1, 62_500, 0, 375_000_000, 0],
         [1, 62_500, 0, 125_000, 0],
     ]
 

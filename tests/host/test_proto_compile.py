@@ -50,9 +50,23 @@ def test_0_9_hz_onsets_are_nearest_cycles_without_drift():
 
 def test_segments_from_cycles_pure_rules():
     seg = compiler.segments_from_cycles
+    # a lone pair becomes two one-pulse segments (an interval block packs them) when its
+    # period leaves room for a gap (period - width >= MIN_GAP_SLACK = 13); 50 -> 60 does not
     assert seg([0, 10, 20, 35, 50, 60], 2, 4) == [
         (3, 2, 10, 15, 0),
-        (2, 2, 15, 10, 0),
+        (1, 2, 0, 15, 0),
+        (2, 2, 10, 4, 0),
+    ]
+    assert seg([0, 10, 20, 35, 50, 70], 2, 4) == [
+        (3, 2, 10, 15, 0),
+        (1, 2, 0, 15, 0),
+        (1, 2, 0, 20, 0),
+        (1, 2, 0, 4, 0),
+    ]
+    # pairs=True (gated: one segment per train) keeps them
+    assert seg([0, 10, 20, 35, 50, 70], 2, 4, pairs=True) == [
+        (3, 2, 10, 15, 0),
+        (2, 2, 15, 20, 0),
         (1, 2, 0, 4, 0),
     ]
     assert seg([0, 10, 20, 30], 2, 4, breaks=[2], marks=[0, 2]) == [
@@ -175,7 +189,11 @@ def test_explicit_onsets_compile_one_segment_per_period_run():
     data.pop("timing")
     data["onsets"] = ["0 s", "1 s", "2 s", "2.5 s", "4 s"]
     c = compiler.compile_protocol(from_dict(data), 10_000)
-    assert c.program.channels[0].segments == [(3, 10, 10_000, 5000, MARK), (2, 10, 15_000, 23, 0)]
+    assert c.program.channels[0].segments == [
+        (3, 10, 10_000, 5000, MARK),
+        (1, 10, 0, 15_000, 0),  # a lone pair: two one-pulse segments
+        (1, 10, 0, 23, 0),
+    ]
 
 
 def test_clock_too_slow_for_the_protocol_is_an_input_error():

@@ -324,9 +324,15 @@ def test_list_design_compiles_to_exact_segments_per_channel():
 
 
 def test_segments_break_where_the_width_changes():
-    assert compiler.segments_from_cycles([0, 100, 200, 300], [10, 10, 20, 20], 50) == [
+    assert compiler.segments_from_cycles([0, 100, 200, 300], [10, 10, 20, 20], 50, pairs=True) == [
         (2, 10, 100, 100, 0),
         (2, 20, 100, 50, 0),
+    ]
+    assert compiler.segments_from_cycles([0, 100, 200, 300], [10, 10, 20, 20], 50) == [
+        (1, 10, 0, 100, 0),
+        (1, 10, 0, 100, 0),
+        (1, 20, 0, 100, 0),
+        (1, 20, 0, 50, 0),
     ]
     assert compiler.segments_from_cycles([0, 100, 200], 10, 50) == [(3, 10, 100, 50, 0)]
 

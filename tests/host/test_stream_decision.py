@@ -36,12 +36,14 @@ def _refusal(compiled, limits, stream):
 
 
 def test_a_one_channel_program_too_large_to_load_streams_by_default_and_not_with_never(tmp_path):
-    c = _compiled(tmp_path)  # 3,000 two-pulse segments: 16 + 16 + 3,000 x 24 + 4 bytes
-    assert board_limits.program_bytes(c) == 72_036
+    # 6,000 one-pulse segments: header 16, channel 16, the first (marked) segment 24, an
+    # interval block of 5,998 (24 + 3 bytes each: draws span 1.25 M cycles), the last 24, CRC 4
+    c = _compiled(tmp_path)
+    assert board_limits.program_bytes(c) == 18_102
     assert board_limits.check(c, LIMITS, "small", stream="auto") == board_limits.STREAM
     assert board_limits.check(c, LIMITS, "small", stream="always") == board_limits.STREAM
     assert _refusal(c, LIMITS, "never") == (
-        "jit: program 72,036 bytes (3,000 segments) is 60,036 bytes above board small's "
+        "jit: program 18,102 bytes (6,000 segments) is 6,102 bytes above board small's "
         "limits.max_program_bytes = 12,000; split the session or use fewer segments"
     )
     # the default of check() is "never" (what the board holds); Session and run pass "auto"
@@ -50,18 +52,20 @@ def test_a_one_channel_program_too_large_to_load_streams_by_default_and_not_with
 
 
 def test_a_program_that_fits_is_loaded_unless_always(tmp_path):
-    c = _compiled(tmp_path, pulses=400)  # 16 + 16 + 200 x 24 + 4 = 4,836 bytes
-    assert board_limits.program_bytes(c) == 4_836
+    c = _compiled(tmp_path, pulses=400)  # 16 + 16 + 24 + (24 + 398 x 3) + 24 + 4 = 1,302 bytes
+    assert board_limits.program_bytes(c) == 1_302
     assert board_limits.check(c, LIMITS, "small", stream="auto") == board_limits.LOAD
     assert board_limits.check(c, LIMITS, "small", stream="never") == board_limits.LOAD
     assert board_limits.check(c, LIMITS, "small", stream="always") == board_limits.STREAM
 
 
 def test_two_channels_too_large_are_refused_saying_why_and_what_streams(tmp_path):
-    c = _compiled(tmp_path, pulses=600, channels=TWO)  # 16 + 2 x (16 + 300 x 24) + 4
-    assert board_limits.program_bytes(c) == 14_452
+    # 16 + (16 + 24 + 24 + 1,998 x 3 + 24) + (16 + 24 + 1,999 x 3 + 24) + 4: channel b's
+    # first segment carries no marker, so it joins the block
+    c = _compiled(tmp_path, pulses=2000, channels=TWO)
+    assert board_limits.program_bytes(c) == 12_163
     assert _refusal(c, LIMITS, "auto") == (
-        "jit: program 14,452 bytes (600 segments) is 2,452 bytes above board small's "
+        "jit: program 12,163 bytes (4,000 segments) is 163 bytes above board small's "
         "limits.max_program_bytes = 12,000 and cannot stream: it has 2 channels (a streamed "
         "program has one channel and an immediate or trigger start); split the session or "
         "use fewer segments"
@@ -96,7 +100,7 @@ def test_an_interval_below_the_streaming_bound_is_refused_with_the_boards_own_te
     assert 625_000 <= least < 1_250_000
     us = "%d.%03d" % (least * 10**6 // HZ, least * 10**9 // HZ % 1000)
     assert _refusal(c, LIMITS, "auto") == (
-        "jit: program 72,036 bytes (3,000 segments) is 60,036 bytes above board small's "
+        "jit: program 18,102 bytes (6,000 segments) is 6,102 bytes above board small's "
         "limits.max_program_bytes = 12,000 and cannot stream: interval = %d cycles (%s us): "
         "a streamed program keeps every interval at least limits.max_rate_window_s / "
         "(max_rate_hz * max_rate_window_s) = 1250000 cycles (10000.000 us), so no window "
