@@ -6,12 +6,18 @@ two plots), against a baseline checkout in the same run (docs/performance.md, "T
 The baseline is `git archive REV` into a temporary directory, run with PYTHONPATH=its host/ and
 TMSPIO_FIRMWARE_DIR=its firmware/ by the same interpreter.
 
-Run:  .venv/bin/python bench/bench_throughput.py [--pulses N] [--baseline REV]   one JSON line
+With --repeat R the two are run R times, alternately (this, base, this, base, ...), so that a
+shared machine's load falls on both alike; the JSON gives every run and the median. cpu_s is
+the CPU time of the command and everything it started (host and the board's interpreter).
+
+Run:  .venv/bin/python bench/bench_throughput.py [--pulses N] [--baseline REV] [--repeat R]
 """
 
 import argparse
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +45,9 @@ def run(tmp, name, n, env):
     with open(path, "w") as f:
         f.write(TOML.format(n=n))
     out = os.path.join(tmp, "run-" + name)
+    if os.path.exists(out):
+        subprocess.run(["rm", "-rf", out], check=True)
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(
         [
@@ -62,7 +71,14 @@ def run(tmp, name, n, env):
         timeout=3600,
     )
     wall = time.perf_counter() - t
-    res = {"wall_s": round(wall, 2), "pulses_per_s": round(n / wall, 1), "rc": proc.returncode}
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+    res = {
+        "wall_s": round(wall, 2),
+        "pulses_per_s": round(n / wall, 1),
+        "cpu_s": round(cpu, 2),
+        "rc": proc.returncode,
+    }
     try:
         with open(os.path.join(out, "summary.json")) as f:
             s = json.load(f)
@@ -77,6 +93,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--pulses", type=int, default=3000)
     ap.add_argument("--baseline", default=BASELINE)
+    ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args(argv)
     result = {"pulses": args.pulses, "baseline": args.baseline}
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,14 +104,28 @@ def main(argv=None):
         ).stdout
         subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
         env = dict(os.environ)
-        result["this"] = run(tmp, "this", args.pulses, env)
         env_base = dict(
             env,
             PYTHONPATH=os.path.join(base, "host"),
             TMSPIO_FIRMWARE_DIR=os.path.join(base, "firmware"),
         )
-        result["base"] = run(tmp, "base", args.pulses, env_base)
-    result["ratio"] = round(result["base"]["wall_s"] / result["this"]["wall_s"], 2)
+        runs = {"this": [], "base": []}
+        for _ in range(args.repeat):
+            runs["this"].append(run(tmp, "this", args.pulses, env))
+            runs["base"].append(run(tmp, "base", args.pulses, env_base))
+    for name in ("this", "base"):
+        if args.repeat == 1:
+            result[name] = runs[name][0]
+            continue
+        wall = statistics.median(r["wall_s"] for r in runs[name])
+        result[name] = {
+            "median_wall_s": wall,
+            "median_pulses_per_s": round(args.pulses / wall, 1),
+            "median_cpu_s": statistics.median(r["cpu_s"] for r in runs[name]),
+            "runs": runs[name],
+        }
+    key = "wall_s" if args.repeat == 1 else "median_wall_s"
+    result["ratio"] = round(result["base"][key] / result["this"][key], 2)
     print(json.dumps(result))
 
 

@@ -240,3 +240,111 @@ def test_random_programs_fast_equals_single_step(nsm, data):
     build = build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops)
     checkpoints = data.draw(st.lists(st.integers(1, 700), min_size=2, max_size=4))
     run_both(build, checkpoints)
+
+
+# ---- straight-line runs (the RUN plan) ----------------------------------------------------------
+
+
+@st.composite
+def pure_word(draw, prog_len):
+    """An instruction the RUN plan may take in its dry run (register moves, JMPs of every
+    condition, SET/OUT/IN between registers), or now and then one it must stop at."""
+    kind = draw(st.integers(0, 9))
+    if kind <= 2:  # MOV x/y/isr/osr/pc <- x/y/null/status/isr/osr/pins, op none/invert/reverse
+        dest = draw(st.sampled_from([1, 2, 5, 6, 7]))
+        src = draw(st.sampled_from([0, 1, 2, 3, 5, 6, 7]))
+        return 0xA000 | (dest << 5) | (draw(st.integers(0, 2)) << 3) | src
+    if kind == 3:  # SET x/y
+        return 0xE000 | (draw(st.integers(1, 2)) << 5) | draw(st.integers(0, 31))
+    if kind == 4:  # OUT x/y/null/isr/pc
+        dest = draw(st.sampled_from([1, 2, 3, 5, 6]))
+        return 0x6000 | (dest << 5) | draw(st.integers(0, 31))
+    if kind == 5:  # IN from pins/x/y/null/isr/osr
+        return 0x4000 | (draw(st.sampled_from([0, 1, 2, 3, 6, 7])) << 5) | draw(st.integers(0, 31))
+    if kind <= 7:  # JMP, any condition, inside the program
+        return (draw(st.integers(0, 7)) << 5) | draw(st.integers(0, prog_len - 1))
+    # an observable one: SET pins, MOV pins, PUSH/PULL noblock, IRQ set
+    return draw(st.sampled_from([0xE001, 0xE000, 0xA001, 0xA00B, 0x8000, 0x8080, 0xC001]))
+
+
+@st.composite
+def straight_config(draw, index):
+    ss_count = draw(st.integers(0, 2))
+    side_en = ss_count > 0 and draw(st.booleans())
+    delay_bits = 5 - ss_count
+    n = draw(st.integers(3, 8))
+    words = []
+    side = draw(st.integers(0, (1 << max(ss_count - side_en, 0)) - 1)) if ss_count else 0
+    for _ in range(n):
+        w = draw(pure_word(n))
+        delay = draw(st.sampled_from([0, 0, 0, 1, 3])) & ((1 << delay_bits) - 1)
+        field = delay
+        if ss_count:
+            if draw(st.integers(0, 3)) == 0:  # mostly the same side-set value: a rewrite
+                side = draw(st.integers(0, (1 << (ss_count - side_en)) - 1))
+            field |= side << delay_bits
+            if side_en and draw(st.booleans()):
+                field |= 0x10
+        words.append((w & 0xE0FF) | (field << 8))
+    return {
+        "words": words,
+        "offset": index * 8,
+        "n": n,
+        "ss_count": ss_count,
+        "side_en": side_en,
+        "side_pindir": draw(st.booleans()) if ss_count else False,
+        "wrap_target": draw(st.integers(0, n - 1)),
+        "clkdiv": (draw(st.sampled_from([1, 1, 2, 3])) << 16)
+        | (draw(st.sampled_from([0, 0, 64])) << 8),
+        "shift": shiftctrl(
+            autopull=draw(st.sampled_from([False, False, True])),
+            autopush=draw(st.sampled_from([False, False, True])),
+            pull_thresh=draw(st.sampled_from([32, 8, 5])),
+            push_thresh=draw(st.sampled_from([32, 8, 3])),
+            out_right=draw(st.booleans()),
+            in_right=draw(st.booleans()),
+        ),
+        "pins": draw(st.tuples(*[st.integers(0, PIN_COUNT - 1)] * 5)),
+        "x": draw(st.sampled_from([0, 1, 3, 17, 31])),
+        "y": draw(st.sampled_from([0, 2, 9, 31])),
+    }
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(nsm=st.integers(1, 4), data=st.data())
+def test_random_straight_line_runs_fast_equals_single_step(nsm, data):
+    # programs made mostly of instructions the RUN plan dry-runs (register moves, every JMP
+    # condition, SET/OUT/IN between registers, delays, side-set rewrites, MOV/OUT to PC),
+    # with pin-writing, FIFO and IRQ instructions among them, pin drives, FIFO traffic and
+    # a DMA feed: the whole board must equal the single-stepped one at every checkpoint
+    cfgs = [data.draw(straight_config(i)) for i in range(nsm)]
+    drives = data.draw(
+        st.lists(
+            st.tuples(
+                st.integers(1, 900), st.integers(0, PIN_COUNT - 1), st.sampled_from([0, 1, None])
+            ),
+            max_size=10,
+        )
+    )
+    pushes = data.draw(
+        st.lists(
+            st.tuples(st.integers(1, 900), st.integers(0, nsm - 1), st.integers(0, 0xFFFFFFFF)),
+            max_size=6,
+        )
+    )
+    cpu_ops = data.draw(
+        st.lists(
+            st.tuples(st.integers(1, 900), st.integers(0, 4), st.integers(0, nsm - 1)),
+            max_size=4,
+        )
+    )
+    dma_words = data.draw(st.lists(st.integers(0, 0xFFFFFFFF), max_size=4))
+    bypass = data.draw(st.sampled_from([0, 0, 0b1010]))
+    build = build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops)
+    checkpoints = data.draw(st.lists(st.integers(1, 500), min_size=2, max_size=4))
+    run_both(build, checkpoints)

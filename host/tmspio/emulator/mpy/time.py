@@ -147,21 +147,16 @@ def hardware_idle(board):
     A soft handler can only be queued by one of these events, so none can become due either."""
     # State machines first, PIO0 first (a running session's generators are there: the common
     # answer comes at once), by index: no iterator allocated at every 1 ms slice of a poll.
-    sms = board._sms
+    sms = board._active
     n = len(sms)
     i = 0
     while i < n:
-        sm = sms[i]
-        if sm.enabled and not sm.quiet:
+        if not sms[i].quiet:
             return False
         i += 1
     if board._schedule or board._drives or board._env or board._commit:
         return False
     return board.dma.wake >= _INF
-
-
-def _soft_irq_queued(board):
-    return softirq.runnable()
 
 
 def run_servicing(board, cycles):
@@ -173,7 +168,9 @@ def run_servicing(board, cycles):
     end = board.cycle + cycles
     softirq.run_pending()
     while board.cycle < end:
-        run_until(board, _soft_irq_queued, end - board.cycle)
+        # Only a callback can queue a soft handler, so stopping after each cycle in which
+        # one ran is run_until(board, softirq.runnable, ...) without its per-cycle checks.
+        board.run_to_callback(end)
         softirq.run_pending()
 
 

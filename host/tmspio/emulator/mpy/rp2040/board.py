@@ -63,6 +63,7 @@ class Board(Pads):
         self.pio = [PIOBlock(self, 0), PIOBlock(self, 1)]
         self.dma = DMA(self)
         self._sms = self.pio[0].sm + self.pio[1].sm
+        self._active = []  # the enabled SMs, SM0..SM7 order (active_changed)
         self._seq = 0
         self._schedule = []  # heap of (cycle, seq, callback)
         self._drives = []  # heap of (cycle, seq, pin, level or None)
@@ -75,6 +76,7 @@ class Board(Pads):
         self._next_handle = 1
         self._pending_cb = []
         self._cb_active = False
+        self._cb_count = 0  # callbacks run so far (run_to_callback)
         self._in_cycle = False
         self._commit = []  # blocks with pending pin/IRQ writes
         self._fifo_dirty = False
@@ -227,6 +229,7 @@ class Board(Pads):
                 del self._watch[h]
         self._commit = []
         self._pending_cb = []
+        self._active = []
         self._update_pads(now)
         self._pending_cb = []
 
@@ -241,6 +244,7 @@ class Board(Pads):
 
     def active_changed(self):
         self._fifo_dirty = True  # the DMA re-checks DREQs; the lines are re-evaluated
+        self._active = [sm for sm in self._sms if sm.enabled]
 
     # -- bus -----------------------------------------------------------------------------------
 
@@ -390,6 +394,23 @@ class Board(Pads):
             self._run_to(min(t + 1, limit))
         return True
 
+    def run_to_callback(self, limit):
+        """Advance towards cycle `limit`; return early, right after the first cycle in which a
+        callback ran (an edge or interrupt-line watcher, a scheduled callback), so that the
+        caller can run what the callback queued (time.run_servicing: soft IRQ handlers, which
+        only callbacks can queue). Unlike run() and advance(), lagging summarised SMs are not
+        brought up to date at the end: whatever reads them goes through the bus, which syncs
+        what it reads (the stand-ins); board.advance(0) brings every SM to the present."""
+        seen = self._cb_count
+        while self.cycle < limit:
+            t = self._next_event()
+            if t >= limit:
+                self.cycle = limit
+                return
+            self._process(t)
+            if self._cb_count != seen:
+                return
+
     def run_until_idle(self, max_cycles):
         """Advance until nothing can happen any more; returns the cycle."""
         limit = self.cycle + max_cycles
@@ -405,8 +426,8 @@ class Board(Pads):
             return False
         if self._wd_deadline is not None or self.dma.wake < INF:
             return False
-        for sm in self._sms:
-            if sm.enabled and not sm.quiet:
+        for sm in self._active:
+            if not sm.quiet:
                 return False
         return True
 
@@ -415,9 +436,10 @@ class Board(Pads):
         if self.single_step or self._commit:
             return t
         n = INF
-        for sm in self._sms:
-            if sm.wake < n:
-                n = sm.wake
+        for sm in self._active:
+            w = sm.wake
+            if w < n:
+                n = w
         if self.dma.wake < n:
             n = self.dma.wake
         if self._schedule and self._schedule[0][0] < n:
@@ -438,7 +460,7 @@ class Board(Pads):
                 break
             self._process(t)
         now = self.cycle
-        for sm in self._sms:  # closed-form catch-up so board.pio[i].sm[j] reads the present
+        for sm in self._active:  # closed-form catch-up so board.pio[i].sm[j] reads the present
             if sm.plan is not None and sm.t < now:
                 sm.sync(now)
 
@@ -446,6 +468,7 @@ class Board(Pads):
         self.cycle = t
         while self._schedule and self._schedule[0][0] <= t:
             cb = heapq.heappop(self._schedule)[2]
+            self._cb_count += 1
             cb(self)
             if self.cycle != t:
                 return
@@ -465,9 +488,10 @@ class Board(Pads):
         if env and env[0] <= t:
             while env and env[0] <= t:
                 heapq.heappop(env)
-            for sm in self._sms:
+            replan = not self.single_step
+            for sm in self._active:
                 if sm.deps & DEP_PINS and sm.wake > t:
-                    sm.interrupt(t)
+                    sm.interrupt(t, replan)
         self._in_cycle = True
         try:
             self._hardware_cycle(t)
@@ -483,8 +507,8 @@ class Board(Pads):
                 self._fifo_dirty = False
         stepped = []
         single = self.single_step
-        for sm in self._sms:
-            if sm.enabled and (sm.wake <= t if not single else sm.next_tick(t) == t):
+        for sm in self._active:
+            if sm.wake <= t if not single else sm.next_tick(t) == t:
                 sm.sync(t)
                 sm.plan = None
                 if sm.next_tick(t) == t:
@@ -532,6 +556,7 @@ class Board(Pads):
         try:
             while self._pending_cb:
                 cb, args = self._pending_cb.pop(0)
+                self._cb_count += 1
                 cb(*args)
         finally:
             self._cb_active = False

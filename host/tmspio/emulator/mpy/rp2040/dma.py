@@ -150,13 +150,13 @@ class DMA:
         for _ in range(N_CHANNELS):
             c = chans[n]
             n = n + 1 if n + 1 < N_CHANNELS else 0
-            if self._ready(c):
+            if c.busy and c.ctrl & 1 and self._dreq(c):  # _ready(c), inline: a hot loop
                 self.rr = n
                 self._transfer(c)
                 break
         self.wake = INF
         for c in chans:
-            if self._ready(c):
+            if c.busy and c.ctrl & 1 and self._dreq(c):
                 self.wake = t + 1
                 break
 

@@ -52,6 +52,8 @@ class PIOBlock:
 
     def power_up(self, now):
         self.mem = [0] * 32
+        for sm in self.sm:
+            sm.loop_starts = -1
         self.irq = 0
         self.irq_set = 0
         self.irq_clr = 0
@@ -290,6 +292,8 @@ class PIOBlock:
         elif 0x048 <= off < 0x0C8:
             self._sync_all(now)
             self.mem[(off - 0x048) >> 2] = v & 0xFFFF
+            for sm in self.sm:
+                sm.loop_starts = -1
             self._interrupt_all(now)
         elif 0x0C8 <= off < 0x128:
             n, r = divmod(off - 0x0C8, 0x18)

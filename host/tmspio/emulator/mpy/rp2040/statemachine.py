@@ -3,22 +3,9 @@ SM tick exactly as the hardware does (pio-and-rp2.md §1-2, §2.13). The fast pa
 ticks in between lives in fastpath.py and never changes this function."""
 
 from .errors import EmulatorError
-from .fastpath import DEP_FIFO, DEP_IRQ, DEP_PINS, INF, M32, FastPath, mask, rotl
+from .fastpath import DEP_FIFO, DEP_IRQ, DEP_PINS, INF, M32, FastPath, mask, rev32, rotl, rotr
 
 __all__ = ["DEP_FIFO", "DEP_IRQ", "DEP_PINS", "INF", "M32", "StateMachine"]
-
-
-def rotr(v, s):
-    s &= 31
-    return ((v >> s) | (v << (32 - s))) & M32
-
-
-def rev32(v):
-    r = 0
-    for _ in range(32):
-        r = (r << 1) | (v & 1)
-        v >>= 1
-    return r
 
 
 class StateMachine(FastPath):
@@ -90,6 +77,7 @@ class StateMachine(FastPath):
         self.jmp_pin = (v >> 24) & 31
         self.wrap_top = (v >> 12) & 31
         self.wrap_bottom = (v >> 7) & 31
+        self.loop_starts = -1  # fastpath: recomputed for the new wrap
         self.status_sel = (v >> 4) & 1
         self.status_n = v & 15
         self._decode_sideset()
