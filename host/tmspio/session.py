@@ -533,6 +533,10 @@ class Session:
         self.open()
         if self._state != "open":
             raise SessionError(f"start: the session is {self._state}")
+        if self.plots:
+            from . import plot
+
+            plot.preload()  # the imports overlap the run instead of following it
         data = self.compiled.encode()
         try:
             if self.transfer == board_limits.STREAM:
