@@ -1384,6 +1384,13 @@ def _seeds(protocol):
             seed = getattr(getattr(t, name, None), "seed", None)
             if seed is not None:
                 seeds.append({"field": f"timing.{name}", "seed": seed})
+    trials = getattr(protocol, "trials", None)
+    if trials is not None:  # the trial order's seed, and the trial interval's jitter
+        if trials.seed is not None:
+            seeds.append({"field": "trials.seed", "seed": trials.seed})
+        seed = getattr(trials.interval, "seed", None)
+        if seed is not None:
+            seeds.append({"field": "trials.interval", "seed": seed})
     return seeds
 
 

@@ -157,6 +157,25 @@ def test_every_pulse_is_logged_with_its_trial_and_condition(run):
     )
 
 
+def test_the_provenance_names_the_trial_seeds_and_every_drawn_interval(run):
+    out, _ = run
+    c, _ = _planned()
+    with open(out / "events.jsonl", encoding="utf-8") as f:
+        first = json.loads(f.readline())
+    assert first["seed"] == [
+        {"field": "trials.seed", "seed": 1993},
+        {"field": "trials.interval", "seed": 11},
+    ]
+    draws = first["draws"]
+    assert len(draws) == 29  # 30 trials: 29 intervals between their onsets
+    assert [d["field"] for d in draws] == ["trials.interval"] * 29
+    onsets = [t.onset for t in c.trials]
+    assert [Fraction(d["value_ns"], 10**9) for d in draws] == [
+        b - a for a, b in zip(onsets, onsets[1:])
+    ]
+    assert all(4_000_000_000 <= d["value_ns"] <= 6_000_000_000 for d in draws)
+
+
 def test_the_sidecar_describes_every_column_and_every_condition(run):
     out, _ = run
     side = json.loads((out / "events.json").read_text())

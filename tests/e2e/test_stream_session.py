@@ -3,10 +3,9 @@ larger than the board"), through tmspio.Session, on the real firmware (emulated 
 
 The board file here is the emulated board's with limits.max_program_bytes = 12,000 (the
 schema allows 4,096 and up), so a program of 6,000 jittered pulses streams in seconds of wall
-time: compiled it is 72,036 bytes (3,000 two-pulse segments of 24 bytes), six times the
-limit; on the link it is one-pulse segments in interval blocks, 3 bytes a pulse, so its
-loaded start (<= 4,096 bytes) plus the board's look-ahead (8,192 bytes) hold about 4,000 of
-the 6,000 pulses and the rest must be sent while the program runs.
+time: compiled it is 18,102 bytes (one-pulse segments in an interval block, 3 bytes a pulse),
+1.5 times the limit, so its loaded start (<= 4,096 bytes) plus the board's look-ahead (8,192
+bytes) hold about 4,000 of the 6,000 pulses and the rest must be sent while the program runs.
 
 Expected values, derived: every onset is on the cycle firmware/plan.py plans from the
 compiled program; the capture samples every 2 cycles, so an onset of the other parity than
@@ -87,7 +86,7 @@ def test_a_program_too_large_to_load_streams_with_every_pulse_on_its_planned_cyc
 ):
     path = _protocol(tmp_path)
     c = compiler.compile_protocol(parser.resolve(path), HZ)
-    assert board_limits.program_bytes(c) == 72_036 > LIMIT
+    assert board_limits.program_bytes(c) == 18_102 > LIMIT
     planned = [o for o, _, _ in plan.channel_onsets(c.program, 0, 0)]
     assert len(planned) == PULSES
     # what the host sends: the same onsets, one-pulse segments in interval blocks
@@ -119,7 +118,7 @@ def test_a_program_too_large_to_load_streams_with_every_pulse_on_its_planned_cyc
         8,
     )
     assert s["stream"] == {
-        "program_bytes": 72_036,
+        "program_bytes": 18_102,
         "sent_bytes": st.bytes,
         "bytes": st.bytes,
         "head_bytes": len(st.head),
@@ -227,11 +226,11 @@ def test_two_channels_too_large_to_load_are_refused_before_anything_is_sent(
 
     monkeypatch.setattr(link.Link, "_send", recording_send)
     out = tmp_path / "runs" / "two"
-    rc = _run(board, _protocol(tmp_path, TWO, 600), out)
+    rc = _run(board, _protocol(tmp_path, TWO, 2000), out)
     cap = capsys.readouterr()
     assert rc == 2
     assert cap.err == (
-        "tmspio: error: jit: program 14,452 bytes (600 segments) is 2,452 bytes above board "
+        "tmspio: error: jit: program 12,163 bytes (4,000 segments) is 163 bytes above board "
         "emulated's limits.max_program_bytes = 12,000 and cannot stream: it has 2 channels (a "
         "streamed program has one channel and an immediate or trigger start); split the "
         "session or use fewer segments\n"
