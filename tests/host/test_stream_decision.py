@@ -121,3 +121,14 @@ def test_an_unknown_stream_choice_is_input_error(tmp_path):
     with pytest.raises(InputError) as e:
         board_limits.check(c, LIMITS, "small", stream="yes")
     assert str(e.value) == "--stream = 'yes': allowed auto, always, never"
+
+
+def test_40000_jittered_pulses_of_a_protocol_file_load_whole_on_a_pico(tmp_path):
+    # issue 15: 40,000 distinct intervals in the Pico's program buffer, from a protocol file:
+    # 16 + 16 + 24 (the marked first) + (24 + 39,998 x 3) + 24 (the last) + 4 = 120,102 bytes
+    c = _compiled(tmp_path, pulses=40_000)
+    assert len(set(b - a for a, b in zip(c.channel_cycles[0], c.channel_cycles[0][1:]))) > 39_000
+    assert board_limits.program_bytes(c) == 120_102
+    pico = boards.load_board("pico")["limits"]
+    assert pico["max_program_bytes"] == 125_000
+    assert board_limits.check(c, pico, "pico", stream="auto") == board_limits.LOAD
