@@ -273,3 +273,47 @@ def test_session_streams_with_progress_and_a_record_for_every_pulse(board, tmp_p
     assert [r.index for r in got] == list(range(PULSES))
     assert all(r.deviation_ns in (0.0, 8.0) for r in got)
     assert [r.index for r in s.pulses if r.captured_board_s is not None] == list(range(PULSES))
+
+
+def test_a_trigger_start_program_streams_with_every_onset_on_the_accepted_edge_plus_plan(
+    tmp_path, monkeypatch, capsys
+):
+    """A streamed trigger-start run (`--stream always` on the standard emulated board): the
+    rig drives trigger_in every 0.5 s of board time; the first edge after arming starts the
+    program, and every one of the 6,000 onsets is that edge + TRIGGER_LATENCY + its compiled
+    cycle, with pieces sent while it runs."""
+    import timing  # firmware/timing.py
+
+    path = tmp_path / "jit.toml"
+    path.write_text(
+        JITTERED.replace("[timing]", '[start]\nmode = "trigger"\n\n[timing]') % (ONE, PULSES)
+    )
+    rig_log = tmp_path / "rig.jsonl"
+    monkeypatch.setenv(
+        "TMSPIO_EMU_RIG",
+        json.dumps({"trigger_source": {"first_s": 0.5, "period_s": 0.5}, "log": str(rig_log)}),
+    )
+    out = tmp_path / "run"
+    rc = cli.main(
+        ["run", str(path), "--emulator", "--speed", "max", "--out", str(out), "--quiet"]
+        + ["--override", "stream test", "--stream", "always"]
+    )
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    c = compiler.compile_protocol(parser.resolve(str(path)), HZ)
+    with open(rig_log) as f:
+        rows = [json.loads(line) for line in f if line.endswith("\n")]
+    triggers = [r["cycle"] for r in rows if r["role"] == "trigger_in" and r["level"] == 1]
+    pads = [r["cycle"] for r in rows if r["role"] == "trigger[0]" and r["level"] == 1]
+    assert len(pads) == PULSES
+    accepted = pads[0] - timing.TRIGGER_LATENCY  # one channel, delay 0
+    assert accepted in triggers and accepted % (HZ // 2) == 0  # a rig edge, every 0.5 s
+    assert pads == [accepted + timing.TRIGGER_LATENCY + k for k in c.channel_cycles[0]]
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["pulses_delivered"], s["aborted"], s["faults"]) == (PULSES, False, [])
+    assert (s["stream"]["ended"], s["stream"]["error"], s["accepted_triggers"]) == (True, None, 1)
+    events = logs.read_events(str(out / "events.jsonl"))
+    kinds = [e["event"] for e in events]
+    (begun,) = [e for e in events if e["event"] == "stream"]
+    assert begun["queued_pieces"] < s["stream"]["pieces"]  # the rest went while it ran
+    assert kinds.index("stream") < kinds.index("started") < kinds.index("stream_end")
