@@ -569,27 +569,11 @@ class Link:
         self.close()
 
 
-def one_pulse_runs(segs):
-    """The same onsets with every unmarked two-pulse segment (count 2, period p, gap g) as two
-    one-pulse segments (gaps p and g): a jittered train compiles to two-pulse segments (any two
-    onsets have "one period"), 24 bytes a pulse pair, while runs of one-pulse segments of one
-    width encode as an interval block of 1..4 bytes a pulse (docs/program-format.md §1)."""
-    out = []
-    for seg in segs:
-        count, width, period, gap, flags = seg
-        if count == 2 and flags == 0:
-            out.append((1, width, 0, period, 0))
-            out.append((1, width, 0, gap, 0))
-        else:
-            out.append(seg)
-    return out
-
-
 class Streamer:
     """One streamed run of a one-channel program (Link.stream, in steps): begin() loads the
     start and queues what the board's window holds, feed() sends the rest from a thread once
-    the run is started. The program's onsets are sent unchanged; unmarked two-pulse segments
-    travel as one-pulse segments (one_pulse_runs), which pack into interval blocks.
+    the run is started. The program's segments are sent as compiled (the compiler already
+    makes a jittered train one-pulse segments, which pack into interval blocks).
 
     `sent_pulses` of `total_pulses` have reached the board (the loaded start, then each
     acknowledged piece); `on_progress(sent_pulses, total_pulses)` after each piece; `error`:
@@ -602,7 +586,7 @@ class Streamer:
         self.link = link
         head_bytes = HEAD_BYTES if head_bytes is None else head_bytes
         ch = program.channels[0]
-        segs = one_pulse_runs(ch.segments)
+        segs = list(ch.segments)
         self.total_pulses = sum(seg[0] for seg in segs)
 
         def head(n):

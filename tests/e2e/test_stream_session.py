@@ -215,16 +215,8 @@ def test_an_underrun_stops_the_run_with_outputs_idle_exit_1_and_the_logs_say_so(
 
 
 def test_two_channels_too_large_to_load_are_refused_before_anything_is_sent(
-    board, tmp_path, capsys, monkeypatch
+    board, tmp_path, capsys, sent_types
 ):
-    sent = []
-    real_send = link.Link._send
-
-    def recording_send(self, mtype, payload=b""):
-        sent.append(mtype)
-        return real_send(self, mtype, payload)
-
-    monkeypatch.setattr(link.Link, "_send", recording_send)
     out = tmp_path / "runs" / "two"
     rc = _run(board, _protocol(tmp_path, TWO, 2000), out)
     cap = capsys.readouterr()
@@ -235,8 +227,8 @@ def test_two_channels_too_large_to_load_are_refused_before_anything_is_sent(
         "streamed program has one channel and an immediate or trigger start); split the "
         "session or use fewer segments\n"
     )
-    assert link.wire.HELLO in sent
-    assert not {link.wire.LOAD_BEGIN, link.wire.STREAM_BEGIN} & set(sent)
+    assert link.wire.HELLO in sent_types
+    assert not {link.wire.LOAD_BEGIN, link.wire.STREAM_BEGIN} & set(sent_types)
     assert not (tmp_path / "runs").exists()
 
 
