@@ -16,6 +16,13 @@ time at "max". So an idle board costs almost no host CPU at any speed, and emula
 at "max" only while the hardware has something to do (a running session is not slowed).
 A busy poll looks for idleness at its start and every IDLE_CHECK_SLICES slices (an idle
 board that was busy at the start of a poll waits at most that many slices longer).
+At "max" with a timeout, a busy poll runs the slices up to its next idle check in one go and
+looks at the host's input once per IDLE_CHECK_SLICES slices, not after every slice: when host
+bytes arrive in board time is host timing at "max" anyway, and each look is a host poll that
+cost about a tenth of a 100 Hz session's CPU time. With whole clock cycles per microsecond
+(every board file's clock) the run ends on the cycle the slices would have ended on, and
+soft handlers still run right after the callback that queued them, so every cycle at which
+the firmware acts is unchanged.
 """
 
 try:
@@ -102,7 +109,14 @@ class _Poll:
                     return ready
                 check = 0
                 continue
-            if step is None or step > SLICE_US:
+            if deadline is not None and _time.speed() is None and board.sysclk % 1000000 == 0:
+                # "max": the slices up to the next idle check in one run, with one look at
+                # the host (when its bytes arrive in board time is host timing anyway). Whole
+                # cycles per microsecond: the same end cycle as slice by slice.
+                if step > (check + 1) * SLICE_US:
+                    step = (check + 1) * SLICE_US
+                check = 0
+            elif step is None or step > SLICE_US:
                 step = SLICE_US
             _time.run_servicing(board, _time.cycles_for_us(step, board))
             _time.pace(board)

@@ -11,7 +11,7 @@ CPU-side code (callbacks, the stand-ins) runs between cycles; its bus accesses a
 import heapq
 from array import array
 
-from .dma import DMA
+from .dma import DMA, RAM_BASE
 from .errors import BoardReset, EmulatorError
 from .pads import GPIO_MASK, IO_BANK0, NUM_GPIO, PADS_BANK0, Pads, _alias, _bit
 from .pioblock import PIOBlock
@@ -266,9 +266,11 @@ class Board(Pads):
             raise EmulatorError("bus read at 0x%08x: address must be 4-aligned" % addr)
         if addr >> 28 == 0xD:
             return self._sio_read(addr)
-        r = self.dma.memory.find(addr)
-        if r is not None:
-            return self.dma.memory.read(r, addr, 4)
+        mem = self.dma.memory
+        if RAM_BASE <= addr < mem.next:  # every registered buffer lies there
+            r = mem.find(addr)
+            if r is not None:
+                return mem.read(r, addr, 4)
         dev = self._device(addr)
         if dev is None:
             raise EmulatorError("bus read at 0x%08x: no modelled register there" % addr)
@@ -350,13 +352,15 @@ class Board(Pads):
     # -- time ----------------------------------------------------------------------------------
 
     def cpu(self, cycles):
-        """Model CPU time: the hardware runs while the firmware spends `cycles`."""
-        self.advance(cycles)
+        """Model CPU time: the hardware runs while the firmware spends `cycles`. As in
+        run_to_callback(), summarised SMs are not brought up to date at the end (that
+        catch-up was most of the cost of a firmware register access): the bus syncs what it
+        reads, plans never touch FIFOs or pins, and board.advance(0) brings every SM to the
+        present for a test that inspects the model directly."""
+        self.bus_gap(cycles)
 
     def bus_gap(self, cycles):
-        """CPU time between the bus accesses of one stand-in call (cpubus.py): as cpu(), but
-        without the closed-form catch-up of lagging SMs for inspection (the call's final
-        cpu() does it; bus reads sync what they read; plans never touch FIFOs or pins)."""
+        """CPU time between the bus accesses of one stand-in call (cpubus.py)."""
         target = self.cycle + cycles
         while self.cycle < target:
             t = self._next_event()
@@ -402,8 +406,25 @@ class Board(Pads):
         brought up to date at the end: whatever reads them goes through the bus, which syncs
         what it reads (the stand-ins); board.advance(0) brings every SM to the present."""
         seen = self._cb_count
+        dma = self.dma
         while self.cycle < limit:
-            t = self._next_event()
+            # self._next_event(), inline: this loop runs once per hardware event
+            t = self.cycle
+            if not (self.single_step or self._commit):
+                n = dma.wake
+                for sm in self._active:
+                    if sm.wake < n:
+                        n = sm.wake
+                if self._schedule and self._schedule[0][0] < n:
+                    n = self._schedule[0][0]
+                if self._drives and self._drives[0][0] < n:
+                    n = self._drives[0][0]
+                if self._env and self._env[0] < n:
+                    n = self._env[0]
+                if self._wd_deadline is not None and self._wd_deadline < n:
+                    n = self._wd_deadline
+                if n > t:
+                    t = n
             if t >= limit:
                 self.cycle = limit
                 return
@@ -497,8 +518,10 @@ class Board(Pads):
             self._hardware_cycle(t)
         finally:
             self._in_cycle = False
-        self._check_irq_lines()
-        self._flush_callbacks()
+        if self._irq_watch:
+            self._check_irq_lines()
+        if self._pending_cb:
+            self._flush_callbacks()
 
     def _hardware_cycle(self, t):
         if self.dma.wake <= t:
@@ -511,15 +534,17 @@ class Board(Pads):
             if sm.wake <= t if not single else sm.next_tick(t) == t:
                 sm.sync(t)
                 sm.plan = None
-                if sm.next_tick(t) == t:
+                # sm.next_tick(t) == t; inline for an undivided clock
+                if (t >= sm.div_base) if sm.div256 == 256 else sm.next_tick(t) == t:
                     sm.step(t)
                     stepped.append(sm)
         outputs = False
         commit = self._commit
-        self._commit = []
-        for blk in commit:
-            if blk.commit_outputs(t, stepped):
-                outputs = True
+        if commit:
+            self._commit = []
+            for blk in commit:
+                if blk.commit_outputs(t, stepped):
+                    outputs = True
         for sm in stepped:
             sm.make_plan()
             if single:

@@ -146,17 +146,28 @@ class DMA:
     def run(self, t):
         """Cycle t: at most one transfer; then decide when the DMA can act next."""
         chans = self.ch
+        pio = self.board.pio
         n = self.rr
         for _ in range(N_CHANNELS):
             c = chans[n]
             n = n + 1 if n + 1 < N_CHANNELS else 0
-            if c.busy and c.ctrl & 1 and self._dreq(c):  # _ready(c), inline: a hot loop
+            if c.busy and c.ctrl & 1:  # _ready(c) and _dreq(c), inline: a hot loop
+                treq = (c.ctrl >> 15) & 0x3F
+                if treq != TREQ_UNPACED:
+                    sm = pio[treq >> 3].sm[treq & 3]
+                    if not (len(sm.rx) > 0 if treq & 4 else len(sm.tx) < sm.tx_cap):
+                        continue
                 self.rr = n
                 self._transfer(c)
                 break
         self.wake = INF
         for c in chans:
-            if c.busy and c.ctrl & 1 and self._dreq(c):
+            if c.busy and c.ctrl & 1:
+                treq = (c.ctrl >> 15) & 0x3F
+                if treq != TREQ_UNPACED:
+                    sm = pio[treq >> 3].sm[treq & 3]
+                    if not (len(sm.rx) > 0 if treq & 4 else len(sm.tx) < sm.tx_cap):
+                        continue
                 self.wake = t + 1
                 break
 

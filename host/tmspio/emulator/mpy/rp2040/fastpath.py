@@ -88,7 +88,11 @@ class FastPath:
             if c > self.wake:
                 raise EmulatorError("internal: PIO SM synced past its wake cycle")
             if p[1] == "R":
-                self._apply_plan(p, self.ticks_before(c) - p[0])
+                if self.div256 == 256:  # ticks_before(c), inline for an undivided clock
+                    k = c - self.div_base
+                    self._apply_plan(p, (k if k > 0 else 0) - p[0])
+                else:
+                    self._apply_plan(p, self.ticks_before(c) - p[0])
         elif self.enabled and self.next_tick(self.t) < c:
             raise EmulatorError("internal: PIO SM skipped a tick without a plan")
         self.t = c
@@ -102,7 +106,10 @@ class FastPath:
         if not self.enabled:
             self.wake = INF
             return
-        self.wake = self.next_tick(c)
+        if self.div256 == 256:  # next_tick(c), inline for an undivided clock
+            self.wake = c if c > self.div_base else self.div_base
+        else:
+            self.wake = self.next_tick(c)
         if replan and not self.stalled and self.latch < 0 and not self.irq_waiting:
             self.side_mask = 0
             self._plan_run(self.ticks_before(c if c > self.t else self.t))
@@ -167,8 +174,14 @@ class FastPath:
             return
         self.quiet = False
         self.plan = None
-        k0 = self.ticks_before(self.t)
-        self.wake = self.tick_cycle(k0)
+        if self.div256 == 256:  # ticks_before/tick_cycle, inline for an undivided clock
+            k0 = self.t - self.div_base
+            if k0 < 0:
+                k0 = 0
+            self.wake = self.div_base + k0
+        else:
+            k0 = self.ticks_before(self.t)
+            self.wake = self.tick_cycle(k0)
         if self.latch >= 0 or self.stalled or self.irq_waiting:
             return
         self._plan_run(k0)
@@ -202,6 +215,8 @@ class FastPath:
         if ss_bits:
             ss_m = rotl(self.ss_mask, self.ss_base)
             ss_reg = self.block.pad_oe if self.side_pindir else self.block.pad_out
+            # the side-set value that rewrites what is there (rotations are one-to-one)
+            ss_want = rotr(ss_reg & ss_m, self.ss_base)
         dmask = self.delay_mask
         for _ in range(_MAX_RUN):
             loop = None
@@ -225,7 +240,7 @@ class FastPath:
                 break
             ins = mem[pc]
             if ss_bits and (not self.side_en or ins & 0x1000):
-                if ss_reg & ss_m != rotl((ins >> self.ss_shift) & self.ss_mask, self.ss_base):
+                if (ins >> self.ss_shift) & self.ss_mask != ss_want:
                     break  # a side-set that changes a pin: observable
                 side = ss_m
             op = ins >> 13
@@ -368,7 +383,7 @@ class FastPath:
             self.wake = INF
             self.quiet = True
         else:
-            self.wake = self.tick_cycle(k0 + k)
+            self.wake = self.div_base + k0 + k if self.div256 == 256 else self.tick_cycle(k0 + k)
 
     def _analyse(self):
         """Static facts about instruction memory, kept until it or the wrap changes (then
@@ -433,20 +448,28 @@ class FastPath:
         uses_pin = False
         pins = -1
         side = 0
+        ss_bits = self.ss_bits
+        if ss_bits:
+            side_en = self.side_en
+            ss_mask = self.ss_mask
+            ss_base = self.ss_base
+            ss_shift = self.ss_shift
+            m = rotl(ss_mask, ss_base)
+            reg = self.block.pad_oe if self.side_pindir else self.block.pad_out
+            want = rotr(reg & m, ss_base)  # the side-set value that rewrites what is there
+        dmask = self.delay_mask
+        wrap_top = self.wrap_top
         for _ in range(_MAX_LOOP):
             ins = mem[pc]
             op = ins >> 13
             if op != 0 and ins & 0xE0FF not in (0xA021, 0xA042):
                 return None  # only JMP and mov x, x / mov y, y (nop)
-            if self.ss_bits and (not self.side_en or ins & 0x1000):
+            if ss_bits and (not side_en or ins & 0x1000):
                 # side-set in a loop is allowed only if it rewrites what is already there
-                m = rotl(self.ss_mask, self.ss_base)
-                v = rotl((ins >> self.ss_shift) & self.ss_mask, self.ss_base)
-                reg = self.block.pad_oe if self.side_pindir else self.block.pad_out
-                if reg & m != v:
+                if (ins >> ss_shift) & ss_mask != want:
                     return None
                 side = m
-            dl = (ins >> 8) & self.delay_mask
+            dl = (ins >> 8) & dmask
             dx = 0
             dy = 0
             if op == 0:
@@ -472,14 +495,19 @@ class FastPath:
                     tests.append((2, da - db, cond))
                 elif cond == 6:
                     if pins < 0:
-                        pins = self.block.inputs(self.tick_cycle(u))
+                        pins = self.block.inputs(
+                            self.div_base + u if self.div256 == 256 else self.tick_cycle(u)
+                        )
                     taken = (pins >> self.jmp_pin) & 1
                     uses_pin = True
                 else:
                     taken = oc < self.pull_thresh
-                nxt = (ins & 31) if taken else self._advance(pc)
+                if taken:
+                    nxt = ins & 31
+                else:  # self._advance(pc), inline
+                    nxt = self.wrap_bottom if pc == wrap_top else (pc + 1) & 31
             else:
-                nxt = self._advance(pc)
+                nxt = self.wrap_bottom if pc == wrap_top else (pc + 1) & 31
             seq.append((nxt, dl, dx, dy))
             length += 1 + dl
             pc = nxt

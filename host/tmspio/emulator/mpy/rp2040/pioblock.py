@@ -2,6 +2,7 @@
 registers with the per-cycle pin-write priority, and the two system interrupt lines."""
 
 from .errors import EmulatorError
+from .pads import SYNC_STAGES
 from .statemachine import DEP_FIFO, DEP_IRQ, M32, StateMachine
 
 CFGINFO_RP2040 = 0x00200404  # IMEM_SIZE=32, SM_COUNT=4, FIFO_DEPTH=4
@@ -73,7 +74,17 @@ class PIOBlock:
     # -- services for the state machines -------------------------------------------------------
 
     def inputs(self, u):
-        return self.board.pio_inputs(self.bypass, u)
+        """The GPIO input vector an SM of this block samples at cycle u (Pads.pio_inputs;
+        inline without bypassed pins: every jmp-pin test of a plan reads it)."""
+        b = self.board
+        if self.bypass:
+            return b.pio_inputs(self.bypass, u)
+        c = u - SYNC_STAGES - 1
+        h = b._pad_hist
+        i = len(h) - 1
+        while i > 0 and h[i][0] > c:
+            i -= 1
+        return h[i][1] & b._ie
 
     def irq_set_pending(self, flag):
         self.irq_set |= 1 << flag
@@ -92,7 +103,7 @@ class PIOBlock:
         self.board.commit_needed(self)
 
     def fifo_changed(self):
-        self.board.fifo_changed()
+        self.board._fifo_dirty = True  # Board.fifo_changed(), inline: once per FIFO access
 
     # -- end of a cycle ------------------------------------------------------------------------
 
