@@ -4,7 +4,8 @@ command's start to its exit (board start-up, load, the run with capture, link, l
 two plots), against a baseline checkout in the same run (docs/performance.md, "Throughput").
 
 The baseline is `git archive REV` into a temporary directory, run with PYTHONPATH=its host/ and
-TMSPIO_FIRMWARE_DIR=its firmware/ by the same interpreter.
+TMSPIO_FIRMWARE_DIR=its firmware/ by the same interpreter. Both run as installed: bytecode
+caching allowed (PYTHONDONTWRITEBYTECODE is dropped), after one untimed 10-pulse run each.
 
 With --repeat R the two are run R times, alternately (this, base, this, base, ...), so that a
 shared machine's load falls on both alike; the JSON gives every run and the median. cpu_s is
@@ -103,12 +104,17 @@ def main(argv=None):
             ["git", "-C", REPO, "archive", args.baseline], capture_output=True, check=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
-        env = dict(os.environ)
+        # as installed: Python may cache bytecode (pip compiles a wheel's modules at install;
+        # PYTHONDONTWRITEBYTECODE would make every run compile the host package anew), and
+        # one untimed 10-pulse run of each checkout writes those caches first
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env_base = dict(
             env,
             PYTHONPATH=os.path.join(base, "host"),
             TMSPIO_FIRMWARE_DIR=os.path.join(base, "firmware"),
         )
+        run(tmp, "warm-this", 10, env)
+        run(tmp, "warm-base", 10, env_base)
         runs = {"this": [], "base": []}
         for _ in range(args.repeat):
             runs["this"].append(run(tmp, "this", args.pulses, env))

@@ -348,3 +348,83 @@ def test_random_straight_line_runs_fast_equals_single_step(nsm, data):
     build = build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops)
     checkpoints = data.draw(st.lists(st.integers(1, 500), min_size=2, max_size=4))
     run_both(build, checkpoints)
+
+
+# ---- loops re-entered with small counters (the memoised loop shapes) ---------------------------
+
+
+@st.composite
+def loop_config(draw, index):
+    """set x, a ; set y, b ; L: k JMPs/NOPs (x--, y--, !x, !y, pin, always; to L, onward or
+    out), the last back to L ; set x|y, c ; jmp L. Counters below 10 and up to four tests per
+    iteration: re-entries hit the memoised shapes with the counter values that decide a path
+    (X or Y minus the decrements before a test reaching zero), and with pin levels that change."""
+    ss_count = draw(st.integers(0, 1))
+    delay_bits = 5 - ss_count
+    k = draw(st.integers(2, 4))
+    start, out = 2, 2 + k
+    body = []
+    if draw(st.booleans()):  # count down k - 1 times, then a zero test back to the start:
+        reg = draw(st.integers(0, 1))  # the loop closes only when the counter hits zero there
+        body = [(4 if reg else 2) << 5 | (2 + j + 1) for j in range(k - 1)]
+        body.append((3 if reg else 1) << 5 | start)
+        small = st.sampled_from([k - 2, k - 1, k - 1, k, 0, 9])
+    else:
+        for j in range(k):
+            last = j == k - 1
+            if not last and draw(st.integers(0, 4)) == 0:
+                body.append(0xA042)  # nop
+                continue
+            conds = [2, 4, 2, 4, 1, 3, 6, 0] if not last else [2, 4, 6, 1, 3, 0]
+            target = start if last else draw(st.sampled_from([start, 2 + j + 1, out]))
+            body.append((draw(st.sampled_from(conds)) << 5) | target)
+        small = st.integers(0, 9)
+    again = 0xE000 | (draw(st.integers(1, 2)) << 5) | draw(small)
+    pairs = [0xE020 | draw(small), 0xE040 | draw(small)]
+    pairs += body + [again, start]
+    side = draw(st.integers(0, 1)) if ss_count else 0
+    words = []
+    for w in pairs:
+        field = draw(st.sampled_from([0, 0, 0, 1, 3]))
+        if ss_count:
+            if draw(st.integers(0, 5)) == 0:
+                side = draw(st.integers(0, 1))
+            field |= side << delay_bits
+        words.append((w & 0xE0FF) | (field << 8))
+    return {
+        "words": words,
+        "offset": index * 8,
+        "n": len(words),
+        "ss_count": ss_count,
+        "side_en": False,
+        "side_pindir": False,
+        "wrap_target": 0,
+        "clkdiv": (draw(st.sampled_from([1, 1, 1, 2])) << 16)
+        | (draw(st.sampled_from([0, 0, 64])) << 8),
+        "shift": shiftctrl(),
+        "pins": draw(st.tuples(*[st.integers(0, PIN_COUNT - 1)] * 5)),
+        "x": 0,
+        "y": 0,
+    }
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(nsm=st.integers(1, 4), data=st.data())
+def test_random_loops_with_small_counters_fast_equals_single_step(nsm, data):
+    cfgs = [data.draw(loop_config(i)) for i in range(nsm)]
+    drives = data.draw(
+        st.lists(
+            st.tuples(
+                st.integers(1, 900), st.integers(0, PIN_COUNT - 1), st.sampled_from([0, 1, None])
+            ),
+            max_size=12,
+        )
+    )
+    build = build_random(cfgs, drives, [], 0, [])
+    checkpoints = data.draw(st.lists(st.integers(1, 700), min_size=2, max_size=4))
+    run_both(build, checkpoints)

@@ -412,6 +412,7 @@ class FastPath:
             if ok:
                 pure |= 1 << pc
         self.pure_at = pure
+        self.loop_memo = {}  # _find_loop's shapes hold only for this program and settings
         found = 0
         for pc0 in range(32):
             level = [pc0]
@@ -437,16 +438,82 @@ class FastPath:
     def _find_loop(self, pc0, x0, y0, oc, u):
         """Dry-run pure instructions from pc0 (registers x0, y0, output count oc, first tick
         index u): a loop back to pc0 within _MAX_LOOP instructions whose conditions provably
-        repeat gives (seq, L, A, B, iterations, uses_pin, side-set mask)."""
+        repeat gives (seq, L, A, B, iterations, uses_pin, side-set mask).
+
+        Memoised in loop_memo (cleared with loop_starts, i.e. with the program, the wrap or
+        any SM setting the dry run reads): one iteration's path depends on X and Y only
+        through which counter tests see zero, and a test sees X - a or Y - b with a, b below
+        _MAX_LOOP, so X and Y clamped to _MAX_LOOP decide it; besides, on the output count's
+        test, the side-set pins' register and, from the first `jmp pin` on, that pin's level.
+        Only the iteration count is worked out anew from X and Y. A loop that compares X with
+        Y (`jmp x!=y`) is dry-run every time."""
+        key = (
+            pc0
+            | (x0 if x0 < _MAX_LOOP else _MAX_LOOP) << 5
+            | (y0 if y0 < _MAX_LOOP else _MAX_LOOP) << 9
+            | (oc < self.pull_thresh) << 13
+        )
+        if self.ss_bits:
+            key |= (self.block.pad_oe if self.side_pindir else self.block.pad_out) << 14
+        memo = self.loop_memo
+        entry = memo.get(key)
+        if entry is None:
+            flags, shape, level = self._loop_shape(pc0, x0, y0, oc, u)
+            if flags & 2:
+                entry = memo[key] = [2]
+            elif flags & 1:
+                entry = memo[key] = [1, None, None]
+                entry[1 + level] = shape
+            else:
+                entry = memo[key] = [0, shape]
+        elif entry[0] == 1:
+            pins = self.block.inputs(
+                self.div_base + u if self.div256 == 256 else self.tick_cycle(u)
+            )
+            level = (pins >> self.jmp_pin) & 1
+            shape = entry[1 + level]
+            if shape is None:
+                flags, shape, level = self._loop_shape(pc0, x0, y0, oc, u)
+                entry[1 + level] = shape
+        elif entry[0] == 0:
+            shape = entry[1]
+        uses_pin = entry[0] == 1
+        if entry[0] == 2:
+            flags, shape, level = self._loop_shape(pc0, x0, y0, oc, u)
+            uses_pin = flags & 1 == 1
+        if not shape:
+            return None
+        seq, length, da, db, side, tests = shape
+        m = INF
+        for reg, off in tests:  # X - off (Y - off) at that test must stay >= 1
+            if reg == 0:
+                v = (x0 - off) & M32
+                step = da
+            else:
+                v = (y0 - off) & M32
+                step = db
+            if v == 0:  # a zero test outcome changes with the next iteration
+                return None
+            # value at this test in iteration j is v - j*step
+            k = (v - 1) // step + 1
+            if k < m:
+                m = k
+        return seq, length, da, db, m, uses_pin, side
+
+    def _loop_shape(self, pc0, x0, y0, oc, u):
+        """The dry run behind _find_loop: (flags, shape, pin level read or -1). flags: 1 a
+        `jmp pin` was met, 2 a `jmp x!=y` was. shape: False (no provable loop) or (seq, L, A,
+        B, side-set mask, tests), tests the (register, its decrements before the test) of
+        every counter test whose counter moves in the loop."""
         mem = self.block.mem
         pc = pc0
         da = 0
         db = 0
         length = 0
         seq = []
-        tests = []  # (reg, value at test, must stay non-zero)
-        uses_pin = False
-        pins = -1
+        tests = []  # (reg, decrements before the test)
+        flags = 0
+        level = -1
         side = 0
         ss_bits = self.ss_bits
         if ss_bits:
@@ -463,11 +530,11 @@ class FastPath:
             ins = mem[pc]
             op = ins >> 13
             if op != 0 and ins & 0xE0FF not in (0xA021, 0xA042):
-                return None  # only JMP and mov x, x / mov y, y (nop)
+                return flags, False, level  # only JMP and mov x, x / mov y, y (nop)
             if ss_bits and (not side_en or ins & 0x1000):
                 # side-set in a loop is allowed only if it rewrites what is already there
                 if (ins >> ss_shift) & ss_mask != want:
-                    return None
+                    return flags, False, level
                 side = m
             dl = (ins >> 8) & dmask
             dx = 0
@@ -477,29 +544,28 @@ class FastPath:
                 if cond == 0:
                     taken = True
                 elif cond == 1 or cond == 2:
-                    v = (x0 - da) & M32
-                    taken = v == 0 if cond == 1 else v != 0
-                    tests.append((0, v, cond))
+                    taken = ((x0 - da) & M32 == 0) == (cond == 1)
+                    tests.append((0, da))
                     if cond == 2:
                         dx = 1
                         da += 1
                 elif cond == 3 or cond == 4:
-                    v = (y0 - db) & M32
-                    taken = v == 0 if cond == 3 else v != 0
-                    tests.append((1, v, cond))
+                    taken = ((y0 - db) & M32 == 0) == (cond == 3)
+                    tests.append((1, db))
                     if cond == 4:
                         dy = 1
                         db += 1
                 elif cond == 5:
                     taken = ((x0 - da) & M32) != ((y0 - db) & M32)
-                    tests.append((2, da - db, cond))
+                    flags |= 2
                 elif cond == 6:
-                    if pins < 0:
+                    if level < 0:
                         pins = self.block.inputs(
                             self.div_base + u if self.div256 == 256 else self.tick_cycle(u)
                         )
-                    taken = (pins >> self.jmp_pin) & 1
-                    uses_pin = True
+                        level = (pins >> self.jmp_pin) & 1
+                    taken = level
+                    flags |= 1
                 else:
                     taken = oc < self.pull_thresh
                 if taken:
@@ -514,22 +580,11 @@ class FastPath:
             if pc == pc0:
                 break
         else:
-            return None
-        m = INF
-        for reg, v, cond in tests:
-            if reg == 2:
-                if da != db:
-                    return None
-                continue
-            step = da if reg == 0 else db
-            if step == 0:
-                continue
-            if v == 0:  # a zero test outcome changes with the next iteration
-                return None
-            # value at this test in iteration j is v - j*step; it must stay >= 1
-            k = (v - 1) // step + 1
-            if k < m:
-                m = k
-        if m == 0:
-            return None
-        return seq, length, da, db, m, uses_pin, side
+            return flags, False, level
+        if flags & 2 and da != db:  # X - Y changes with the iterations: x!=y may flip
+            return flags, False, level
+        moving = []
+        for reg, off in tests:
+            if (da if reg == 0 else db) != 0:
+                moving.append((reg, off))
+        return flags, (seq, length, da, db, side, moving), level

@@ -124,6 +124,7 @@ class StateMachine(FastPath):
         self._decode_sideset()
 
     def _decode_sideset(self):
+        self.loop_starts = -1  # fastpath: the side-set and delay fields change the dry run
         ssc = getattr(self, "ss_count", 0)
         self.delay_mask = mask(5 - ssc)
         self.ss_shift = 13 - ssc
