@@ -41,6 +41,22 @@ pulses_in_burst = {n}
 """
 
 
+def baseline_env(tmp, rev, env):
+    """`git archive rev` unpacked in tmp/base; env running it: PYTHONPATH=its host/,
+    TMSPIO_FIRMWARE_DIR=its firmware/."""
+    base = os.path.join(tmp, "base")
+    os.makedirs(base)
+    archive = subprocess.run(
+        ["git", "-C", REPO, "archive", rev], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
+    return dict(
+        env,
+        PYTHONPATH=os.path.join(base, "host"),
+        TMSPIO_FIRMWARE_DIR=os.path.join(base, "firmware"),
+    )
+
+
 def run(tmp, name, n, env):
     path = os.path.join(tmp, "p%d.toml" % n)
     with open(path, "w") as f:
@@ -98,21 +114,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     result = {"pulses": args.pulses, "baseline": args.baseline}
     with tempfile.TemporaryDirectory() as tmp:
-        base = os.path.join(tmp, "base")
-        os.makedirs(base)
-        archive = subprocess.run(
-            ["git", "-C", REPO, "archive", args.baseline], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
         # as installed: Python may cache bytecode (pip compiles a wheel's modules at install;
         # PYTHONDONTWRITEBYTECODE would make every run compile the host package anew), and
         # one untimed 10-pulse run of each checkout writes those caches first
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env_base = dict(
-            env,
-            PYTHONPATH=os.path.join(base, "host"),
-            TMSPIO_FIRMWARE_DIR=os.path.join(base, "firmware"),
-        )
+        env_base = baseline_env(tmp, args.baseline, env)
         run(tmp, "warm-this", 10, env)
         run(tmp, "warm-base", 10, env_base)
         runs = {"this": [], "base": []}

@@ -10,6 +10,24 @@ from simrig import DMA, PIO_BASE, run_both, shiftctrl
 
 PIN_COUNT = 6  # the SMs and the drives use GPIO 0..5 so programs see each other's pins
 
+# every cross-check: 200 derandomised cases, so a run is repeatable and CI sees the same ones
+CROSS_CHECK = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+
+
+def pin_drives(last, max_size):
+    """External drives of GPIO 0..5 (high, low or released) at cycles 1..last."""
+    return st.lists(
+        st.tuples(
+            st.integers(1, last), st.integers(0, PIN_COUNT - 1), st.sampled_from([0, 1, None])
+        ),
+        max_size=max_size,
+    )
+
 
 @st.composite
 def instruction(draw, nbits_delay, prog_len):
@@ -203,26 +221,14 @@ def build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops=()):
     return build
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@CROSS_CHECK
 @given(
     nsm=st.integers(1, 4),
     data=st.data(),
 )
 def test_random_programs_fast_equals_single_step(nsm, data):
     cfgs = [data.draw(sm_config(i)) for i in range(nsm)]
-    drives = data.draw(
-        st.lists(
-            st.tuples(
-                st.integers(1, 1200), st.integers(0, PIN_COUNT - 1), st.sampled_from([0, 1, None])
-            ),
-            max_size=12,
-        )
-    )
+    drives = data.draw(pin_drives(1200, 12))
     pushes = data.draw(
         st.lists(
             st.tuples(st.integers(1, 1500), st.integers(0, nsm - 1), st.integers(0, 0xFFFFFFFF)),
@@ -310,12 +316,7 @@ def straight_config(draw, index):
     }
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@CROSS_CHECK
 @given(nsm=st.integers(1, 4), data=st.data())
 def test_random_straight_line_runs_fast_equals_single_step(nsm, data):
     # programs made mostly of instructions the RUN plan dry-runs (register moves, every JMP
@@ -323,14 +324,7 @@ def test_random_straight_line_runs_fast_equals_single_step(nsm, data):
     # with pin-writing, FIFO and IRQ instructions among them, pin drives, FIFO traffic and
     # a DMA feed: the whole board must equal the single-stepped one at every checkpoint
     cfgs = [data.draw(straight_config(i)) for i in range(nsm)]
-    drives = data.draw(
-        st.lists(
-            st.tuples(
-                st.integers(1, 900), st.integers(0, PIN_COUNT - 1), st.sampled_from([0, 1, None])
-            ),
-            max_size=10,
-        )
-    )
+    drives = data.draw(pin_drives(900, 10))
     pushes = data.draw(
         st.lists(
             st.tuples(st.integers(1, 900), st.integers(0, nsm - 1), st.integers(0, 0xFFFFFFFF)),
@@ -408,23 +402,11 @@ def loop_config(draw, index):
     }
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@CROSS_CHECK
 @given(nsm=st.integers(1, 4), data=st.data())
 def test_random_loops_with_small_counters_fast_equals_single_step(nsm, data):
     cfgs = [data.draw(loop_config(i)) for i in range(nsm)]
-    drives = data.draw(
-        st.lists(
-            st.tuples(
-                st.integers(1, 900), st.integers(0, PIN_COUNT - 1), st.sampled_from([0, 1, None])
-            ),
-            max_size=12,
-        )
-    )
+    drives = data.draw(pin_drives(900, 12))
     build = build_random(cfgs, drives, [], 0, [])
     checkpoints = data.draw(st.lists(st.integers(1, 700), min_size=2, max_size=4))
     run_both(build, checkpoints)
