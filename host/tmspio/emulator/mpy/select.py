@@ -21,8 +21,8 @@ looks at the host's input once per IDLE_CHECK_SLICES slices, not after every sli
 bytes arrive in board time is host timing at "max" anyway, and each look is a host poll that
 cost about a tenth of a 100 Hz session's CPU time. With whole clock cycles per microsecond
 (every board file's clock) the run ends on the cycle the slices would have ended on, and
-soft handlers still run right after the callback that queued them, so every cycle at which
-the firmware acts is unchanged.
+soft handlers still run right after the callback that queued them, so, host input aside (it is
+now seen up to 8 ms of board time later), every cycle at which the firmware acts is unchanged.
 """
 
 try:
