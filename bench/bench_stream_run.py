@@ -3,9 +3,9 @@ single-channel protocol with intervals drawn from 10..20 ms (seed 15), `tmspio r
 --speed max --quiet` with `--stream always` and with `--stream never`, wall time from the
 command's start to its exit (board start-up, load or stream, the run with capture, link,
 logging and the two plots), and each run's summary (pulses delivered, max |deviation|, faults,
-the stream's bytes). N <= 10,000 keeps the compiled program (12 bytes a pulse) under the
-emulated board's 125,000-byte limit, so both ways are possible (docs/performance.md,
-"Streaming").
+the stream's bytes). N <= 41,000 keeps the compiled program (3 bytes a pulse in interval
+blocks, plus about 100) under the emulated board's 125,000-byte limit, so both ways are
+possible (docs/performance.md, "Streaming").
 
 Run:  .venv/bin/python bench/bench_stream_run.py [--pulses N] [--repeat R]   one JSON line
 """

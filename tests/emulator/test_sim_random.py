@@ -29,6 +29,22 @@ def pin_drives(last, max_size):
     )
 
 
+def fifo_pushes(last, nsm, max_size):
+    """CPU writes of a random word into SM n's TX FIFO at cycles 1..last."""
+    return st.lists(
+        st.tuples(st.integers(1, last), st.integers(0, nsm - 1), st.integers(0, 0xFFFFFFFF)),
+        max_size=max_size,
+    )
+
+
+def cpu_traffic(last, nsm, max_size):
+    """cpu_op(kind, sm) register traffic at cycles 1..last."""
+    return st.lists(
+        st.tuples(st.integers(1, last), st.integers(0, 4), st.integers(0, nsm - 1)),
+        max_size=max_size,
+    )
+
+
 @st.composite
 def instruction(draw, nbits_delay, prog_len):
     op = draw(st.integers(0, 7))
@@ -229,20 +245,10 @@ def build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops=()):
 def test_random_programs_fast_equals_single_step(nsm, data):
     cfgs = [data.draw(sm_config(i)) for i in range(nsm)]
     drives = data.draw(pin_drives(1200, 12))
-    pushes = data.draw(
-        st.lists(
-            st.tuples(st.integers(1, 1500), st.integers(0, nsm - 1), st.integers(0, 0xFFFFFFFF)),
-            max_size=6,
-        )
-    )
+    pushes = data.draw(fifo_pushes(1500, nsm, 6))
     bypass = data.draw(st.sampled_from([0, 0, 0b1010, 0x3F]))
     dma_words = data.draw(st.lists(st.integers(0, 0xFFFFFFFF), max_size=6))
-    cpu_ops = data.draw(
-        st.lists(
-            st.tuples(st.integers(1, 1200), st.integers(0, 4), st.integers(0, nsm - 1)),
-            max_size=5,
-        )
-    )
+    cpu_ops = data.draw(cpu_traffic(1200, nsm, 5))
     build = build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops)
     checkpoints = data.draw(st.lists(st.integers(1, 700), min_size=2, max_size=4))
     run_both(build, checkpoints)
@@ -325,18 +331,8 @@ def test_random_straight_line_runs_fast_equals_single_step(nsm, data):
     # a DMA feed: the whole board must equal the single-stepped one at every checkpoint
     cfgs = [data.draw(straight_config(i)) for i in range(nsm)]
     drives = data.draw(pin_drives(900, 10))
-    pushes = data.draw(
-        st.lists(
-            st.tuples(st.integers(1, 900), st.integers(0, nsm - 1), st.integers(0, 0xFFFFFFFF)),
-            max_size=6,
-        )
-    )
-    cpu_ops = data.draw(
-        st.lists(
-            st.tuples(st.integers(1, 900), st.integers(0, 4), st.integers(0, nsm - 1)),
-            max_size=4,
-        )
-    )
+    pushes = data.draw(fifo_pushes(900, nsm, 6))
+    cpu_ops = data.draw(cpu_traffic(900, nsm, 4))
     dma_words = data.draw(st.lists(st.integers(0, 0xFFFFFFFF), max_size=4))
     bypass = data.draw(st.sampled_from([0, 0, 0b1010]))
     build = build_random(cfgs, drives, pushes, bypass, dma_words, cpu_ops)

@@ -239,9 +239,6 @@ class Board(Pads):
         if blk not in self._commit:
             self._commit.append(blk)
 
-    def fifo_changed(self):
-        self._fifo_dirty = True
-
     def active_changed(self):
         self._fifo_dirty = True  # the DMA re-checks DREQs; the lines are re-evaluated
         self._active = [sm for sm in self._sms if sm.enabled]

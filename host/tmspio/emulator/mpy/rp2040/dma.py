@@ -131,27 +131,18 @@ class DMA:
 
     # -- transfers -----------------------------------------------------------------------------
 
-    def _dreq(self, c):
-        treq = (c.ctrl >> 15) & 0x3F
-        if treq == TREQ_UNPACED:
-            return True
-        sm = self.board.pio[treq >> 3].sm[treq & 3]
-        if treq & 4:
-            return len(sm.rx) > 0
-        return len(sm.tx) < sm.tx_cap
-
-    def _ready(self, c):
-        return c.busy and c.ctrl & 1 and self._dreq(c)
-
     def run(self, t):
-        """Cycle t: at most one transfer; then decide when the DMA can act next."""
+        """Cycle t: at most one transfer; then decide when the DMA can act next. A channel is
+        ready when busy, enabled and its DREQ asserted (unpaced, an RX FIFO with data, a TX
+        FIFO with room): that test is written out in both loops, which run once per DMA
+        cycle (a method call each time cost more than the test)."""
         chans = self.ch
         pio = self.board.pio
         n = self.rr
         for _ in range(N_CHANNELS):
             c = chans[n]
             n = n + 1 if n + 1 < N_CHANNELS else 0
-            if c.busy and c.ctrl & 1:  # _ready(c) and _dreq(c), inline: a hot loop
+            if c.busy and c.ctrl & 1:  # ready: see above
                 treq = (c.ctrl >> 15) & 0x3F
                 if treq != TREQ_UNPACED:
                     sm = pio[treq >> 3].sm[treq & 3]

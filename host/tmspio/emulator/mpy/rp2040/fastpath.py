@@ -457,30 +457,29 @@ class FastPath:
             key |= (self.block.pad_oe if self.side_pindir else self.block.pad_out) << 14
         memo = self.loop_memo
         entry = memo.get(key)
-        if entry is None:
-            flags, shape, level = self._loop_shape(pc0, x0, y0, oc, u)
-            if flags & 2:
-                entry = memo[key] = [2]
-            elif flags & 1:
-                entry = memo[key] = [1, None, None]
-                entry[1 + level] = shape
-            else:
-                entry = memo[key] = [0, shape]
-        elif entry[0] == 1:
+        if entry is not None and entry[0] == 0:  # no pin read: one shape
+            shape = entry[1]
+            uses_pin = False
+        elif entry is not None and entry[0] == 1:  # a jmp pin: one shape per level
             pins = self.block.inputs(
                 self.div_base + u if self.div256 == 256 else self.tick_cycle(u)
             )
-            level = (pins >> self.jmp_pin) & 1
-            shape = entry[1 + level]
+            shape = entry[1 + ((pins >> self.jmp_pin) & 1)]
             if shape is None:
                 flags, shape, level = self._loop_shape(pc0, x0, y0, oc, u)
                 entry[1 + level] = shape
-        elif entry[0] == 0:
-            shape = entry[1]
-        uses_pin = entry[0] == 1
-        if entry[0] == 2:
+            uses_pin = True
+        else:  # not seen yet, or [2]: a jmp x!=y, dry-run every time
             flags, shape, level = self._loop_shape(pc0, x0, y0, oc, u)
             uses_pin = flags & 1 == 1
+            if entry is None:
+                if flags & 2:
+                    memo[key] = [2]
+                elif uses_pin:
+                    entry = memo[key] = [1, None, None]
+                    entry[1 + level] = shape
+                else:
+                    memo[key] = [0, shape]
         if not shape:
             return None
         seq, length, da, db, side, tests = shape

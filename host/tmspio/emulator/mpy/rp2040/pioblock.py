@@ -103,7 +103,7 @@ class PIOBlock:
         self.board.commit_needed(self)
 
     def fifo_changed(self):
-        self.board._fifo_dirty = True  # Board.fifo_changed(), inline: once per FIFO access
+        self.board._fifo_dirty = True  # the DMA re-checks its DREQs (once per FIFO access)
 
     # -- end of a cycle ------------------------------------------------------------------------
 
